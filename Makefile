@@ -1,0 +1,46 @@
+# The two set-up commands: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit integration e2e proto bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/callengine demo
+
+test: $(STAMP) lint typecheck
+	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine actors storage tests
+	$(BIN)/ruff format --check engine actors storage tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(STAMP)
+	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q tests/e2e
+
+proto: $(STAMP)
+	$(BIN)/python -m engine.api.protogen
+
+bench: $(STAMP)
+	$(BIN)/callengine bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

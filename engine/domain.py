@@ -1,0 +1,98 @@
+"""Enums and small value types shared by every part of the engine.
+
+Values are the exact strings the seed data model (``data-model.md``) stores.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class SessionStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.ABANDONED)
+
+
+class Speaker(enum.StrEnum):
+    AI = "ai"
+    CUSTOMER = "customer"
+
+
+class MessageType(enum.StrEnum):
+    QUESTION = "question"
+    RESPONSE = "response"
+    SYSTEM = "system"
+    ERROR = "error"
+
+
+class ConnectionQuality(enum.StrEnum):
+    EXCELLENT = "excellent"
+    GOOD = "good"
+    FAIR = "fair"
+    POOR = "poor"
+
+
+class CheckType(enum.StrEnum):
+    TIMING = "timing"
+    CONTENT = "content"
+    CONTEXT = "context"
+    PATTERN = "pattern"
+
+
+class ReviewDecision(enum.StrEnum):
+    CONFIRMED_FRAUD = "confirmed_fraud"
+    FALSE_POSITIVE = "false_positive"
+    NEEDS_INVESTIGATION = "needs_investigation"
+
+
+class Role(enum.StrEnum):
+    """Who is acting. ``service`` is the engine itself and trusted backends."""
+
+    ADMIN = "admin"
+    STORE_OWNER = "store_owner"
+    SERVICE = "service"
+
+
+class BusinessUserRole(enum.StrEnum):
+    OWNER = "owner"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class FailureReason(enum.StrEnum):
+    """failure_reason values the engine writes. Retryable ones get another attempt."""
+
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CALL_FAILED = "call_failed"
+    VOICEMAIL = "voicemail"
+    HOST_LOST = "host_lost"
+    CANCELED = "canceled"
+    OPTED_OUT = "opted_out"
+    REALTIME_LOST = "realtime_lost"
+    INTERNAL = "internal_error"
+    MAX_RETRIES = "max_retries_exceeded"
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {
+        FailureReason.NO_ANSWER,
+        FailureReason.BUSY,
+        FailureReason.CALL_FAILED,
+        FailureReason.VOICEMAIL,
+        FailureReason.HOST_LOST,
+    }
+)
+
+MAX_RETRIES = 3
