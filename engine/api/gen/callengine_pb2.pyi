@@ -1,0 +1,426 @@
+import datetime
+
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SessionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_STATUS_UNSPECIFIED: _ClassVar[SessionStatus]
+    SESSION_STATUS_PENDING: _ClassVar[SessionStatus]
+    SESSION_STATUS_IN_PROGRESS: _ClassVar[SessionStatus]
+    SESSION_STATUS_COMPLETED: _ClassVar[SessionStatus]
+    SESSION_STATUS_FAILED: _ClassVar[SessionStatus]
+    SESSION_STATUS_ABANDONED: _ClassVar[SessionStatus]
+
+class CheckType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHECK_TYPE_UNSPECIFIED: _ClassVar[CheckType]
+    CHECK_TYPE_TIMING: _ClassVar[CheckType]
+    CHECK_TYPE_CONTENT: _ClassVar[CheckType]
+    CHECK_TYPE_CONTEXT: _ClassVar[CheckType]
+    CHECK_TYPE_PATTERN: _ClassVar[CheckType]
+
+class ReviewDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_DECISION_UNSPECIFIED: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_CONFIRMED_FRAUD: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_FALSE_POSITIVE: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_NEEDS_INVESTIGATION: _ClassVar[ReviewDecision]
+SESSION_STATUS_UNSPECIFIED: SessionStatus
+SESSION_STATUS_PENDING: SessionStatus
+SESSION_STATUS_IN_PROGRESS: SessionStatus
+SESSION_STATUS_COMPLETED: SessionStatus
+SESSION_STATUS_FAILED: SessionStatus
+SESSION_STATUS_ABANDONED: SessionStatus
+CHECK_TYPE_UNSPECIFIED: CheckType
+CHECK_TYPE_TIMING: CheckType
+CHECK_TYPE_CONTENT: CheckType
+CHECK_TYPE_CONTEXT: CheckType
+CHECK_TYPE_PATTERN: CheckType
+REVIEW_DECISION_UNSPECIFIED: ReviewDecision
+REVIEW_DECISION_CONFIRMED_FRAUD: ReviewDecision
+REVIEW_DECISION_FALSE_POSITIVE: ReviewDecision
+REVIEW_DECISION_NEEDS_INVESTIGATION: ReviewDecision
+
+class DispatchCallRequest(_message.Message):
+    __slots__ = ("customer_verification_id", "store_id", "phone_number", "idempotency_key", "not_before")
+    CUSTOMER_VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    customer_verification_id: str
+    store_id: str
+    phone_number: str
+    idempotency_key: str
+    not_before: _timestamp_pb2.Timestamp
+    def __init__(self, customer_verification_id: _Optional[str] = ..., store_id: _Optional[str] = ..., phone_number: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DispatchCallResponse(_message.Message):
+    __slots__ = ("session_id", "status", "already_existed")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_EXISTED_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    status: SessionStatus
+    already_existed: bool
+    def __init__(self, session_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., already_existed: _Optional[bool] = ...) -> None: ...
+
+class GetCallRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class WatchCallRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class CancelCallRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class CallSession(_message.Message):
+    __slots__ = ("session_id", "customer_verification_id", "store_id", "status", "call_initiated_at", "call_connected_at", "call_ended_at", "duration_seconds", "retry_count", "failure_reason", "created_at", "expires_at")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CALL_INITIATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CALL_CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    CALL_ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RETRY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    customer_verification_id: str
+    store_id: str
+    status: SessionStatus
+    call_initiated_at: _timestamp_pb2.Timestamp
+    call_connected_at: _timestamp_pb2.Timestamp
+    call_ended_at: _timestamp_pb2.Timestamp
+    duration_seconds: int
+    retry_count: int
+    failure_reason: str
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., customer_verification_id: _Optional[str] = ..., store_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., call_initiated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., call_connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., call_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[int] = ..., retry_count: _Optional[int] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CallStatusEvent(_message.Message):
+    __slots__ = ("session_id", "status", "occurred_at", "failure_reason", "retry_count")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RETRY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    status: SessionStatus
+    occurred_at: _timestamp_pb2.Timestamp
+    failure_reason: str
+    retry_count: int
+    def __init__(self, session_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ...) -> None: ...
+
+class ListCallsRequest(_message.Message):
+    __slots__ = ("store_id", "status", "created_after", "created_before", "page_size", "page_token")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    status: SessionStatus
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, store_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCallsResponse(_message.Message):
+    __slots__ = ("calls", "next_page_token")
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[CallSession]
+    next_page_token: str
+    def __init__(self, calls: _Optional[_Iterable[_Union[CallSession, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetAssessmentRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class Assessment(_message.Message):
+    __slots__ = ("assessment_id", "session_id", "legitimacy_score", "depth_score", "usefulness_score", "overall_quality_score", "reward_percentage", "is_fraudulent", "fraud_reasons", "analysis_summary", "business_actionable_items", "analysis_metadata", "created_at")
+    ASSESSMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEGITIMACY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_SCORE_FIELD_NUMBER: _ClassVar[int]
+    USEFULNESS_SCORE_FIELD_NUMBER: _ClassVar[int]
+    OVERALL_QUALITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_PERCENTAGE_FIELD_NUMBER: _ClassVar[int]
+    IS_FRAUDULENT_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_REASONS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    BUSINESS_ACTIONABLE_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_METADATA_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    assessment_id: str
+    session_id: str
+    legitimacy_score: float
+    depth_score: float
+    usefulness_score: float
+    overall_quality_score: float
+    reward_percentage: float
+    is_fraudulent: bool
+    fraud_reasons: _struct_pb2.Value
+    analysis_summary: str
+    business_actionable_items: _struct_pb2.Value
+    analysis_metadata: _struct_pb2.Value
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, assessment_id: _Optional[str] = ..., session_id: _Optional[str] = ..., legitimacy_score: _Optional[float] = ..., depth_score: _Optional[float] = ..., usefulness_score: _Optional[float] = ..., overall_quality_score: _Optional[float] = ..., reward_percentage: _Optional[float] = ..., is_fraudulent: _Optional[bool] = ..., fraud_reasons: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., analysis_summary: _Optional[str] = ..., business_actionable_items: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., analysis_metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetBusinessContextRequest(_message.Message):
+    __slots__ = ("store_id",)
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    def __init__(self, store_id: _Optional[str] = ...) -> None: ...
+
+class PutBusinessContextRequest(_message.Message):
+    __slots__ = ("store_id", "operating_hours", "departments", "current_campaigns", "question_configuration", "baseline_facts", "expected_version")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATING_HOURS_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_CAMPAIGNS_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FACTS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    operating_hours: _struct_pb2.Value
+    departments: _struct_pb2.Value
+    current_campaigns: _struct_pb2.Value
+    question_configuration: _struct_pb2.Value
+    baseline_facts: _struct_pb2.Value
+    expected_version: int
+    def __init__(self, store_id: _Optional[str] = ..., operating_hours: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., departments: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., current_campaigns: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., question_configuration: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., baseline_facts: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class BusinessContext(_message.Message):
+    __slots__ = ("profile_id", "store_id", "context_version", "operating_hours", "departments", "current_campaigns", "question_configuration", "baseline_facts", "context_completeness_score", "last_updated_at", "updated_by")
+    PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OPERATING_HOURS_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_CAMPAIGNS_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FACTS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_COMPLETENESS_SCORE_FIELD_NUMBER: _ClassVar[int]
+    LAST_UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    profile_id: str
+    store_id: str
+    context_version: int
+    operating_hours: _struct_pb2.Value
+    departments: _struct_pb2.Value
+    current_campaigns: _struct_pb2.Value
+    question_configuration: _struct_pb2.Value
+    baseline_facts: _struct_pb2.Value
+    context_completeness_score: float
+    last_updated_at: _timestamp_pb2.Timestamp
+    updated_by: str
+    def __init__(self, profile_id: _Optional[str] = ..., store_id: _Optional[str] = ..., context_version: _Optional[int] = ..., operating_hours: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., departments: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., current_campaigns: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., question_configuration: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., baseline_facts: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., context_completeness_score: _Optional[float] = ..., last_updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ...) -> None: ...
+
+class GetWeeklyReportRequest(_message.Message):
+    __slots__ = ("store_id", "analysis_week")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_WEEK_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    analysis_week: str
+    def __init__(self, store_id: _Optional[str] = ..., analysis_week: _Optional[str] = ...) -> None: ...
+
+class GenerateWeeklyReportRequest(_message.Message):
+    __slots__ = ("store_id", "analysis_week")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_WEEK_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    analysis_week: str
+    def __init__(self, store_id: _Optional[str] = ..., analysis_week: _Optional[str] = ...) -> None: ...
+
+class WeeklyReport(_message.Message):
+    __slots__ = ("report_id", "store_id", "analysis_week", "total_feedback_count", "average_quality_score", "positive_trends", "negative_issues", "new_issues", "department_insights", "historical_comparison", "predictive_insights", "actionable_recommendations", "report_metadata", "generated_at")
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_WEEK_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FEEDBACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_QUALITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_TRENDS_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_ISSUES_FIELD_NUMBER: _ClassVar[int]
+    NEW_ISSUES_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_INSIGHTS_FIELD_NUMBER: _ClassVar[int]
+    HISTORICAL_COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIVE_INSIGHTS_FIELD_NUMBER: _ClassVar[int]
+    ACTIONABLE_RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
+    REPORT_METADATA_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    report_id: str
+    store_id: str
+    analysis_week: str
+    total_feedback_count: int
+    average_quality_score: float
+    positive_trends: _struct_pb2.Value
+    negative_issues: _struct_pb2.Value
+    new_issues: _struct_pb2.Value
+    department_insights: _struct_pb2.Value
+    historical_comparison: _struct_pb2.Value
+    predictive_insights: _struct_pb2.Value
+    actionable_recommendations: _struct_pb2.Value
+    report_metadata: _struct_pb2.Value
+    generated_at: _timestamp_pb2.Timestamp
+    def __init__(self, report_id: _Optional[str] = ..., store_id: _Optional[str] = ..., analysis_week: _Optional[str] = ..., total_feedback_count: _Optional[int] = ..., average_quality_score: _Optional[float] = ..., positive_trends: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., negative_issues: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., new_issues: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., department_insights: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., historical_comparison: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., predictive_insights: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., actionable_recommendations: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., report_metadata: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListFraudResultsRequest(_message.Message):
+    __slots__ = ("store_id", "needs_review_only", "suspicious_only", "check_type", "page_size", "page_token")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_REVIEW_ONLY_FIELD_NUMBER: _ClassVar[int]
+    SUSPICIOUS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    CHECK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    needs_review_only: bool
+    suspicious_only: bool
+    check_type: CheckType
+    page_size: int
+    page_token: str
+    def __init__(self, store_id: _Optional[str] = ..., needs_review_only: _Optional[bool] = ..., suspicious_only: _Optional[bool] = ..., check_type: _Optional[_Union[CheckType, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListFraudResultsResponse(_message.Message):
+    __slots__ = ("results", "next_page_token")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[FraudResult]
+    next_page_token: str
+    def __init__(self, results: _Optional[_Iterable[_Union[FraudResult, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class FraudResult(_message.Message):
+    __slots__ = ("fraud_result_id", "session_id", "check_type", "is_suspicious", "confidence_level", "fraud_indicators", "context_violations", "decision_reasoning", "manual_review_required", "reviewed_by", "review_decision", "created_at")
+    FRAUD_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IS_SUSPICIOUS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_INDICATORS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_REASONING_FIELD_NUMBER: _ClassVar[int]
+    MANUAL_REVIEW_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_DECISION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    fraud_result_id: str
+    session_id: str
+    check_type: CheckType
+    is_suspicious: bool
+    confidence_level: float
+    fraud_indicators: _struct_pb2.Value
+    context_violations: _struct_pb2.Value
+    decision_reasoning: str
+    manual_review_required: bool
+    reviewed_by: str
+    review_decision: ReviewDecision
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, fraud_result_id: _Optional[str] = ..., session_id: _Optional[str] = ..., check_type: _Optional[_Union[CheckType, str]] = ..., is_suspicious: _Optional[bool] = ..., confidence_level: _Optional[float] = ..., fraud_indicators: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., context_violations: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., decision_reasoning: _Optional[str] = ..., manual_review_required: _Optional[bool] = ..., reviewed_by: _Optional[str] = ..., review_decision: _Optional[_Union[ReviewDecision, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReviewFraudResultRequest(_message.Message):
+    __slots__ = ("fraud_result_id", "decision")
+    FRAUD_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    fraud_result_id: str
+    decision: ReviewDecision
+    def __init__(self, fraud_result_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ...) -> None: ...
+
+class EraseCustomerDataRequest(_message.Message):
+    __slots__ = ("phone_number",)
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    phone_number: str
+    def __init__(self, phone_number: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerDataResponse(_message.Message):
+    __slots__ = ("affected_rows",)
+    class AffectedRowsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    AFFECTED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    affected_rows: _containers.ScalarMap[str, int]
+    def __init__(self, affected_rows: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class PutStoreRequest(_message.Message):
+    __slots__ = ("store_id", "business_id", "name", "timezone")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    BUSINESS_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    business_id: str
+    name: str
+    timezone: str
+    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
+
+class Store(_message.Message):
+    __slots__ = ("store_id", "business_id", "name", "timezone")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    BUSINESS_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    business_id: str
+    name: str
+    timezone: str
+    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
+
+class PutVerificationRequest(_message.Message):
+    __slots__ = ("customer_verification_id", "store_id", "phone_number", "purchase_time", "purchase_amount", "verified_at")
+    CUSTOMER_VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    customer_verification_id: str
+    store_id: str
+    phone_number: str
+    purchase_time: _timestamp_pb2.Timestamp
+    purchase_amount: str
+    verified_at: _timestamp_pb2.Timestamp
+    def __init__(self, customer_verification_id: _Optional[str] = ..., store_id: _Optional[str] = ..., phone_number: _Optional[str] = ..., purchase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purchase_amount: _Optional[str] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Verification(_message.Message):
+    __slots__ = ("customer_verification_id", "store_id", "purchase_time", "purchase_amount", "verified_at")
+    CUSTOMER_VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    customer_verification_id: str
+    store_id: str
+    purchase_time: _timestamp_pb2.Timestamp
+    purchase_amount: str
+    verified_at: _timestamp_pb2.Timestamp
+    def __init__(self, customer_verification_id: _Optional[str] = ..., store_id: _Optional[str] = ..., purchase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purchase_amount: _Optional[str] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
