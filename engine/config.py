@@ -147,6 +147,16 @@ class ApiSettings:
     """``CALLENGINE_JWT_SECRET``: HS256 key for bearer tokens (dev default generated in the data dir)."""
     jwt_issuer: str = "callengine"
     """``CALLENGINE_JWT_ISSUER``."""
+    bind_host: str = "0.0.0.0"
+    """``CALLENGINE_GRPC_BIND_HOST``: address the gRPC server listens on."""
+    max_in_flight: int = 256
+    """``CALLENGINE_GRPC_MAX_IN_FLIGHT``: unary requests handled at once; more → RESOURCE_EXHAUSTED."""
+    max_watch_streams: int = 1000
+    """``CALLENGINE_GRPC_MAX_WATCH_STREAMS``: open WatchCall streams at once; more → RESOURCE_EXHAUSTED."""
+    max_message_bytes: int = 4 * 1024 * 1024
+    """``CALLENGINE_GRPC_MAX_MESSAGE_BYTES``: largest request/response message accepted."""
+    shutdown_grace_seconds: float = 10.0
+    """``CALLENGINE_GRPC_SHUTDOWN_GRACE``: how long in-flight requests may finish on shutdown."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +221,11 @@ _ENV_NAMES: dict[tuple[str, str], str] = {
     ("api", "port"): "CALLENGINE_GRPC_PORT",
     ("api", "jwt_secret"): "CALLENGINE_JWT_SECRET",
     ("api", "jwt_issuer"): "CALLENGINE_JWT_ISSUER",
+    ("api", "bind_host"): "CALLENGINE_GRPC_BIND_HOST",
+    ("api", "max_in_flight"): "CALLENGINE_GRPC_MAX_IN_FLIGHT",
+    ("api", "max_watch_streams"): "CALLENGINE_GRPC_MAX_WATCH_STREAMS",
+    ("api", "max_message_bytes"): "CALLENGINE_GRPC_MAX_MESSAGE_BYTES",
+    ("api", "shutdown_grace_seconds"): "CALLENGINE_GRPC_SHUTDOWN_GRACE",
     ("", "ray_address"): "RAY_ADDRESS",
 }
 
@@ -255,7 +270,11 @@ def _load(cls: type[Settings], env: Mapping[str, str], file_values: dict[str, An
     for (section, field), env_name in _ENV_NAMES.items():
         if section:
             default = getattr(getattr(defaults, section), field)
-            from_file = file_values.get(section, {}).get(field) if isinstance(file_values.get(section), dict) else None
+            from_file = (
+                file_values.get(section, {}).get(field)
+                if isinstance(file_values.get(section), dict)
+                else None
+            )
         else:
             default = getattr(defaults, field)
             from_file = file_values.get(field)

@@ -43,7 +43,7 @@ def test_secrets_never_in_repr() -> None:
 
 def test_toml_file_and_env_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[session]\nmax_call_seconds = 60\n[api]\nport = 6000\n')
+    cfg.write_text("[session]\nmax_call_seconds = 60\n[api]\nport = 6000\n")
     s = Settings.from_env({"CALLENGINE_CONFIG": str(cfg), "CALLENGINE_GRPC_PORT": "7000"})
     assert s.session.max_call_seconds == 60.0
     assert s.api.port == 7000
