@@ -1,0 +1,110 @@
+"""What a call session needs from storage: a narrow Protocol, and an in-memory implementation.
+
+The adapter over the real repositories is :mod:`engine.session.pgstore`; unit
+tests and the benchmark use :class:`MemorySessionStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from engine.domain import ConnectionQuality, MessageType, Speaker
+from engine.errors import ConflictError, NotFoundError
+from engine.session.conversation import BusinessContext
+from engine.session.state import CallState
+
+
+class TranscriptLine(msgspec.Struct, frozen=True):
+    speaker: Speaker
+    message_order: int
+    content: str
+    timestamp_ms: int
+    message_type: MessageType
+    confidence_score: float | None = None
+    language_detected: str = "sv"
+
+
+class CallMetricsRecord(msgspec.Struct, frozen=True):
+    connection_quality: ConnectionQuality
+    audio_clarity_score: float | None
+    latency_ms: int | None
+    packet_loss_percentage: float | None
+    openai_api_latency: int | None
+    technical_errors: dict[str, Any]
+    bandwidth_usage_kb: int
+    device_info: dict[str, Any] | None = None
+
+
+class SessionStore(Protocol):
+    async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
+        """The store's current business context (NotFoundError if it has none)."""
+        ...
+
+    async def record_transition(
+        self, session_id: str, old: CallState, new: CallState, fields: Mapping[str, Any]
+    ) -> None:
+        """Persist a state change before it is acted on. ConflictError if the stored status moved."""
+        ...
+
+    async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None: ...
+
+    async def add_call_metrics(self, session_id: str, metrics: CallMetricsRecord) -> None: ...
+
+    async def add_opt_out(self, session_id: str, phone_e164: str) -> None:
+        """Record that this number must never be dialled again."""
+        ...
+
+    async def is_opted_out(self, phone_e164: str) -> bool: ...
+
+
+class MemorySessionStore:
+    """Everything in dicts; the same contract (compare-and-set on status) as the real store."""
+
+    def __init__(self, contexts: Mapping[str, BusinessContext] | None = None) -> None:
+        self.contexts: dict[str, BusinessContext] = dict(contexts or {})
+        self.status: dict[str, str] = {}
+        self.fields: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[tuple[str, str]]] = {}
+        self.transcripts: dict[str, list[TranscriptLine]] = {}
+        self.flushes: dict[str, list[float]] = {}
+        self.metrics: dict[str, CallMetricsRecord] = {}
+        self.opted_out: set[str] = set()
+        self.fail_writes = False
+
+    async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
+        ctx = self.contexts.get(store_id) or self.contexts.get("*")
+        if ctx is None:
+            raise NotFoundError(f"no business context for store {store_id}")
+        return ctx
+
+    async def record_transition(
+        self, session_id: str, old: CallState, new: CallState, fields: Mapping[str, Any]
+    ) -> None:
+        if self.fail_writes:
+            raise ConflictError("store unavailable (test)")
+        current = self.status.get(session_id, "pending")
+        if current != old.status.value:
+            raise ConflictError(f"session {session_id}: stored status {current}, expected {old.status}")
+        self.status[session_id] = new.status.value
+        self.fields.setdefault(session_id, {}).update(fields)
+        self.events.setdefault(session_id, []).append((old.phase.value, new.phase.value))
+
+    async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None:
+        self.transcripts.setdefault(session_id, []).extend(lines)
+        self.flushes.setdefault(session_id, []).append(asyncio.get_running_loop().time())
+
+    async def add_call_metrics(self, session_id: str, metrics: CallMetricsRecord) -> None:
+        self.metrics[session_id] = metrics
+
+    async def add_opt_out(self, session_id: str, phone_e164: str) -> None:
+        self.opted_out.add(phone_e164)
+
+    async def is_opted_out(self, phone_e164: str) -> bool:
+        return phone_e164 in self.opted_out
+
+    def lines(self, session_id: str) -> list[TranscriptLine]:
+        return sorted(self.transcripts.get(session_id, []), key=lambda line: line.message_order)

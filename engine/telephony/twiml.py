@@ -1,0 +1,36 @@
+"""TwiML and callback URLs for one outbound call."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+
+def stream_twiml(stream_url: str, token: str) -> str:
+    """``<Connect><Stream url=…><Parameter name="token" …/></Stream></Connect>``.
+
+    ``<Connect>`` holds the call until our server closes the socket; with no
+    verb after it, Twilio then hangs up.
+    """
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url)
+    stream.parameter(name="token", value=token)
+    response.append(connect)
+    return str(response)
+
+
+def http_base(public_ws_base: str) -> str:
+    """The http(s) form of a host's public ``ws(s)://`` base (status callbacks use it)."""
+    if public_ws_base.startswith("wss://"):
+        return "https://" + public_ws_base[len("wss://") :]
+    if public_ws_base.startswith("ws://"):
+        return "http://" + public_ws_base[len("ws://") :]
+    return public_ws_base
+
+
+def media_url(public_ws_base: str, session_id: str) -> str:
+    return f"{public_ws_base.rstrip('/')}/media/{session_id}"
+
+
+def status_url(public_ws_base: str, session_id: str) -> str:
+    return f"{http_base(public_ws_base).rstrip('/')}/status/{session_id}"

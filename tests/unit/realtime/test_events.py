@@ -1,0 +1,86 @@
+"""Realtime event codec: msgspec structs against what the SDK's models accept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from openai.types.realtime import RealtimeClientEvent
+from pydantic import TypeAdapter
+
+from engine.config import OpenAISettings
+from engine.realtime import events as ev
+from engine.realtime.connection import realtime_url
+
+CLIENT = TypeAdapter(RealtimeClientEvent)
+
+
+def test_decodes_server_events() -> None:
+    d = ev.decode(
+        json.dumps(
+            {
+                "type": "response.output_audio.delta",
+                "event_id": "e1",
+                "response_id": "r1",
+                "item_id": "i1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "//8=",
+            }
+        )
+    )
+    assert isinstance(d, ev.AudioDelta) and d.delta == "//8=" and d.item_id == "i1"
+    t = ev.decode(
+        json.dumps(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "event_id": "e",
+                "item_id": "u1",
+                "content_index": 0,
+                "transcript": "Hej",
+                "usage": {"type": "duration", "seconds": 1.0},
+                "languages": [{"code": "sv"}],
+                "logprobs": [{"token": "Hej", "bytes": [72], "logprob": -0.1}],
+            }
+        )
+    )
+    assert isinstance(t, ev.TranscriptionCompleted)
+    assert t.language == "sv" and t.confidence == 0.9
+    assert isinstance(ev.decode('{"type":"rate_limits.updated","event_id":"x","rate_limits":[]}'), ev.Other)
+    assert ev.decode('{"type":"brand.new"}') == ev.Other(type="brand.new")
+    with pytest.raises(ev.RealtimeDecodeError):
+        ev.decode("{oops")
+    with pytest.raises(ev.RealtimeDecodeError):
+        ev.decode('{"no_type": 1}')
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ev.append_audio("//8="),
+        ev.session_update(instructions="Hej", voice="alloy"),
+        ev.response_create(),
+        ev.say("Är du kvar?"),
+        ev.response_cancel(),
+        ev.truncate("item1", 1234),
+        ev.text_item("user", "hej"),
+        ev.text_item("assistant", "hej"),
+    ],
+)
+def test_client_events_validate_against_sdk_models(raw: str | bytes) -> None:
+    CLIENT.validate_python(json.loads(raw))
+
+
+def test_session_update_is_pcmu_swedish_server_vad() -> None:
+    s = json.loads(ev.session_update(instructions="x", voice="alloy"))["session"]
+    assert s["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert s["audio"]["output"]["format"] == {"type": "audio/pcmu"}
+    assert s["audio"]["input"]["transcription"]["language"] == "sv"
+    assert s["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+
+
+def test_url_like_the_sdk() -> None:
+    assert realtime_url(OpenAISettings(base_url="http://127.0.0.1:9/v1", realtime_model="m")) == (
+        "ws://127.0.0.1:9/v1/realtime?model=m"
+    )
+    assert realtime_url(OpenAISettings(realtime_model="m")).startswith("wss://")
