@@ -1,0 +1,10 @@
+"""Offline OpenAI: the Realtime WebSocket (an interviewer that follows the session's script) and chat completions.
+
+Use :class:`~engine.emulators.openai.server.OpenAIEmulator`; point the openai
+SDK at ``emulator.base_url`` with ``emulator.api_key``.
+"""
+
+from engine.emulators.openai.options import HttpFaults, OpenAIEmulatorOptions, OpenAIFaults, RealtimeFaults
+from engine.emulators.openai.server import OpenAIEmulator
+
+__all__ = ["HttpFaults", "OpenAIEmulator", "OpenAIEmulatorOptions", "OpenAIFaults", "RealtimeFaults"]

@@ -1,0 +1,532 @@
+"""One Realtime connection: client events in, server events out, the interviewer in between.
+
+``handle()`` is synchronous — every reaction is a queue put through ``emit`` —
+so the only task a connection owns is the response being streamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.emulators.openai import events
+from engine.emulators.openai.events import Event, Ids
+from engine.emulators.openai.interviewer import Turn, next_line, parse_script, say_override
+from engine.emulators.openai.log import ErrorLog, ItemLog, ResponseLog, SessionLog, TruncationLog
+from engine.emulators.openai.options import OpenAIEmulatorOptions
+from engine.emulators.openai.protocol import ClientEventError, decode_audio, parse_client_event
+from engine.emulators.openai.response import BYTES_PER_MS, ResponseSpec, ResponseStream
+from engine.emulators.openai.session_config import apply_update, vad_config
+from engine.emulators.openai.vad import EnergyVad, SpeechStarted, SpeechStopped
+from engine.emulators.speech import FRAME_BYTES, SILENCE_BYTE, SpeechDecoder
+from engine.logs import get_logger
+
+logger = get_logger(__name__)
+
+_MIN_COMMIT_MS = 100
+_FLUSH_SILENCE = bytes([SILENCE_BYTE]) * (FRAME_BYTES * 10)
+"""Silence fed after a committed turn so the decoder completes a packet cut right at the end."""
+
+
+@dataclasses.dataclass
+class ConvItem:
+    id: str
+    role: str
+    text: str | None
+    item: dict[str, Any]
+    keys: tuple[str, ...] = ()
+    audio_ms: int = 0
+    output_audio: bool = False
+
+
+class RealtimeConnection:
+    def __init__(
+        self,
+        *,
+        options: OpenAIEmulatorOptions,
+        log: SessionLog,
+        emit: Callable[[Event], None],
+        ids: Ids | None = None,
+    ) -> None:
+        self._options = options
+        self.log = log
+        self._emit = emit
+        self._ids = ids or Ids()
+        expires = int(time.time() + options.max_session_seconds)
+        self.session = events.default_session(log.session_id, log.model, expires)
+        self._conversation_id = self._ids.new("conv")
+        self._vad = EnergyVad(vad_config(self.session))
+        self._turn_item_id: str | None = None
+        self.items: list[ConvItem] = []
+        self.response: ResponseStream | None = None
+        self._response_task: asyncio.Task[None] | None = None
+        self._requests = 0
+        self._tokens = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._emit({"type": "session.created", "event_id": self._new("event"), "session": self.session})
+
+    async def aclose(self) -> None:
+        """Stop streaming without emitting anything (the socket is going away)."""
+        task = self._response_task
+        self._response_task = None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+
+    def _new(self, prefix: str) -> str:
+        return self._ids.new(prefix)
+
+    # -- client events -----------------------------------------------------------------------
+
+    def handle(self, raw: str | bytes) -> None:
+        self.log.events_received += 1
+        try:
+            event = parse_client_event(raw)
+            handler = self._handlers[event["type"]]
+            handler(self, event)
+        except ClientEventError as exc:
+            self._error(exc)
+
+    def _error(self, exc: ClientEventError) -> None:
+        self.log.errors.append(ErrorLog(exc.code, exc.param, exc.event_type))
+        logger.info(
+            "realtime client error code=%s param=%s session=%s", exc.code, exc.param, self.log.session_id
+        )
+        self._emit(
+            events.error(
+                self._new("event"),
+                exc.code,
+                exc.message,
+                param=exc.param,
+                client_event_id=exc.event_id,
+                error_type=exc.error_type,
+            )
+        )
+
+    def _session_update(self, event: dict[str, Any]) -> None:
+        update = event["session"]
+        self.log.session_updates.append(copy.deepcopy(update))
+        self.session = apply_update(self.session, update, event.get("event_id"))
+        self._vad.reconfigure(vad_config(self.session))
+        self._emit({"type": "session.updated", "event_id": self._new("event"), "session": self.session})
+
+    def _append(self, event: dict[str, Any]) -> None:
+        audio = decode_audio(event)
+        self.log.audio_bytes_in += len(audio)
+        for vad_event in self._vad.feed(audio):
+            if isinstance(vad_event, SpeechStarted):
+                self._speech_started(vad_event)
+            else:
+                self._speech_stopped(vad_event)
+
+    def _speech_started(self, started: SpeechStarted) -> None:
+        self._turn_item_id = self._new("item")
+        self.log.speech.append(("started", started.audio_start_ms))
+        self._emit(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "event_id": self._new("event"),
+                "audio_start_ms": started.audio_start_ms,
+                "item_id": self._turn_item_id,
+            }
+        )
+        detection = self.session["audio"]["input"]["turn_detection"] or {}
+        if self.response is not None and detection.get("interrupt_response", True):
+            self._cancel_response("turn_detected")
+
+    def _speech_stopped(self, stopped: SpeechStopped) -> None:
+        item_id = self._turn_item_id or self._new("item")
+        self._turn_item_id = None
+        self.log.speech.append(("stopped", stopped.audio_end_ms))
+        self._emit(
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "event_id": self._new("event"),
+                "audio_end_ms": stopped.audio_end_ms,
+                "item_id": item_id,
+            }
+        )
+        self._commit_turn(item_id, stopped.audio)
+        detection = self.session["audio"]["input"]["turn_detection"] or {}
+        if detection.get("create_response", True):
+            if self.response is None:
+                self._start_response(instructions=None, params={})
+            else:
+                logger.info(
+                    "realtime turn while a response is active; none created session=%s", self.log.session_id
+                )
+
+    def _commit(self, event: dict[str, Any]) -> None:
+        buffered = self._vad.buffered_ms()
+        if buffered < _MIN_COMMIT_MS:
+            raise ClientEventError(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+                f"but buffer only has {buffered:.2f}ms of audio.",
+                None,
+                event.get("event_id"),
+                event["type"],
+            )
+        item_id = self._turn_item_id or self._new("item")
+        self._turn_item_id = None
+        _, audio = self._vad.take_buffer()
+        self._commit_turn(item_id, audio)
+
+    def _commit_turn(self, item_id: str, audio: bytes) -> None:
+        """committed → user item added/done → transcription, from the audio actually received."""
+        previous = self.items[-1].id if self.items else None
+        self._emit(
+            {
+                "type": "input_audio_buffer.committed",
+                "event_id": self._new("event"),
+                "previous_item_id": previous,
+                "item_id": item_id,
+            }
+        )
+        item = events.user_audio_item(item_id, None)
+        self._emit(
+            {
+                "type": "conversation.item.added",
+                "event_id": self._new("event"),
+                "previous_item_id": previous,
+                "item": item,
+            }
+        )
+        self._emit(
+            {
+                "type": "conversation.item.done",
+                "event_id": self._new("event"),
+                "previous_item_id": previous,
+                "item": item,
+            }
+        )
+        decoder = SpeechDecoder()
+        texts = decoder.feed(audio + _FLUSH_SILENCE)
+        text = " ".join(texts)
+        failed = not texts and decoder.errors > 0
+        self.log.transcripts.append(text)
+        self.log.items.append(ItemLog(item_id, "user", "audio", text))
+        stored = events.user_audio_item(item_id, text)
+        self.items.append(
+            ConvItem(item_id, "user", text or None, stored, audio_ms=len(audio) // BYTES_PER_MS)
+        )
+        if self.session["audio"]["input"].get("transcription") is None:
+            return
+        if failed:
+            self._emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.failed",
+                    "event_id": self._new("event"),
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "error": {
+                        "type": "transcription_error",
+                        "code": "audio_unintelligible",
+                        "message": "The audio could not be transcribed.",
+                        "param": None,
+                    },
+                }
+            )
+            return
+        if text:
+            self._emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "event_id": self._new("event"),
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": text,
+                }
+            )
+        self._emit(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "event_id": self._new("event"),
+                "item_id": item_id,
+                "content_index": 0,
+                "transcript": text,
+                "usage": {"type": "duration", "seconds": round(len(audio) / 8000, 3)},
+            }
+        )
+
+    def _clear(self, event: dict[str, Any]) -> None:
+        self._vad.clear()
+        self._turn_item_id = None
+        self._emit({"type": "input_audio_buffer.cleared", "event_id": self._new("event")})
+
+    def _item_create(self, event: dict[str, Any]) -> None:
+        item = copy.deepcopy(event["item"])
+        previous = event.get("previous_item_id")
+        position = len(self.items)
+        if previous is not None:
+            position = 0 if previous == "root" else self._index_of(previous, event, "previous_item_id") + 1
+        item_id = item.get("id") or self._new("item")
+        if any(existing.id == item_id for existing in self.items):
+            raise ClientEventError(
+                "invalid_value",
+                f"Item with id '{item_id}' already exists.",
+                "item.id",
+                event.get("event_id"),
+                event["type"],
+            )
+        item["id"] = item_id
+        item.setdefault("object", "realtime.item")
+        item.setdefault("status", "completed")
+        role = item.get("role") or item.get("type", "message")
+        text = _item_text(item)
+        self.items.insert(position, ConvItem(item_id, role, text, item))
+        self.log.items.append(ItemLog(item_id, role, "client", text))
+        prev_id = self.items[position - 1].id if position > 0 else None
+        self._emit(
+            {
+                "type": "conversation.item.added",
+                "event_id": self._new("event"),
+                "previous_item_id": prev_id,
+                "item": item,
+            }
+        )
+        self._emit(
+            {
+                "type": "conversation.item.done",
+                "event_id": self._new("event"),
+                "previous_item_id": prev_id,
+                "item": item,
+            }
+        )
+
+    def _index_of(self, item_id: str, event: dict[str, Any], param: str) -> int:
+        for index, existing in enumerate(self.items):
+            if existing.id == item_id:
+                return index
+        raise ClientEventError(
+            "invalid_value",
+            f"Item with item_id '{item_id}' not found.",
+            param,
+            event.get("event_id"),
+            event["type"],
+        )
+
+    def _truncate(self, event: dict[str, Any]) -> None:
+        index = self._index_of(event["item_id"], event, "item_id")
+        target = self.items[index]
+        event_id = event.get("event_id")
+        if not target.output_audio:
+            raise ClientEventError(
+                "invalid_value",
+                "Only model output audio messages can be truncated.",
+                "item_id",
+                event_id,
+                event["type"],
+            )
+        if event["content_index"] != 0:
+            raise ClientEventError(
+                "invalid_value",
+                f"Invalid content_index {event['content_index']}: the item has one content part.",
+                "content_index",
+                event_id,
+                event["type"],
+            )
+        end_ms = event["audio_end_ms"]
+        available = target.audio_ms
+        if self.response is not None and self.response.item_id == target.id:
+            available = self.response.audio_ms_sent
+        if end_ms < 0 or end_ms > available:
+            raise ClientEventError(
+                "invalid_value",
+                f"Audio content of {available}ms is already shorter than {end_ms}ms",
+                "audio_end_ms",
+                event_id,
+                event["type"],
+            )
+        full = target.text or ""
+        kept = full[: len(full) * end_ms // available] if available else ""
+        target.text = kept
+        target.audio_ms = end_ms
+        for part in target.item.get("content", []):
+            if part.get("type") == "output_audio":
+                part["transcript"] = kept
+        self.log.truncations.append(TruncationLog(target.id, 0, end_ms, kept))
+        self._emit(
+            {
+                "type": "conversation.item.truncated",
+                "event_id": self._new("event"),
+                "item_id": target.id,
+                "content_index": 0,
+                "audio_end_ms": end_ms,
+            }
+        )
+
+    def _item_delete(self, event: dict[str, Any]) -> None:
+        index = self._index_of(event["item_id"], event, "item_id")
+        removed = self.items.pop(index)
+        self._emit(
+            {"type": "conversation.item.deleted", "event_id": self._new("event"), "item_id": removed.id}
+        )
+
+    def _item_retrieve(self, event: dict[str, Any]) -> None:
+        index = self._index_of(event["item_id"], event, "item_id")
+        self._emit(
+            {
+                "type": "conversation.item.retrieved",
+                "event_id": self._new("event"),
+                "item": self.items[index].item,
+            }
+        )
+
+    def _response_create(self, event: dict[str, Any]) -> None:
+        if self.response is not None:
+            raise ClientEventError(
+                "conversation_already_has_active_response",
+                f"Conversation already has an active response in progress: {self.response.id}. "
+                "Wait until the response is finished before creating a new one.",
+                None,
+                event.get("event_id"),
+                event["type"],
+            )
+        params = event.get("response") or {}
+        self._start_response(instructions=params.get("instructions"), params=params)
+
+    def _response_cancel(self, event: dict[str, Any]) -> None:
+        wanted = event.get("response_id")
+        if self.response is None or (wanted is not None and wanted != self.response.id):
+            raise ClientEventError(
+                "response_cancel_not_active",
+                "Cancellation failed: no active response found",
+                None,
+                event.get("event_id"),
+                event["type"],
+            )
+        self._cancel_response("client_cancelled")
+
+    def _output_clear(self, event: dict[str, Any]) -> None:
+        raise ClientEventError(
+            "invalid_value",
+            "output_audio_buffer.clear is only supported for WebRTC and SIP connections.",
+            "type",
+            event.get("event_id"),
+            event["type"],
+        )
+
+    _handlers: dict[str, Callable[[RealtimeConnection, dict[str, Any]], None]] = {
+        "session.update": _session_update,
+        "input_audio_buffer.append": _append,
+        "input_audio_buffer.commit": _commit,
+        "input_audio_buffer.clear": _clear,
+        "output_audio_buffer.clear": _output_clear,
+        "conversation.item.create": _item_create,
+        "conversation.item.truncate": _truncate,
+        "conversation.item.delete": _item_delete,
+        "conversation.item.retrieve": _item_retrieve,
+        "response.create": _response_create,
+        "response.cancel": _response_cancel,
+    }
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def _start_response(self, *, instructions: str | None, params: dict[str, Any]) -> None:
+        script = parse_script(self.session.get("instructions") or "")
+        history = [Turn(i.role, i.text, i.keys) for i in self.items if i.role in ("user", "assistant")]
+        line = next_line(script, history, say=say_override(instructions))
+        modalities = params.get("output_modalities") or self.session.get("output_modalities") or ["audio"]
+        output = (params.get("audio") or {}).get("output") or {}
+        session_output = self.session["audio"]["output"]
+        in_conversation = params.get("conversation", "auto") != "none"
+        response_id = self._new("resp")
+        item_id = self._new("item")
+        log = ResponseLog(response_id, item_id, line.text, line.keys, instructions=instructions)
+        self.log.responses.append(log)
+        spec = ResponseSpec(
+            line=line,
+            text_mode=modalities == ["text"],
+            in_conversation=in_conversation,
+            voice=_voice_name(output.get("voice") or session_output.get("voice")),
+            output_format=output.get("format") or session_output["format"],
+            metadata=params.get("metadata"),
+            previous_item_id=self.items[-1].id if self.items else None,
+            input_text_tokens=sum(events.text_tokens(i.text or "") for i in self.items)
+            + events.text_tokens(self.session.get("instructions") or ""),
+            input_audio_tokens=sum(i.audio_ms for i in self.items if i.role == "user") // 100,
+        )
+        stream = ResponseStream(
+            spec=spec,
+            ids=self._ids,
+            emit=self._emit,
+            options=self._options,
+            log=log,
+            pacing=self.log.pacing,
+            conversation_id=self._conversation_id,
+        )
+        self.response = stream
+        if in_conversation:
+            stored = events.assistant_item(item_id, "in_progress", line.text, text_mode=spec.text_mode)
+            self.items.append(
+                ConvItem(item_id, "assistant", line.text, stored, line.keys, output_audio=not spec.text_mode)
+            )
+            self.log.items.append(ItemLog(item_id, "assistant", "response", line.text))
+        stream.start()
+        task = asyncio.get_running_loop().create_task(
+            self._stream(stream), name=f"realtime-response-{response_id}"
+        )
+        self._response_task = task
+
+    async def _stream(self, stream: ResponseStream) -> None:
+        await stream.run()
+        self._response_finished(stream)
+
+    def _cancel_response(self, reason: str) -> None:
+        stream = self.response
+        if stream is None:
+            return
+        if self._response_task is not None:
+            self._response_task.cancel()
+            self._response_task = None
+        self.log.cancels.append((stream.id, reason))
+        stream.finish("cancelled", reason)
+        self._response_finished(stream)
+
+    def _response_finished(self, stream: ResponseStream) -> None:
+        if self.response is stream:
+            self.response = None
+            self._response_task = None
+        for item in self.items:
+            if item.id == stream.item_id:
+                if not stream.spec.text_mode and item.audio_ms == 0:
+                    item.audio_ms = stream.audio_ms_sent
+                if stream.log.status != "completed":
+                    item.text = stream.transcript_sent
+                item.item = events.assistant_item(
+                    item.id,
+                    "completed" if stream.log.status == "completed" else "incomplete",
+                    item.text,
+                    text_mode=stream.spec.text_mode,
+                )
+        self._requests += 1
+        self._tokens += (
+            stream.spec.input_text_tokens + stream.spec.input_audio_tokens + stream.audio_ms_sent // 50
+        )
+        self._emit(events.rate_limits(self._new("event"), self._requests, self._tokens))
+
+
+def _voice_name(voice: Any) -> str:
+    if isinstance(voice, dict):
+        return str(voice.get("id", "alloy"))
+    return str(voice or "alloy")
+
+
+def _item_text(item: dict[str, Any]) -> str | None:
+    texts = []
+    for part in item.get("content") or []:
+        if isinstance(part, dict):
+            value = part.get("text") or part.get("transcript")
+            if isinstance(value, str):
+                texts.append(value)
+    if item.get("type") == "function_call_output":
+        return None
+    return " ".join(texts) if texts else None

@@ -1,0 +1,102 @@
+"""What each Realtime connection did, kept in memory for tests and benchmarks.
+
+This is test evidence, not logging: it holds transcript text on purpose and
+never goes to a logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass
+class ItemLog:
+    id: str
+    role: str
+    """``user``, ``assistant`` or ``system`` (other item types: their ``type``)."""
+    source: str
+    """``audio`` (a committed customer turn), ``client`` (conversation.item.create) or ``response``."""
+    text: str | None = None
+
+
+@dataclasses.dataclass
+class ResponseLog:
+    id: str
+    item_id: str | None
+    text: str
+    keys: tuple[str, ...]
+    """Script keys spoken (``HÄLSNING``, ``FRÅGA 2``, …)."""
+    instructions: str | None = None
+    status: str = "in_progress"
+    reason: str | None = None
+    """For cancelled responses: ``turn_detected`` or ``client_cancelled``."""
+    audio_bytes_total: int = 0
+    audio_bytes_sent: int = 0
+
+
+@dataclasses.dataclass
+class TruncationLog:
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+    text_kept: str
+
+
+@dataclasses.dataclass
+class ErrorLog:
+    code: str | None
+    param: str | None
+    client_event_type: str | None
+
+
+@dataclasses.dataclass
+class PacingStats:
+    """Lateness of output audio deltas against their real-time schedule (wall ms)."""
+
+    count: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+
+    def add(self, late_ms: float) -> None:
+        self.count += 1
+        self.total_ms += late_ms
+        self.max_ms = max(self.max_ms, late_ms)
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.count if self.count else 0.0
+
+
+@dataclasses.dataclass
+class SessionLog:
+    """One Realtime WebSocket connection."""
+
+    connection_number: int
+    session_id: str
+    model: str
+    session_updates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Every ``session`` object received in ``session.update``, as sent."""
+    items: list[ItemLog] = dataclasses.field(default_factory=list)
+    transcripts: list[str] = dataclasses.field(default_factory=list)
+    """Customer turns as decoded from the audio ("" when nothing decoded)."""
+    responses: list[ResponseLog] = dataclasses.field(default_factory=list)
+    truncations: list[TruncationLog] = dataclasses.field(default_factory=list)
+    cancels: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """(response id, reason) for every cancelled response."""
+    errors: list[ErrorLog] = dataclasses.field(default_factory=list)
+    speech: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    """(``started``/``stopped``, audio ms) from server VAD."""
+    events_received: int = 0
+    events_sent: int = 0
+    audio_bytes_in: int = 0
+    pacing: PacingStats = dataclasses.field(default_factory=PacingStats)
+    invalid_events: list[str] = dataclasses.field(default_factory=list)
+    """With ``validate_events``: every emitted event the SDK models rejected (should stay empty)."""
+    close_reason: str | None = None
+    """``client``, ``dropped``, ``expired`` or ``server``."""
+    closed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event, repr=False)
+
+    def last_response(self) -> ResponseLog | None:
+        return self.responses[-1] if self.responses else None
