@@ -8,14 +8,12 @@ id exists is the repositories' business (NOT_FOUND).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
-import json
 import re
 import uuid
 import zoneinfo
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -30,12 +28,13 @@ _IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 _TZ_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
 _AMOUNT_RE = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]+={0,2}$")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_TOKEN_CHARS = 512
 DEFAULT_TIMEZONE = "Europe/Stockholm"
 
-SESSION_STATUS_TO_PB: dict[SessionStatus, int] = {
+SESSION_STATUS_TO_PB: dict[SessionStatus, pb.SessionStatus] = {
     SessionStatus.PENDING: pb.SESSION_STATUS_PENDING,
     SessionStatus.IN_PROGRESS: pb.SESSION_STATUS_IN_PROGRESS,
     SessionStatus.COMPLETED: pb.SESSION_STATUS_COMPLETED,
@@ -43,14 +42,14 @@ SESSION_STATUS_TO_PB: dict[SessionStatus, int] = {
     SessionStatus.ABANDONED: pb.SESSION_STATUS_ABANDONED,
 }
 SESSION_STATUS_FROM_PB = {v: k for k, v in SESSION_STATUS_TO_PB.items()}
-CHECK_TYPE_TO_PB: dict[CheckType, int] = {
+CHECK_TYPE_TO_PB: dict[CheckType, pb.CheckType] = {
     CheckType.TIMING: pb.CHECK_TYPE_TIMING,
     CheckType.CONTENT: pb.CHECK_TYPE_CONTENT,
     CheckType.CONTEXT: pb.CHECK_TYPE_CONTEXT,
     CheckType.PATTERN: pb.CHECK_TYPE_PATTERN,
 }
 CHECK_TYPE_FROM_PB = {v: k for k, v in CHECK_TYPE_TO_PB.items()}
-REVIEW_TO_PB: dict[ReviewDecision, int] = {
+REVIEW_TO_PB: dict[ReviewDecision, pb.ReviewDecision] = {
     ReviewDecision.CONFIRMED_FRAUD: pb.REVIEW_DECISION_CONFIRMED_FRAUD,
     ReviewDecision.FALSE_POSITIVE: pb.REVIEW_DECISION_FALSE_POSITIVE,
     ReviewDecision.NEEDS_INVESTIGATION: pb.REVIEW_DECISION_NEEDS_INVESTIGATION,
@@ -115,7 +114,7 @@ class Checker:
             return None
         return value
 
-    def enum(self, field: str, value: int, mapping: dict[int, Any], *, required: bool) -> Any:
+    def enum(self, field: str, value: int, mapping: Mapping[Any, Any], *, required: bool) -> Any:
         if value == 0:
             if required:
                 self.fail(field, "required (must not be UNSPECIFIED)")
@@ -133,14 +132,14 @@ class Checker:
             return DEFAULT_PAGE_SIZE
         return value
 
-    def page_token(self, field: str, value: str) -> dict[str, Any] | None:
+    def page_token(self, field: str, value: str) -> str | None:
+        """Opaque to the client; the repositories decode it (and reject forged ones)."""
         if not value:
             return None
-        try:
-            return decode_page_token(value)
-        except ValueError:
+        if len(value) > MAX_PAGE_TOKEN_CHARS or not _TOKEN_RE.fullmatch(value):
             self.fail(field, "not a token returned by this API")
             return None
+        return value
 
     def week(self, field: str, value: str) -> dt.date | None:
         if not value:
@@ -170,27 +169,6 @@ class Checker:
         except (json_format.Error, ValueError, TypeError, RecursionError):
             self.fail(field, "not a valid JSON value")
             return None
-
-
-# ---------------------------------------------------------------- page tokens
-
-
-def encode_page_token(cursor: dict[str, Any]) -> str:
-    raw = json.dumps(cursor, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(token: str) -> dict[str, Any]:
-    if len(token) > MAX_PAGE_TOKEN_CHARS:
-        raise ValueError("token too long")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        value = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("malformed page token") from exc
-    if not isinstance(value, dict):
-        raise ValueError("malformed page token")
-    return value
 
 
 # ---------------------------------------------------------------- parsed requests
@@ -242,7 +220,7 @@ class ListCallsArgs:
     created_after: dt.datetime | None
     created_before: dt.datetime | None
     page_size: int
-    cursor: dict[str, Any] | None
+    page_token: str | None
 
 
 def parse_list_calls(req: pb.ListCallsRequest) -> ListCallsArgs:
@@ -319,7 +297,7 @@ class ListFraudArgs:
     suspicious_only: bool
     check_type: CheckType | None
     page_size: int
-    cursor: dict[str, Any] | None
+    page_token: str | None
 
 
 def parse_list_fraud(req: pb.ListFraudResultsRequest) -> ListFraudArgs:
@@ -361,6 +339,7 @@ class StoreArgs:
     business_id: uuid.UUID
     name: str
     timezone: str
+    business_name: str | None
 
 
 def parse_put_store(req: pb.PutStoreRequest) -> StoreArgs:
@@ -372,12 +351,15 @@ def parse_put_store(req: pb.PutStoreRequest) -> StoreArgs:
         c.fail("name", "required")
     elif len(name) > 200 or not name.isprintable():
         c.fail("name", "1-200 printable characters")
+    business_name = req.business_name.strip() or None
+    if business_name is not None and (len(business_name) > 200 or not business_name.isprintable()):
+        c.fail("business_name", "1-200 printable characters")
     tz = req.timezone or DEFAULT_TIMEZONE
     if not valid_timezone(tz):
         c.fail("timezone", "must be an IANA time zone, e.g. Europe/Stockholm")
     c.done()
     assert store_id and business_id
-    return StoreArgs(store_id, business_id, name, tz)
+    return StoreArgs(store_id, business_id, name, tz, business_name)
 
 
 def valid_timezone(name: str) -> bool:

@@ -372,16 +372,18 @@ class EraseCustomerDataResponse(_message.Message):
     def __init__(self, affected_rows: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class PutStoreRequest(_message.Message):
-    __slots__ = ("store_id", "business_id", "name", "timezone")
+    __slots__ = ("store_id", "business_id", "name", "timezone", "business_name")
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     BUSINESS_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    BUSINESS_NAME_FIELD_NUMBER: _ClassVar[int]
     store_id: str
     business_id: str
     name: str
     timezone: str
-    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
+    business_name: str
+    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ..., business_name: _Optional[str] = ...) -> None: ...
 
 class Store(_message.Message):
     __slots__ = ("store_id", "business_id", "name", "timezone")

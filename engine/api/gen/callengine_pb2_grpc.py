@@ -133,8 +133,9 @@ class CallEngineServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchCall(self, request, context):
-        """Stream the session's status changes, starting with its current status,
-        until it reaches a terminal status (completed, failed, abandoned).
+        """Stream the session's status changes: its history first (from PENDING),
+        then live, until it reaches a terminal status (completed, failed,
+        abandoned), after which the stream ends with OK.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

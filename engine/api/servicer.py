@@ -1,0 +1,324 @@
+"""The CallEngine servicer: checks rights and input, then reads/writes through storage.
+
+Every handler is ``async def X(self, request, caller)`` behind the gate
+(:mod:`engine.api.gate`), which authenticates, bounds concurrency, applies the
+deadline and maps errors. Rights are checked here *and* enforced again by
+PostgreSQL row-level security, because every transaction runs as the caller's
+principal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from engine.api import convert
+from engine.api import validation as v
+from engine.api.auth import Caller, TokenAuthority
+from engine.api.gate import Limiter, server_stream, unary
+from engine.api.gen import callengine_pb2 as pb
+from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.api.ports import DispatcherPort
+from engine.config import ApiSettings
+from engine.domain import Role, SessionStatus
+from engine.errors import NotFoundError, PermissionDeniedError
+from storage.database import Database
+from storage.principal import Principal
+from storage.records import CallSessionRecord
+
+log = logging.getLogger("engine.api")
+
+WRITERS = (Role.ADMIN, Role.SERVICE)
+
+
+def principal_of(caller: Caller) -> Principal:
+    return Principal(caller.user_id, caller.role, caller.store_ids)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CallEngineService(pb_grpc.CallEngineServicer):
+    """callengine.v1.CallEngine over the storage repositories and the Dispatcher port."""
+
+    def __init__(
+        self,
+        db: Database,
+        dispatcher: DispatcherPort,
+        authority: TokenAuthority,
+        api: ApiSettings,
+        *,
+        watch_poll_seconds: float = 0.25,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.db = db
+        self.dispatcher = dispatcher
+        self.authority = authority
+        self.unary_limit = Limiter(api.max_in_flight, "requests")
+        self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
+        self.watch_poll_seconds = watch_poll_seconds
+        self.clock = clock
+        self._notify_tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ calls
+
+    @unary
+    async def DispatchCall(self, request: pb.DispatchCallRequest, caller: Caller) -> pb.DispatchCallResponse:
+        args = v.parse_dispatch(request)
+        caller.require_store(args.store_id)
+        now = self.clock()
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.sessions.create_pending(
+                args.verification_id, args.store_id, args.phone_number, args.not_before, now
+            )
+        existed = rec.created_at != now
+        if not existed:
+            await self._notify(rec.id)
+        log.info("dispatch session=%s store=%s existed=%s", rec.id, rec.store_id, existed)
+        return pb.DispatchCallResponse(
+            session_id=str(rec.id),
+            status=v.SESSION_STATUS_TO_PB[rec.session_status],
+            already_existed=existed,
+        )
+
+    async def _notify(self, session_id: uuid.UUID) -> None:
+        # The session is committed; the Dispatcher also polls the queue, so a
+        # failed or slow notice only delays the call. Bound the wait.
+        try:
+            async with asyncio.timeout(1.0):
+                await self.dispatcher.notify(session_id)
+        except Exception as exc:
+            log.warning("dispatcher notify failed session=%s: %s", session_id, type(exc).__name__)
+
+    @unary
+    async def GetCall(self, request: pb.GetCallRequest, caller: Caller) -> pb.CallSession:
+        session_id = v.parse_session_id(request)
+        return convert.call_session(await self._session(session_id, caller))
+
+    async def _session(self, session_id: uuid.UUID, caller: Caller) -> CallSessionRecord:
+        try:
+            async with self.db.transaction(principal_of(caller)) as tx:
+                rec = await tx.sessions.get(session_id)
+        except NotFoundError:
+            await self._deny_if_hidden(session_id, caller)
+            raise
+        caller.require_store(rec.store_id)
+        return rec
+
+    async def _deny_if_hidden(self, session_id: uuid.UUID, caller: Caller) -> None:
+        """RLS hides other stores' rows; say PERMISSION_DENIED rather than NOT_FOUND for them."""
+        if caller.role is not Role.STORE_OWNER:
+            return
+        async with self.db.transaction(Principal.service()) as tx:
+            try:
+                rec = await tx.sessions.get(session_id)
+            except NotFoundError:
+                return
+        if not caller.can_access_store(rec.store_id):
+            raise PermissionDeniedError(f"no access to session {session_id}")
+
+    @server_stream
+    async def WatchCall(
+        self, request: pb.WatchCallRequest, caller: Caller
+    ) -> AsyncIterator[pb.CallStatusEvent]:
+        session_id = v.parse_session_id(request)
+        await self._session(session_id, caller)
+        principal = principal_of(caller)
+        last_id = 0
+        last_status: SessionStatus | None = None
+        while True:
+            async with self.db.transaction(principal) as tx:
+                events = await tx.sessions.events_since(session_id, last_id, 100)
+                rec = await tx.sessions.get(session_id) if events else None
+            for event in events:
+                last_id = event.id
+                if event.status is last_status:
+                    continue
+                last_status = event.status
+                assert rec is not None
+                yield convert.status_event(event, rec)
+                if event.status.terminal:
+                    return
+            if len(events) < 100:
+                await asyncio.sleep(self.watch_poll_seconds)
+
+    @unary
+    async def CancelCall(self, request: pb.CancelCallRequest, caller: Caller) -> pb.CallSession:
+        session_id = v.parse_session_id(request)
+        rec = await self._session(session_id, caller)
+        if rec.session_status is SessionStatus.PENDING:
+            async with self.db.transaction(principal_of(caller)) as tx:
+                rec = await tx.sessions.cancel(session_id, self.clock())
+        if not rec.session_status.terminal or rec.failure_reason == "canceled":
+            try:
+                async with asyncio.timeout(2.0):
+                    await self.dispatcher.cancel(session_id)
+            except Exception as exc:
+                log.warning("dispatcher cancel failed session=%s: %s", session_id, type(exc).__name__)
+        log.info("cancel session=%s status=%s", session_id, rec.session_status.value)
+        return convert.call_session(rec)
+
+    @unary
+    async def ListCalls(self, request: pb.ListCallsRequest, caller: Caller) -> pb.ListCallsResponse:
+        args = v.parse_list_calls(request)
+        caller.require_store(args.store_id)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            page = await tx.sessions.list(
+                args.store_id,
+                args.status,
+                args.created_after,
+                args.created_before,
+                args.page_size,
+                args.page_token,
+            )
+        return pb.ListCallsResponse(
+            calls=[convert.call_session(r) for r in page.items], next_page_token=page.next_page_token or ""
+        )
+
+    # ------------------------------------------------------------ assessments, contexts, reports
+
+    @unary
+    async def GetAssessment(self, request: pb.GetAssessmentRequest, caller: Caller) -> pb.Assessment:
+        session_id = v.parse_assessment(request)
+        await self._session(session_id, caller)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.assessments.get_by_session(session_id)
+        return convert.assessment(rec)
+
+    @unary
+    async def GetBusinessContext(
+        self, request: pb.GetBusinessContextRequest, caller: Caller
+    ) -> pb.BusinessContext:
+        store_id = v.parse_store_id(request)
+        caller.require_store(store_id)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.contexts.get_current(store_id)
+        return convert.business_context(rec)
+
+    @unary
+    async def PutBusinessContext(
+        self, request: pb.PutBusinessContextRequest, caller: Caller
+    ) -> pb.BusinessContext:
+        from engine.analysis.context import completeness_score, validate_business_context
+
+        args = v.parse_put_business_context(request)
+        caller.require_store(args.store_id)
+        checked = validate_business_context(args.payload)
+        score = round(completeness_score(checked, today=self.clock().date()), 2)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.contexts.put_new_version(
+                _context_record(args, score, caller.user_id), expected_version=args.expected_version
+            )
+        log.info("business context store=%s version=%s", args.store_id, rec.context_version)
+        return convert.business_context(rec)
+
+    @unary
+    async def GetWeeklyReport(self, request: pb.GetWeeklyReportRequest, caller: Caller) -> pb.WeeklyReport:
+        args = v.parse_week(request)
+        caller.require_store(args.store_id)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.reports.get(args.store_id, args.week_monday)
+        return convert.weekly_report(rec)
+
+    @unary
+    async def GenerateWeeklyReport(
+        self, request: pb.GenerateWeeklyReportRequest, caller: Caller
+    ) -> pb.WeeklyReport:
+        from engine.api.reports import build_weekly_report
+
+        args = v.parse_week(request)
+        caller.require_store(args.store_id)
+        rec = await build_weekly_report(self.db, principal_of(caller), args.store_id, args.week_monday)
+        return convert.weekly_report(rec)
+
+    # ------------------------------------------------------------ admin
+
+    @unary
+    async def ListFraudResults(
+        self, request: pb.ListFraudResultsRequest, caller: Caller
+    ) -> pb.ListFraudResultsResponse:
+        caller.require_role(Role.ADMIN)
+        args = v.parse_list_fraud(request)
+        from storage.records import FraudFilter
+
+        flt = FraudFilter(
+            store_id=args.store_id,
+            check_type=args.check_type,
+            suspicious_only=args.suspicious_only,
+            review_required_only=args.needs_review_only,
+        )
+        async with self.db.transaction(principal_of(caller)) as tx:
+            page = await tx.fraud.list(flt, args.page_size, args.page_token)
+        return pb.ListFraudResultsResponse(
+            results=[convert.fraud_result(r) for r in page.items], next_page_token=page.next_page_token or ""
+        )
+
+    @unary
+    async def ReviewFraudResult(self, request: pb.ReviewFraudResultRequest, caller: Caller) -> pb.FraudResult:
+        caller.require_role(Role.ADMIN)
+        args = v.parse_review(request)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.fraud.review(args.fraud_result_id, args.decision, caller.user_id)
+        log.info("fraud review result=%s decision=%s", args.fraud_result_id, args.decision.value)
+        return convert.fraud_result(rec)
+
+    @unary
+    async def EraseCustomerData(
+        self, request: pb.EraseCustomerDataRequest, caller: Caller
+    ) -> pb.EraseCustomerDataResponse:
+        caller.require_role(Role.ADMIN)
+        phone = v.parse_erase(request)
+        from storage.retention import erase_customer
+
+        report = await erase_customer(self.db, principal_of(caller), phone)
+        log.info("customer data erased rows=%d", sum(report.counts.values()))
+        return pb.EraseCustomerDataResponse(affected_rows=dict(report.counts))
+
+    @unary
+    async def PutStore(self, request: pb.PutStoreRequest, caller: Caller) -> pb.Store:
+        caller.require_role(*WRITERS)
+        args = v.parse_put_store(request)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            if args.business_name:
+                await tx.stores.upsert_business(args.business_id, args.business_name)
+            rec = await tx.stores.upsert_store(args.store_id, args.business_id, args.name, args.timezone)
+        log.info("store put store=%s", args.store_id)
+        return convert.store(rec)
+
+    @unary
+    async def PutVerification(self, request: pb.PutVerificationRequest, caller: Caller) -> pb.Verification:
+        caller.require_role(*WRITERS)
+        args = v.parse_put_verification(request)
+        verified_at = args.verified_at or self.clock()
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.stores.upsert_verification(
+                args.verification_id,
+                args.store_id,
+                args.phone_number,
+                args.purchase_time,
+                args.purchase_amount,
+                verified_at,
+            )
+        log.info("verification put verification=%s store=%s", args.verification_id, args.store_id)
+        return convert.verification(rec)
+
+
+def _context_record(args: v.BusinessContextArgs, score: float, user_id: uuid.UUID | None) -> Any:
+    from storage.records import BusinessContext
+
+    p = args.payload
+    return BusinessContext(
+        store_id=args.store_id,
+        operating_hours=p["operating_hours"],
+        departments=p["departments"],
+        question_configuration=p["question_configuration"],
+        baseline_facts=p["baseline_facts"],
+        current_campaigns=p["current_campaigns"],
+        context_completeness_score=score,
+        updated_by=user_id,
+    )
