@@ -1,0 +1,72 @@
+"""Run alembic migrations programmatically (no alembic.ini needed, works when installed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from engine.errors import StorageError, UnavailableError
+
+SCRIPT_LOCATION = "storage:migrations"
+
+
+def driver_url(url: str) -> str:
+    """``postgresql://…`` (as users write it) → the psycopg 3 SQLAlchemy URL."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("postgresql+"):
+        raise StorageError("DATABASE_URL: only the psycopg driver is supported (use postgresql://…)")
+    raise StorageError("DATABASE_URL: must be a postgresql:// URL")
+
+
+def _config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[Connection]:
+    engine = create_engine(driver_url(url), poolclass=None)
+    try:
+        with engine.connect() as conn:
+            yield conn
+            conn.commit()
+    except OperationalError as exc:
+        raise UnavailableError(f"database unreachable: {getattr(exc, 'orig', None) or exc}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"migration failed: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    with _connect(url) as conn:
+        command.upgrade(_config(conn), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    with _connect(url) as conn:
+        command.downgrade(_config(conn), revision)
+
+
+def current(url: str) -> str | None:
+    with _connect(url) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str | None:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    return ScriptDirectory.from_config(cfg).get_current_head()

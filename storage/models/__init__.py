@@ -1,0 +1,32 @@
+"""SQLAlchemy models: the seed's seven tables, the existing-system tables, engine additions."""
+
+from storage.models.base import Base
+from storage.models.engine import AuditLog, CallSessionEvent, PhoneOptOut
+from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
+from storage.models.seed import (
+    BusinessContextProfile,
+    CallQualityMetric,
+    ConversationTranscript,
+    FeedbackCallSession,
+    FraudDetectionResult,
+    QualityAssessment,
+    WeeklyAnalysisReport,
+)
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "Business",
+    "BusinessContextProfile",
+    "BusinessUser",
+    "CallQualityMetric",
+    "CallSessionEvent",
+    "ConversationTranscript",
+    "CustomerVerification",
+    "FeedbackCallSession",
+    "FraudDetectionResult",
+    "PhoneOptOut",
+    "QualityAssessment",
+    "Store",
+    "WeeklyAnalysisReport",
+]

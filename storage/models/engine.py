@@ -1,0 +1,63 @@
+"""Engine additions beyond the seed: opt-outs, session status events, audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.domain import Role, SessionStatus
+from storage.models.base import UTC_NOW, Base, in_list
+from storage.types import UtcDateTime
+
+
+class PhoneOptOut(Base):
+    """Numbers that asked never to be called again, by blind index only."""
+
+    __tablename__ = "phone_opt_outs"
+
+    phone_bidx: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    created_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, server_default=UTC_NOW)
+
+
+class CallSessionEvent(Base):
+    """Append-only history of a session's status changes (WatchCall reads it)."""
+
+    __tablename__ = "call_session_events"
+    __table_args__ = (
+        CheckConstraint(in_list("status", SessionStatus), name="status"),
+        Index("idx_call_session_events_session", "session_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("feedback_call_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    store_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    phase: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)
+
+
+class AuditLog(Base):
+    """Who read or changed which record, when. The app role may only INSERT and SELECT."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(in_list("actor_role", Role), name="actor_role"),
+        Index("idx_audit_log_at", "at"),
+        Index("idx_audit_log_record", "table_name", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    action: Mapped[str] = mapped_column(String(20), nullable=False)
+    table_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,1 @@
+"""Async repositories, one module per aggregate. Reach them through ``Tx`` (``tx.sessions`` …)."""

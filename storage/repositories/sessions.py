@@ -1,0 +1,411 @@
+"""feedback_call_sessions: creation (idempotent per verification), the dispatch queue, CAS transitions.
+
+Every status change goes through a compare-and-set UPDATE (``WHERE id = … AND
+session_status = expected``) and appends a call_session_events row in the
+same transaction, so watchers and a restarted dispatcher see exactly what
+happened. The queue is ``session_status = 'pending' AND next_attempt_at <= now``;
+claiming clears next_attempt_at and sets host_id under ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from engine.domain import MAX_RETRIES, SessionStatus
+from engine.errors import ConflictError, NotFoundError, ValidationError
+from storage.crypto import normalize_phone
+from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
+from storage.models.base import table_of
+from storage.records import CallSessionRecord, ClaimedSession, Page, SessionEvent
+from storage.repositories._common import Repository, aware, decode_token, encode_token, page_size
+from storage.types import ForRow
+
+RETENTION = dt.timedelta(days=90)
+_T = table_of(FeedbackCallSession)
+_C = _T.c
+_EVENTS = table_of(CallSessionEvent)
+_LIVE = (SessionStatus.PENDING.value, SessionStatus.IN_PROGRESS.value)
+_RECORD_COLUMNS = tuple(
+    _C[name]
+    for name in CallSessionRecord.__struct_fields__  # type: ignore[attr-defined]
+)
+UPDATABLE = frozenset(
+    {
+        "call_connected_at",
+        "call_ended_at",
+        "duration_seconds",
+        "failure_reason",
+        "openai_session_id",
+        "host_id",
+        "phase",
+        "twilio_call_sid",
+        "next_attempt_at",
+    }
+)
+
+
+def _record(row: Row[Any]) -> CallSessionRecord:
+    m = dict(row._mapping)
+    m["session_status"] = SessionStatus(m["session_status"])
+    m["retry_count"] = m["retry_count"] or 0
+    return CallSessionRecord(**{k: m[k] for k in CallSessionRecord.__struct_fields__})  # type: ignore[attr-defined]
+
+
+class SessionRepository(Repository):
+    async def create_pending(
+        self,
+        verification_id: uuid.UUID,
+        store_id: uuid.UUID,
+        phone: str,
+        not_before: dt.datetime | None,
+        now: dt.datetime,
+    ) -> CallSessionRecord:
+        """A pending session for the verification, or the existing live/completed one (idempotent).
+
+        The partial unique index on live sessions makes "never two live sessions
+        for one verification" hold even for concurrent callers.
+        """
+        phone = normalize_phone(phone)
+        aware("now", now)
+        due = max(aware("not_before", not_before), now) if not_before else now
+        existing = await self._existing_for(verification_id)
+        if existing is not None:
+            return existing
+        verification_store = await self.tx.stores.verification_store(verification_id)
+        if verification_store != store_id:
+            raise ValidationError("store_id", "does not match the verification's store")
+        session_id = uuid.uuid4()
+        stmt = (
+            pg_insert(FeedbackCallSession)
+            .values(
+                id=session_id,
+                customer_verification_id=verification_id,
+                store_id=store_id,
+                phone_number=ForRow(session_id, phone),
+                phone_bidx=self.tx.blind_index.of(phone),
+                session_status=SessionStatus.PENDING.value,
+                call_initiated_at=now,
+                expires_at=now + RETENTION,
+                retry_count=0,
+                next_attempt_at=due,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["customer_verification_id"],
+                index_where=text("session_status IN ('pending', 'in_progress')"),
+            )
+            .returning(*_RECORD_COLUMNS)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:  # lost a race with a concurrent create for the same verification
+            existing = await self._existing_for(verification_id)
+            if existing is None:
+                raise ConflictError("concurrent dispatch for this verification; retry", retryable=True)
+            return existing
+        await self._event(session_id, store_id, SessionStatus.PENDING, None, "created", now)
+        self.tx.audit("write", "feedback_call_sessions", session_id, "create")
+        return _record(row)
+
+    async def _existing_for(self, verification_id: uuid.UUID) -> CallSessionRecord | None:
+        row = (
+            await self.session.execute(
+                select(*_RECORD_COLUMNS)
+                .where(
+                    _C.customer_verification_id == verification_id,
+                    _C.session_status.in_([*_LIVE, SessionStatus.COMPLETED.value]),
+                )
+                .order_by(_C.created_at.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        return None if row is None else _record(row)
+
+    async def get(self, session_id: uuid.UUID) -> CallSessionRecord:
+        row = (await self.session.execute(select(*_RECORD_COLUMNS).where(_C.id == session_id))).one_or_none()
+        if row is None:
+            raise NotFoundError(f"call session {session_id} not found")
+        return _record(row)
+
+    async def get_phone(self, session_id: uuid.UUID) -> str:
+        """The decrypted number (audited). Never log it."""
+        phone = (await self.session.execute(select(_C.phone_number).where(_C.id == session_id))).scalar()
+        if phone is None:
+            raise NotFoundError(f"call session {session_id} not found")
+        self.tx.audit("read", "feedback_call_sessions", session_id, "phone_number")
+        return str(phone)
+
+    async def list(
+        self,
+        store_id: uuid.UUID | None = None,
+        status: SessionStatus | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        page_size_: int = 50,
+        page_token: str | None = None,
+    ) -> Page[CallSessionRecord]:
+        """Newest first; ``since`` inclusive, ``until`` exclusive on created_at."""
+        size = page_size(page_size_)
+        stmt = select(*_RECORD_COLUMNS)
+        if store_id is not None:
+            stmt = stmt.where(_C.store_id == store_id)
+        if status is not None:
+            stmt = stmt.where(_C.session_status == SessionStatus(status).value)
+        if since is not None:
+            stmt = stmt.where(_C.created_at >= aware("since", since))
+        if until is not None:
+            stmt = stmt.where(_C.created_at < aware("until", until))
+        if page_token:
+            at, last_id = decode_token(page_token)
+            stmt = stmt.where(or_(_C.created_at < at, and_(_C.created_at == at, _C.id < last_id)))
+        rows = (
+            await self.session.execute(stmt.order_by(_C.created_at.desc(), _C.id.desc()).limit(size + 1))
+        ).all()
+        items = [_record(r) for r in rows[:size]]
+        token = None
+        if len(rows) > size and items[-1].created_at is not None:
+            token = encode_token(items[-1].created_at, items[-1].id)
+        return Page(items, token)
+
+    async def transition(
+        self,
+        session_id: uuid.UUID,
+        expected_status: SessionStatus,
+        new_status: SessionStatus,
+        *,
+        now: dt.datetime,
+        detail: str | None = None,
+        **fields: Any,
+    ) -> CallSessionRecord:
+        """Compare-and-set the status (and ``fields``); ConflictError if it was not ``expected_status``."""
+        unknown = set(fields) - UPDATABLE
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], "is not an updatable session field")
+        if detail is not None and len(detail) > 200:
+            raise ValidationError("detail", "must be at most 200 characters")
+        values = dict(fields, session_status=SessionStatus(new_status).value, updated_at=aware("now", now))
+        stmt = (
+            update(_T)
+            .where(_C.id == session_id, _C.session_status == SessionStatus(expected_status).value)
+            .values(**values)
+            .returning(*_RECORD_COLUMNS)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            current = await self.get(session_id)
+            raise ConflictError(
+                f"session {session_id} is {current.session_status}, expected {expected_status}"
+            )
+        record = _record(row)
+        await self._event(session_id, record.store_id, record.session_status, record.phase, detail, now)
+        self.tx.audit("write", "feedback_call_sessions", session_id, f"{expected_status}->{new_status}")
+        return record
+
+    async def claim_due(self, now: dt.datetime, limit: int, host_id: str) -> builtins.list[ClaimedSession]:
+        """Claim up to ``limit`` due pending sessions for ``host_id`` (skips rows others hold).
+
+        Due sessions whose number opted out are failed (``opted_out``) instead of claimed.
+        """
+        aware("now", now)
+        due = and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at <= now)
+        opted = (
+            update(_T)
+            .where(due, _C.phone_bidx.in_(select(table_of(PhoneOptOut).c.phone_bidx)))
+            .values(
+                session_status=SessionStatus.FAILED.value,
+                failure_reason="opted_out",
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .returning(_C.id, _C.store_id)
+        )
+        for sid, store_id in (await self.session.execute(opted)).all():
+            await self._event(sid, store_id, SessionStatus.FAILED, None, "opted_out", now)
+        picked = (
+            select(_C.id)
+            .where(due)
+            .order_by(_C.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).cte("picked")
+        stmt = (
+            update(_T)
+            .where(_C.id.in_(select(picked.c.id)))
+            .values(next_attempt_at=None, host_id=host_id, phase="claimed", updated_at=now)
+            .returning(*_RECORD_COLUMNS, _C.phone_number)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        claimed = []
+        for row in rows:
+            record = _record(row)
+            await self._event(
+                record.id, record.store_id, record.session_status, "claimed", host_id[:200], now
+            )
+            self.tx.audit("read", "feedback_call_sessions", record.id, "phone_number: claimed for dialing")
+            claimed.append(ClaimedSession(record, row.phone_number))
+        return claimed
+
+    async def defer(self, session_id: uuid.UUID, next_attempt_at: dt.datetime, now: dt.datetime) -> None:
+        """Put a claimed-but-not-dialled session back in the queue (e.g. outside its call window)."""
+        result = await self.session.execute(
+            update(_T)
+            .where(_C.id == session_id, _C.session_status == SessionStatus.PENDING.value)
+            .values(
+                next_attempt_at=aware("next_attempt_at", next_attempt_at),
+                host_id=None,
+                phase=None,
+                updated_at=now,
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise ConflictError(f"session {session_id} is not pending")
+        self.tx.audit("write", "feedback_call_sessions", session_id, "defer")
+
+    async def schedule_retry(
+        self, session_id: uuid.UUID, next_attempt_at: dt.datetime, reason: str, now: dt.datetime
+    ) -> CallSessionRecord:
+        """failed → pending with retry_count + 1; ConflictError once MAX_RETRIES is reached."""
+        current = await self.get(session_id)
+        if current.retry_count >= MAX_RETRIES:
+            raise ConflictError(f"session {session_id} already used {MAX_RETRIES} retries")
+        row = (
+            await self.session.execute(
+                update(_T)
+                .where(_C.id == session_id, _C.session_status == SessionStatus.FAILED.value)
+                .where(_C.retry_count == current.retry_count)
+                .values(
+                    session_status=SessionStatus.PENDING.value,
+                    retry_count=current.retry_count + 1,
+                    failure_reason=reason[:100],
+                    next_attempt_at=aware("next_attempt_at", next_attempt_at),
+                    host_id=None,
+                    phase=None,
+                    call_connected_at=None,
+                    call_ended_at=None,
+                    twilio_call_sid=None,
+                    updated_at=now,
+                )
+                .returning(*_RECORD_COLUMNS)
+            )
+        ).one_or_none()
+        if row is None:
+            raise ConflictError(f"session {session_id} is {current.session_status}, expected failed")
+        record = _record(row)
+        await self._event(
+            session_id, record.store_id, SessionStatus.PENDING, None, f"retry {record.retry_count}", now
+        )
+        self.tx.audit("write", "feedback_call_sessions", session_id, "retry")
+        return record
+
+    async def fail_in_progress_for_host(
+        self, host_id: str, reason: str, now: dt.datetime
+    ) -> builtins.list[CallSessionRecord]:
+        """Fail every session a (dead) host held: in progress, or claimed and not yet answered."""
+        held = and_(
+            _C.host_id == host_id,
+            or_(
+                _C.session_status == SessionStatus.IN_PROGRESS.value,
+                and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at.is_(None)),
+            ),
+        )
+        rows = (
+            await self.session.execute(
+                update(_T)
+                .where(held)
+                .values(
+                    session_status=SessionStatus.FAILED.value,
+                    failure_reason=reason[:100],
+                    call_ended_at=func.coalesce(
+                        _C.call_ended_at, now.astimezone(dt.UTC).replace(tzinfo=None)
+                    ),
+                    updated_at=now,
+                )
+                .returning(*_RECORD_COLUMNS)
+            )
+        ).all()
+        records = [_record(r) for r in rows]
+        for record in records:
+            await self._event(
+                record.id, record.store_id, SessionStatus.FAILED, record.phase, reason[:200], now
+            )
+            self.tx.audit("write", "feedback_call_sessions", record.id, f"host lost: {reason[:60]}")
+        return records
+
+    async def cancel(self, session_id: uuid.UUID, now: dt.datetime) -> CallSessionRecord:
+        """pending → failed(canceled). A call already in progress must be ended by its host."""
+        return await self.transition(
+            session_id,
+            SessionStatus.PENDING,
+            SessionStatus.FAILED,
+            now=now,
+            detail="canceled",
+            failure_reason="canceled",
+            next_attempt_at=None,
+        )
+
+    async def events_since(
+        self, session_id: uuid.UUID, after_id: int = 0, limit: int = 100
+    ) -> builtins.list[SessionEvent]:
+        e = _EVENTS.c
+        rows = await self.session.execute(
+            select(e.id, e.session_id, e.status, e.at, e.phase, e.detail)
+            .where(e.session_id == session_id, e.id > after_id)
+            .order_by(e.id)
+            .limit(page_size(limit, 1000))
+        )
+        return [
+            SessionEvent(r.id, r.session_id, SessionStatus(r.status), r.at, r.phase, r.detail) for r in rows
+        ]
+
+    async def queue_depth(self, now: dt.datetime) -> int:
+        """Pending sessions due now (for the dispatcher's metrics)."""
+        stmt = select(func.count()).where(
+            _C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at <= now
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def same_caller_sessions(
+        self, session_id: uuid.UUID, since: dt.datetime
+    ) -> builtins.list[CallSessionRecord]:
+        """Other sessions with the same phone (by blind index) created since ``since``."""
+        bidx = select(_C.phone_bidx).where(_C.id == session_id).scalar_subquery()
+        rows = await self.session.execute(
+            select(*_RECORD_COLUMNS)
+            .where(_C.phone_bidx == bidx, _C.id != session_id, _C.created_at >= aware("since", since))
+            .order_by(_C.created_at)
+        )
+        return [_record(r) for r in rows]
+
+    async def _event(
+        self,
+        session_id: uuid.UUID,
+        store_id: uuid.UUID,
+        status: SessionStatus,
+        phase: str | None,
+        detail: str | None,
+        now: dt.datetime,
+    ) -> None:
+        await self.session.execute(
+            insert(_EVENTS).values(
+                session_id=session_id,
+                store_id=store_id,
+                status=status.value,
+                phase=phase,
+                detail=detail,
+                at=now,
+            )
+        )
+
+    @staticmethod
+    def expiry_for(created: dt.datetime) -> dt.datetime:
+        return created + RETENTION
+
+    async def ids_for_store(self, store_id: uuid.UUID) -> Sequence[uuid.UUID]:
+        return list((await self.session.execute(select(_C.id).where(_C.store_id == store_id))).scalars())

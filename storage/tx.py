@@ -1,0 +1,115 @@
+"""``Tx``: one transaction for one principal, with the repositories bound to it."""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.crypto import BlindIndex
+from storage.principal import Principal
+
+if TYPE_CHECKING:
+    from storage.repositories.assessments import AssessmentRepository
+    from storage.repositories.contexts import BusinessContextRepository
+    from storage.repositories.fraud import FraudRepository
+    from storage.repositories.metrics import CallMetricsRepository
+    from storage.repositories.optouts import OptOutRepository
+    from storage.repositories.reports import WeeklyReportRepository
+    from storage.repositories.sessions import SessionRepository
+    from storage.repositories.stores import StoreRepository
+    from storage.repositories.transcripts import TranscriptRepository
+
+
+# Plain SQL: no RETURNING (the app role may append to audit_log but not read it back).
+_INSERT_AUDIT = text(
+    "INSERT INTO audit_log (actor_id, actor_role, action, table_name, record_id, detail) "
+    "VALUES (:actor_id, :actor_role, :action, :table_name, :record_id, :detail)"
+)
+
+
+class Tx:
+    """Never share a Tx between tasks: it wraps one AsyncSession."""
+
+    def __init__(self, session: AsyncSession, principal: Principal, blind_index: BlindIndex) -> None:
+        self.session = session
+        self.principal = principal
+        self.blind_index = blind_index
+        self._audit: list[dict[str, object]] = []
+
+    def audit(
+        self, action: str, table: str, record_id: uuid.UUID | str | None, detail: str | None = None
+    ) -> None:
+        """Queue an audit row; written in this transaction (one INSERT) just before commit."""
+        self._audit.append(
+            {
+                "actor_id": self.principal.user_id,
+                "actor_role": self.principal.role.value,
+                "action": action,
+                "table_name": table,
+                "record_id": str(record_id) if record_id is not None else None,
+                "detail": detail,
+            }
+        )
+
+    async def flush_audit(self) -> None:
+        if self._audit:
+            rows, self._audit = self._audit, []
+            await self.session.execute(_INSERT_AUDIT, rows)
+
+    @cached_property
+    def stores(self) -> StoreRepository:
+        from storage.repositories.stores import StoreRepository
+
+        return StoreRepository(self)
+
+    @cached_property
+    def sessions(self) -> SessionRepository:
+        from storage.repositories.sessions import SessionRepository
+
+        return SessionRepository(self)
+
+    @cached_property
+    def transcripts(self) -> TranscriptRepository:
+        from storage.repositories.transcripts import TranscriptRepository
+
+        return TranscriptRepository(self)
+
+    @cached_property
+    def metrics(self) -> CallMetricsRepository:
+        from storage.repositories.metrics import CallMetricsRepository
+
+        return CallMetricsRepository(self)
+
+    @cached_property
+    def assessments(self) -> AssessmentRepository:
+        from storage.repositories.assessments import AssessmentRepository
+
+        return AssessmentRepository(self)
+
+    @cached_property
+    def fraud(self) -> FraudRepository:
+        from storage.repositories.fraud import FraudRepository
+
+        return FraudRepository(self)
+
+    @cached_property
+    def contexts(self) -> BusinessContextRepository:
+        from storage.repositories.contexts import BusinessContextRepository
+
+        return BusinessContextRepository(self)
+
+    @cached_property
+    def reports(self) -> WeeklyReportRepository:
+        from storage.repositories.reports import WeeklyReportRepository
+
+        return WeeklyReportRepository(self)
+
+    @cached_property
+    def opt_outs(self) -> OptOutRepository:
+        from storage.repositories.optouts import OptOutRepository
+
+        return OptOutRepository(self)
