@@ -61,7 +61,7 @@ async def _abort(
     elapsed_ms = (time.perf_counter() - started) * 1000
     level = logging.ERROR if status.code is grpc.StatusCode.INTERNAL else logging.INFO
     log.log(level, "rpc %s -> %s (%.1f ms)", method, status.code.name, elapsed_ms)
-    await context.abort(status.code, status.message, status.trailing_metadata or None)
+    await context.abort(status.code, status.message, status.trailing_metadata)
 
 
 def _log_unexpected(method: str, exc: BaseException) -> None:

@@ -42,7 +42,9 @@ class FakeContext:
     def time_remaining(self) -> float | None:
         return self._remaining
 
-    async def abort(self, code: grpc.StatusCode, details: str, trailing: Any = None) -> None:
+    async def abort(self, code: grpc.StatusCode, details: str, trailing: Any = ()) -> None:
+        # grpc.aio rejects anything but a tuple of (key, value) pairs here (None included).
+        assert isinstance(trailing, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in trailing)
         raise Aborted(code, details, trailing)
 
 
