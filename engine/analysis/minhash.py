@@ -16,16 +16,22 @@ import numpy.typing as npt
 
 from engine.analysis.signals import words
 
-_PRIME = np.uint64((1 << 61) - 1)
 _SEED = 20260525
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
 
 
 @functools.lru_cache(maxsize=8)
-def _coefficients(permutations: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+def _masks(permutations: int) -> npt.NDArray[np.uint64]:
     rng = np.random.default_rng(_SEED)
-    a = rng.integers(1, 1 << 29, size=permutations, dtype=np.uint64)
-    b = rng.integers(0, 1 << 60, size=permutations, dtype=np.uint64)
-    return a, b
+    return rng.integers(0, np.iinfo(np.uint64).max, size=permutations, dtype=np.uint64, endpoint=True)
+
+
+def _mix(v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64 finaliser: a bijection on 64-bit ints that scrambles order (wrapping arithmetic)."""
+    v = (v ^ (v >> np.uint64(30))) * _M1
+    v = (v ^ (v >> np.uint64(27))) * _M2
+    return v ^ (v >> np.uint64(31))
 
 
 def shingles(text: str, size: int) -> set[str]:
@@ -35,8 +41,8 @@ def shingles(text: str, size: int) -> set[str]:
     return {" ".join(toks[i : i + size]) for i in range(len(toks) - size + 1)}
 
 
-def _hash32(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=4).digest(), "little")
+def _hash64(shingle: str) -> int:
+    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "little")
 
 
 def signature(text: str, *, shingle_words: int = 3, permutations: int = 64) -> list[int]:
@@ -44,11 +50,10 @@ def signature(text: str, *, shingle_words: int = 3, permutations: int = 64) -> l
     sh = shingles(text, shingle_words)
     if not sh:
         return []
-    x = np.fromiter((_hash32(s) for s in sh), dtype=np.uint64, count=len(sh))
-    a, b = _coefficients(permutations)
-    # a < 2^29 and x < 2^32, so a·x + b < 2^62 never overflows uint64.
-    values = (np.outer(a, x) + b[:, None]) % _PRIME
-    mins = values.min(axis=1) & np.uint64(0xFFFFFFFF)
+    x = np.fromiter((_hash64(s) for s in sh), dtype=np.uint64, count=len(sh))
+    # One "permutation" per random mask: mix(x XOR mask) orders shingles independently per mask.
+    values = _mix(x[None, :] ^ _masks(permutations)[:, None])
+    mins = values.min(axis=1) >> np.uint64(32)
     return [int(v) for v in mins]
 
 
