@@ -24,6 +24,8 @@ from storage.crypto import KeyRing, aad
 
 _KEYRING_ATTR = "callengine_keyring"
 _ROW_SEP = "|"
+ERASED = ""
+"""Stored in place of a ciphertext when the value was erased/anonymized (NOT NULL columns)."""
 
 
 def attach_keyring(dialect: Dialect, keyring: KeyRing) -> None:
@@ -84,6 +86,8 @@ class EncryptedText(TypeDecorator[str]):
         row_id, sep, stored = str(value).partition(_ROW_SEP)
         if not sep:
             raise CryptoError(f"{self.table}.{self.column}: value read without its row id")
+        if stored == ERASED:
+            return ERASED
         return keyring_of(dialect).decrypt(stored, aad(self.table, self.column, uuid.UUID(row_id)))
 
 

@@ -1,0 +1,96 @@
+"""quality_assessments: one per session (a re-analysis replaces it); summary encrypted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from engine.errors import NotFoundError, ValidationError
+from storage.models import QualityAssessment
+from storage.models.base import table_of
+from storage.records import Assessment
+from storage.repositories._common import Repository, score
+from storage.repositories._sessions_ref import store_of_session
+from storage.types import ForRow
+
+_T = table_of(QualityAssessment)
+_C = _T.c
+
+
+def _record(r: Any) -> Assessment:
+    return Assessment(
+        call_session_id=r.call_session_id,
+        legitimacy_score=float(r.legitimacy_score),
+        depth_score=float(r.depth_score),
+        usefulness_score=float(r.usefulness_score),
+        overall_quality_score=float(r.overall_quality_score),
+        reward_percentage=float(r.reward_percentage),
+        is_fraudulent=bool(r.is_fraudulent),
+        fraud_reasons=r.fraud_reasons,
+        analysis_summary=r.analysis_summary,
+        business_actionable_items=r.business_actionable_items,
+        analysis_metadata=r.analysis_metadata,
+        id=r.id,
+        store_id=r.store_id,
+        created_at=r.created_at,
+        anonymized_at=r.anonymized_at,
+    )
+
+
+class AssessmentRepository(Repository):
+    async def put(self, assessment: Assessment) -> Assessment:
+        """Store the session's assessment, replacing an earlier one (same row id)."""
+        a = assessment
+        if a.analysis_summary is not None and not isinstance(a.analysis_summary, str):
+            raise ValidationError("analysis_summary", "must be text")
+        store_id = await store_of_session(self.tx, a.call_session_id)
+        existing = (
+            await self.session.execute(select(_C.id).where(_C.call_session_id == a.call_session_id))
+        ).scalar()
+        row_id = existing or uuid.uuid4()
+        values: dict[str, Any] = {
+            "legitimacy_score": score("legitimacy_score", a.legitimacy_score),
+            "depth_score": score("depth_score", a.depth_score),
+            "usefulness_score": score("usefulness_score", a.usefulness_score),
+            "overall_quality_score": score("overall_quality_score", a.overall_quality_score),
+            "reward_percentage": score("reward_percentage", a.reward_percentage, 2.0, 15.0),
+            "is_fraudulent": bool(a.is_fraudulent),
+            "fraud_reasons": a.fraud_reasons,
+            "analysis_summary": None if a.analysis_summary is None else ForRow(row_id, a.analysis_summary),
+            "business_actionable_items": a.business_actionable_items,
+            "analysis_metadata": a.analysis_metadata,
+            "anonymized_at": None,
+        }
+        if existing:
+            await self.session.execute(update(_T).where(_C.id == row_id).values(**values))
+        else:
+            await self.session.execute(
+                insert(_T).values(id=row_id, call_session_id=a.call_session_id, store_id=store_id, **values)
+            )
+        row = (await self.session.execute(select(*_T.c).where(_C.id == row_id))).one()
+        self.tx.audit("write", "quality_assessments", row_id)
+        return _record(row)
+
+    async def get_by_session(self, session_id: uuid.UUID) -> Assessment:
+        row = (
+            await self.session.execute(select(*_T.c).where(_C.call_session_id == session_id))
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no assessment for call session {session_id}")
+        self.tx.audit("read", "quality_assessments", row.id)
+        return _record(row)
+
+    async def list_for_store(
+        self, store_id: uuid.UUID, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[Assessment]:
+        """Assessments of a store (created_at in [since, until)), oldest first — for weekly reports."""
+        stmt = select(*_T.c).where(_C.store_id == store_id)
+        if since is not None:
+            stmt = stmt.where(_C.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(_C.created_at < until)
+        rows = (await self.session.execute(stmt.order_by(_C.created_at, _C.id))).all()
+        return [_record(r) for r in rows]
