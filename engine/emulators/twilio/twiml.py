@@ -1,0 +1,85 @@
+"""The TwiML subset the emulator runs: <Connect><Stream>, <Pause>, <Say>, <Hangup>."""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
+
+from engine.errors import ValidationError
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamVerb:
+    url: str
+    parameters: dict[str, str]
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PauseVerb:
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SayVerb:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HangupVerb:
+    pass
+
+
+Verb = StreamVerb | PauseVerb | SayVerb | HangupVerb
+
+
+def parse_twiml(text: str, *, field: str = "Twiml") -> list[Verb]:
+    """Parse a TwiML document into the verbs the emulator acts on; unknown verbs are skipped."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValidationError(field, f"TwiML is not well-formed XML: {exc}") from exc
+    if root.tag != "Response":
+        raise ValidationError(field, f"TwiML root must be <Response>, got <{root.tag}>")
+    verbs: list[Verb] = []
+    for element in root:
+        if element.tag == "Connect":
+            streams = [child for child in element if child.tag == "Stream"]
+            if len(streams) != 1:
+                raise ValidationError(field, "<Connect> must hold exactly one <Stream>")
+            verbs.append(_stream(streams[0], field))
+        elif element.tag == "Pause":
+            try:
+                seconds = float(element.get("length", "1"))
+            except ValueError as exc:
+                raise ValidationError(field, "<Pause length> must be a number") from exc
+            verbs.append(PauseVerb(max(0.0, seconds)))
+        elif element.tag == "Say":
+            verbs.append(SayVerb(element.text or ""))
+        elif element.tag == "Hangup":
+            verbs.append(HangupVerb())
+    return verbs
+
+
+def _stream(element: ET.Element, field: str) -> StreamVerb:
+    url = element.get("url", "")
+    parts = urlsplit(url)
+    # Real Twilio only accepts wss://; ws:// is allowed offline (no TLS on 127.0.0.1).
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ValidationError(field, "<Stream url> must be an absolute wss:// (or ws://) URL")
+    if parts.query:
+        raise ValidationError(
+            field, "<Stream url> must not carry a query string (error 31920); use <Parameter>"
+        )
+    params: dict[str, str] = {}
+    for child in element:
+        if child.tag != "Parameter":
+            continue
+        name, value = child.get("name"), child.get("value", "")
+        if not name:
+            raise ValidationError(field, "<Parameter> needs a name")
+        if len(name) + len(value) >= 500:
+            raise ValidationError(field, f"<Parameter name={name!r}>: name + value must be < 500 chars")
+        params[name] = value
+    return StreamVerb(url=url, parameters=params, name=element.get("name"))
