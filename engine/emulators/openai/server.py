@@ -179,6 +179,11 @@ class OpenAIEmulator:
             status, "The server had an error while processing your request.", error_type="server_error"
         )
 
+    @property
+    def chat(self) -> ChatHandler | None:
+        """The chat-completions logic (``engine.emulators.chat``), or None if that module is absent."""
+        return self._chat_handler()
+
     def _chat_handler(self) -> ChatHandler | None:
         if self._chat is None:
             try:
