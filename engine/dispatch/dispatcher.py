@@ -1,0 +1,362 @@
+"""The dispatcher's control loop as a plain class: the Dispatcher actor only hosts it.
+
+Each :meth:`DispatcherCore.tick`:
+
+1. heartbeats every host; a host that fails to answer is lost → its live
+   sessions are failed ``host_lost`` and retried (backoff, inside windows);
+2. handles the outcomes hosts report (retry or hand to analysis), then acks them;
+3. claims due sessions for the least-loaded host with free slots, as many as
+   the account's calls-per-second bucket allows, and starts them;
+4. asks for a new host when calls wait and every host is full, and drains
+   hosts that have been idle for a while.
+
+The database is the source of truth: a session is claimed (written) before a
+host is told to dial it, a host refuses a session it already knows, and a
+restarted dispatcher re-sends only sessions a live host does not know — so
+nothing is lost and nothing is dialled twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from engine.dispatch import metrics as m
+from engine.dispatch.clock import Clock
+from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan
+from engine.dispatch.ports import (
+    AnalysisSink,
+    CallStart,
+    DueSession,
+    HostClient,
+    HostFleet,
+    HostLostError,
+    MetricsSink,
+    NullMetrics,
+    Outcome,
+    SessionQueue,
+)
+from engine.dispatch.rate import AccountRateLimiter
+from engine.dispatch.retry import RetryPolicy
+from engine.domain import FailureReason, SessionStatus
+from engine.errors import CallEngineError
+from engine.logs import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatcherOptions:
+    account: str = "default"
+    calls_per_second: float = 1.0
+    slots_per_host: int = 200
+    max_hosts: int = 16
+    min_hosts: int = 1
+    idle_seconds: float = 300.0
+    drain_seconds: float = 60.0
+    respect_call_windows: bool = True
+    defer_seconds: float = 5.0
+    """How far a session is pushed back when it cannot go now for a reason other than its window."""
+    pace_seconds: float = 1.0
+    """How long one tick may wait for rate-limit tokens before yielding to heartbeats."""
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass
+class _Host:
+    client: HostClient
+    view: HostView
+    active: dict[str, str] = field(default_factory=dict)
+
+
+class DispatcherCore:
+    def __init__(
+        self,
+        queue: SessionQueue,
+        fleet: HostFleet,
+        clock: Clock,
+        options: DispatcherOptions,
+        *,
+        analysis: AnalysisSink | None = None,
+        metrics: MetricsSink | None = None,
+    ) -> None:
+        self.queue = queue
+        self.fleet = fleet
+        self.clock = clock
+        self.opts = options
+        self.analysis = analysis
+        self.metrics = metrics or NullMetrics()
+        self.limiter = AccountRateLimiter(options.calls_per_second)
+        self.hosts: dict[str, _Host] = {}
+        self._starting: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.dialled = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a (re)start: adopt running hosts; fail sessions of hosts that are gone;
+        re-send sessions claimed for a live host that never reached it."""
+        for client in await self.fleet.discover():
+            self._adopt(client)
+        await self._heartbeat()
+        known = set(self.hosts)
+        for host_id in await self.queue.hosts_with_live_sessions():
+            if host_id not in known:
+                await self._host_lost(host_id)
+        for host in list(self.hosts.values()):
+            for session_id in await self.queue.claimed_for_host(host.view.host_id):
+                if session_id in host.active:
+                    continue
+                await self._resend(host, session_id)
+
+    async def _resend(self, host: _Host, session_id: str) -> None:
+        # Claimed in the DB but unknown to its host: the dispatcher died between
+        # claim and start. The host dedups by session id, so this cannot dial twice.
+        ctx = await self.queue.retry_context(session_id)
+        call = CallStart(session_id, "", "", ctx.retry_count)
+        try:
+            await host.client.start_call(call)
+        except HostLostError:
+            await self._host_lost(host.view.host_id)
+
+    def _adopt(self, client: HostClient) -> _Host:
+        h = _Host(client, HostView(client.host_id, self.opts.slots_per_host, self.opts.slots_per_host))
+        h.view.last_seen = self.clock.monotonic()
+        self.hosts[client.host_id] = h
+        return h
+
+    def wake(self) -> None:
+        """A session became due (e.g. DispatchCall): run the next tick now."""
+        self._wake.set()
+
+    async def run(self, poll_seconds: float) -> None:
+        """Tick forever; each step's failure is logged and the loop carries on."""
+        await self.recover()
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher tick failed; continuing")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll_seconds)
+            self._wake.clear()
+
+    async def close(self) -> None:
+        tasks = self._starting | self._background
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    # -- one tick --------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """One round of heartbeat, outcomes, dispatch and scaling. Returns calls started."""
+        await self._heartbeat()
+        started = await self._dispatch()
+        await self._scale()
+        return started
+
+    async def _heartbeat(self) -> None:
+        for host_id, host in list(self.hosts.items()):
+            try:
+                status = await host.client.status()
+            except HostLostError:
+                await self._host_lost(host_id)
+                continue
+            now = self.clock.monotonic()
+            v = host.view
+            v.capacity, v.free_slots, v.draining, v.last_seen = (
+                status.capacity,
+                status.free_slots,
+                status.draining,
+                now,
+            )
+            v.reserved = 0
+            host.active = dict(status.active)
+            if status.active:
+                v.idle_since = None
+            elif v.idle_since is None:
+                v.idle_since = now
+            tags = {"host": host_id}
+            self.metrics.gauge(m.ACTIVE_CALLS.name, len(status.active), tags)
+            self.metrics.gauge(m.FREE_SLOTS.name, status.free_slots, tags)
+            for ms in status.turn_latency_ms:
+                self.metrics.observe(m.TURN_LATENCY.name, ms, tags)
+            done = [await self._outcome(o) for o in status.outcomes]
+            if done:
+                try:
+                    await host.client.ack(done)
+                except HostLostError:
+                    await self._host_lost(host_id)
+        self.metrics.gauge(m.HOSTS.name, len(self.hosts))
+
+    async def _outcome(self, o: Outcome) -> str:
+        reason = o.failure_reason
+        self.metrics.count(m.OUTCOMES.name, 1, {"status": str(o.status), "failure_reason": str(reason or "")})
+        if o.status is SessionStatus.COMPLETED and self.analysis is not None:
+            self._spawn(self.analysis.session_finished(o.session_id), "analysis")
+        if o.retry_due and reason is not None:
+            await self._retry(o.session_id, reason)
+        return o.session_id
+
+    async def _retry(self, session_id: str, reason: FailureReason) -> None:
+        ctx = await self.queue.retry_context(session_id)
+        windows = ctx.windows if self.opts.respect_call_windows else None
+        decision = self.opts.policy.decide(
+            reason=reason, retries_done=ctx.retry_count, failed_at=self.clock.now(), windows=windows
+        )
+        if decision.next_attempt_at is not None:
+            await self.queue.schedule_retry(session_id, decision.next_attempt_at, reason)
+            self.metrics.count(m.RETRIES.name, 1, {"failure_reason": str(reason)})
+        elif decision.give_up_reason is FailureReason.MAX_RETRIES:
+            await self.queue.fail(session_id, FailureReason.MAX_RETRIES)
+
+    async def _host_lost(self, host_id: str) -> None:
+        self.hosts.pop(host_id, None)
+        lost = await self.queue.fail_in_progress_for_host(host_id, FailureReason.HOST_LOST)
+        log.warning("host %s lost with %d live sessions; retrying them", host_id, len(lost))
+        self.metrics.count(m.HOST_LOST.name, 1)
+        for session_id in lost:
+            await self._retry(session_id, FailureReason.HOST_LOST)
+
+    async def _dispatch(self) -> int:
+        now = self.clock.now()
+        self.metrics.gauge(m.QUEUE_DEPTH.name, await self.queue.queue_depth(now))
+        account = self.opts.account
+        started = 0
+        live_verifications = {v for h in self.hosts.values() for v in h.active.values() if v}
+        paced = 0.0
+        while True:
+            host = self._pick()
+            if host is None:
+                break
+            tokens = self.limiter.available(account, self.clock.monotonic())
+            if tokens <= 0:
+                # Pace within the tick rather than one call per tick: wait for the
+                # next token while the tick's budget lasts.
+                wait = self.limiter.wait_time(account, self.clock.monotonic())
+                if paced + wait > self.opts.pace_seconds:
+                    break
+                await self.clock.sleep(wait)
+                paced += wait
+                continue
+            limit = min(tokens, host.view.available)
+            batch = await self.queue.claim_due(now, limit, host.view.host_id)
+            for due in batch:
+                if await self._start(host, due, live_verifications):
+                    started += 1
+            if len(batch) < limit:
+                break
+        return started
+
+    def _pick(self) -> _Host | None:
+        view = choose_host(h.view for h in self.hosts.values())
+        return None if view is None else self.hosts[view.host_id]
+
+    async def _start(self, host: _Host, due: DueSession, live: set[str]) -> bool:
+        now = self.clock.now()
+        if await self.queue.is_opted_out(due.session_id):
+            await self.queue.fail(due.session_id, FailureReason.OPTED_OUT)
+            return False
+        if due.verification_id in live:
+            await self.queue.defer(due.session_id, now + timedelta(seconds=self.opts.defer_seconds))
+            return False
+        if self.opts.respect_call_windows:
+            windows = await self.queue.windows_for(due.store_id)
+            opens = windows.next_open(now)
+            if opens is None or opens > now:
+                await self.queue.defer(due.session_id, opens or now + timedelta(days=7))
+                return False
+        if not self.limiter.try_acquire(due.account or self.opts.account, self.clock.monotonic()):
+            await self.queue.defer(due.session_id, now)
+            return False
+        call = CallStart(due.session_id, due.verification_id, due.store_id, due.retry_count)
+        try:
+            await host.client.start_call(call)
+        except HostLostError:
+            await self._host_lost(host.view.host_id)
+            return False
+        except CallEngineError as exc:
+            # The host refused (full, draining): give the session back untouched.
+            log.warning("host %s refused session %s: %s", host.view.host_id, due.session_id, exc)
+            await self.queue.defer(due.session_id, now)
+            host.view.reserved = host.view.free_slots
+            return False
+        host.view.reserved += 1
+        host.active[due.session_id] = due.verification_id
+        live.add(due.verification_id)
+        self.dialled += 1
+        self.metrics.count(m.DIALS.name, 1, {"account": due.account or self.opts.account})
+        return True
+
+    # -- scaling ---------------------------------------------------------------
+
+    async def _scale(self) -> None:
+        views = [h.view for h in self.hosts.values()]
+        waiting = await self.queue.queue_depth(self.clock.now())
+        p = plan(
+            views,
+            waiting,
+            slots_per_host=self.opts.slots_per_host,
+            max_hosts=self.opts.max_hosts,
+            starting=len(self._starting),
+        )
+        want = p.start_hosts
+        if not self.hosts and not self._starting and self.opts.min_hosts > 0:
+            want = max(want, self.opts.min_hosts)
+        for _ in range(want):
+            self._start_host()
+        if waiting:
+            return
+        for host_id in idle_hosts_to_drain(
+            views, now=self.clock.monotonic(), idle_seconds=self.opts.idle_seconds, keep=self.opts.min_hosts
+        ):
+            host = self.hosts.pop(host_id)
+            self._spawn(self._retire(host), f"retire-{host_id}")
+
+    def _start_host(self) -> None:
+        async def start() -> None:
+            try:
+                client = await self.fleet.start_host()
+            except CallEngineError as exc:
+                log.warning("could not start a session host: %s", exc)
+                return
+            self._adopt(client)
+            self._wake.set()
+
+        task = asyncio.create_task(start(), name="start-session-host")
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _retire(self, host: _Host) -> None:
+        try:
+            await host.client.drain(self.opts.drain_seconds)
+            await self.fleet.retire(host.client)
+        except HostLostError:
+            pass  # it exited on its own: nothing was live on it
+        log.info("idle host %s drained and retired", host.view.host_id)
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def wait_idle(self) -> None:
+        """Wait for background work (analysis hand-offs, retirements, host starts)."""
+        tasks = self._starting | self._background
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def cancel(self, session_id: str) -> bool:
+        """Hang up a live call (the host records it canceled). False if no host holds it."""
+        for host in self.hosts.values():
+            if session_id in host.active:
+                return await host.client.cancel(session_id)
+        return False

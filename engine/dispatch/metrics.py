@@ -1,0 +1,92 @@
+"""The engine's runtime metrics, as data: names, kinds, descriptions, tag keys.
+
+``actors/metrics.py`` turns these into ``ray.util.metrics`` objects, which the
+Ray dashboard and its Prometheus export show (prefixed ``ray_``). Tag keys are
+a short fixed list of low-cardinality values: never a session, call, phone or
+verification id (a metric label per call would be both a privacy leak and a
+cardinality explosion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    GAUGE = "gauge"
+    COUNTER = "counter"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    kind: Kind
+    description: str
+    tag_keys: tuple[str, ...] = ()
+    boundaries: tuple[float, ...] = ()
+
+
+ALLOWED_TAG_KEYS = frozenset({"host", "node", "status", "failure_reason", "pool", "account", "outcome"})
+"""Every tag key any metric may use. ``host`` is a SessionHost id (bounded by the cluster size),
+``account`` a Twilio account sid (a handful)."""
+
+FORBIDDEN_TAG_WORDS = ("session", "call_sid", "phone", "verification", "customer", "store", "transcript")
+
+ACTIVE_CALLS = MetricSpec("callengine_active_calls", Kind.GAUGE, "Calls in progress on a host.", ("host",))
+FREE_SLOTS = MetricSpec("callengine_free_slots", Kind.GAUGE, "Free call slots on a host.", ("host",))
+HOSTS = MetricSpec("callengine_session_hosts", Kind.GAUGE, "SessionHosts known to the dispatcher.")
+QUEUE_DEPTH = MetricSpec(
+    "callengine_dispatch_queue_depth", Kind.GAUGE, "Pending sessions due now (dispatch backlog)."
+)
+DIALS = MetricSpec(
+    "callengine_dials_total", Kind.COUNTER, "Calls handed to a host to dial (rate = dial rate).", ("account",)
+)
+OUTCOMES = MetricSpec(
+    "callengine_call_outcomes_total",
+    Kind.COUNTER,
+    "Finished call attempts by status and failure reason.",
+    ("status", "failure_reason"),
+)
+RETRIES = MetricSpec(
+    "callengine_retries_scheduled_total", Kind.COUNTER, "Retries scheduled.", ("failure_reason",)
+)
+HOST_LOST = MetricSpec(
+    "callengine_hosts_lost_total", Kind.COUNTER, "SessionHosts that died with calls on them."
+)
+TURN_LATENCY = MetricSpec(
+    "callengine_turn_latency_ms",
+    Kind.HISTOGRAM,
+    "Customer stops speaking → first AI audio, per turn (ms).",
+    ("host",),
+    (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000),
+)
+ANALYSES = MetricSpec(
+    "callengine_analyses_total",
+    Kind.COUNTER,
+    "Post-call analysis jobs finished (rate = assessments per second).",
+    ("pool", "outcome"),
+)
+POOL_IN_FLIGHT = MetricSpec("callengine_pool_in_flight", Kind.GAUGE, "Analysis jobs running.", ("pool",))
+
+ALL: tuple[MetricSpec, ...] = (
+    ACTIVE_CALLS,
+    FREE_SLOTS,
+    HOSTS,
+    QUEUE_DEPTH,
+    DIALS,
+    OUTCOMES,
+    RETRIES,
+    HOST_LOST,
+    TURN_LATENCY,
+    ANALYSES,
+    POOL_IN_FLIGHT,
+)
+
+
+def check_tags(spec: MetricSpec, tags: dict[str, str]) -> dict[str, str]:
+    """Return ``tags`` if they are exactly the spec's keys; raise otherwise (a bug, not input)."""
+    if set(tags) != set(spec.tag_keys):
+        raise ValueError(f"{spec.name}: tags {sorted(tags)} != {sorted(spec.tag_keys)}")
+    return tags

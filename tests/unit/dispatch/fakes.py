@@ -1,0 +1,185 @@
+"""In-memory fakes of the dispatcher's ports: a session queue and a fleet of hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.dispatch.ports import (
+    CallStart,
+    DueSession,
+    HostLostError,
+    HostStatus,
+    Outcome,
+    RetryContext,
+)
+from engine.dispatch.windows import CallWindows
+from engine.domain import FailureReason, SessionStatus
+from engine.errors import ResourceExhaustedError
+
+
+@dataclass
+class Row:
+    session_id: str
+    verification_id: str
+    store_id: str
+    next_at: datetime
+    status: str = "pending"  # pending | claimed | failed | completed
+    host: str | None = None
+    retry_count: int = 0
+    failure_reason: FailureReason | None = None
+
+
+@dataclass
+class FakeQueue:
+    rows: dict[str, Row] = field(default_factory=dict)
+    windows: dict[str, CallWindows] = field(default_factory=dict)
+    opted_out: set[str] = field(default_factory=set)
+    claims: list[str] = field(default_factory=list)
+
+    def add(self, sid: str, at: datetime, *, verification: str | None = None, store: str = "s1") -> None:
+        self.rows[sid] = Row(sid, verification or f"v-{sid}", store, at)
+
+    async def claim_due(self, now: datetime, limit: int, host_id: str) -> list[DueSession]:
+        due = sorted(
+            (r for r in self.rows.values() if r.status == "pending" and r.next_at <= now),
+            key=lambda r: (r.next_at, r.session_id),
+        )[:limit]
+        for r in due:
+            r.status, r.host = "claimed", host_id
+            self.claims.append(r.session_id)
+        return [DueSession(r.session_id, r.verification_id, r.store_id, r.retry_count) for r in due]
+
+    async def defer(self, session_id: str, until: datetime) -> None:
+        r = self.rows[session_id]
+        r.status, r.host, r.next_at = "pending", None, until
+
+    async def schedule_retry(self, session_id: str, next_attempt_at: datetime, reason: FailureReason) -> None:
+        r = self.rows[session_id]
+        r.status, r.host, r.next_at = "pending", None, next_attempt_at
+        r.retry_count += 1
+        r.failure_reason = reason
+
+    async def fail(self, session_id: str, reason: FailureReason) -> None:
+        r = self.rows[session_id]
+        r.status, r.failure_reason = "failed", reason
+
+    async def fail_in_progress_for_host(self, host_id: str, reason: FailureReason) -> list[str]:
+        lost = [r for r in self.rows.values() if r.status == "claimed" and r.host == host_id]
+        for r in lost:
+            r.status, r.failure_reason = "failed", reason
+        return [r.session_id for r in lost]
+
+    async def claimed_for_host(self, host_id: str) -> list[str]:
+        return [r.session_id for r in self.rows.values() if r.status == "claimed" and r.host == host_id]
+
+    async def hosts_with_live_sessions(self) -> list[str]:
+        return sorted({r.host for r in self.rows.values() if r.status == "claimed" and r.host})
+
+    async def retry_context(self, session_id: str) -> RetryContext:
+        r = self.rows[session_id]
+        return RetryContext(r.retry_count, self.windows.get(r.store_id))
+
+    async def is_opted_out(self, session_id: str) -> bool:
+        return session_id in self.opted_out
+
+    async def windows_for(self, store_id: str) -> CallWindows:
+        return self.windows.get(store_id, CallWindows())
+
+    async def queue_depth(self, now: datetime) -> int:
+        return sum(1 for r in self.rows.values() if r.status == "pending" and r.next_at <= now)
+
+
+@dataclass
+class FakeHost:
+    host_id: str
+    capacity: int
+    queue: FakeQueue
+    dial_log: list[str]
+    dial_times: list[float] | None = None
+    clock: object = None
+    active: dict[str, str] = field(default_factory=dict)
+    known: set[tuple[str, int]] = field(default_factory=set)
+    outcomes: list[Outcome] = field(default_factory=list)
+    dead: bool = False
+    draining: bool = False
+
+    def _check(self) -> None:
+        if self.dead:
+            raise HostLostError(f"{self.host_id} is dead")
+
+    async def start_call(self, call: CallStart) -> bool:
+        self._check()
+        if (call.session_id, call.attempt) in self.known:
+            return False
+        if len(self.active) >= self.capacity or self.draining:
+            raise ResourceExhaustedError("full")
+        self.known.add((call.session_id, call.attempt))
+        self.active[call.session_id] = call.verification_id
+        self.dial_log.append(call.session_id)
+        if self.dial_times is not None and self.clock is not None:
+            self.dial_times.append(self.clock.monotonic())  # type: ignore[attr-defined]
+        return True
+
+    def finish(self, sid: str, status: SessionStatus, reason: FailureReason | None = None) -> None:
+        """The session ends: it persists its own terminal status, then reports."""
+        del self.active[sid]
+        row = self.queue.rows[sid]
+        row.status = "completed" if status is SessionStatus.COMPLETED else "failed"
+        row.failure_reason = reason
+        self.outcomes.append(Outcome(sid, status, reason, bool(reason and reason.retryable)))
+
+    async def status(self) -> HostStatus:
+        self._check()
+        return HostStatus(
+            self.host_id,
+            self.capacity,
+            self.capacity - len(self.active),
+            dict(self.active),
+            list(self.outcomes),
+            self.draining,
+        )
+
+    async def ack(self, session_ids: Sequence[str]) -> None:
+        self._check()
+        self.outcomes = [o for o in self.outcomes if o.session_id not in set(session_ids)]
+
+    async def cancel(self, session_id: str) -> bool:
+        self._check()
+        if session_id in self.active:
+            self.finish(session_id, SessionStatus.FAILED, FailureReason.CANCELED)
+            return True
+        return False
+
+    async def drain(self, deadline_s: float) -> None:
+        self._check()
+        self.draining = True
+
+
+@dataclass
+class FakeFleet:
+    queue: FakeQueue
+    capacity: int = 2
+    hosts: list[FakeHost] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    dial_log: list[str] = field(default_factory=list)
+    max_start: int = 100
+    clock: object = None
+    dial_times: list[float] = field(default_factory=list)
+
+    async def discover(self) -> list[FakeHost]:
+        return [h for h in self.hosts if not h.dead and h.host_id not in self.retired]
+
+    async def start_host(self) -> FakeHost:
+        if len(self.hosts) >= self.max_start:
+            raise ResourceExhaustedError("no room")
+        h = FakeHost(
+            f"h{len(self.hosts)}", self.capacity, self.queue, self.dial_log, self.dial_times, self.clock
+        )
+        self.hosts.append(h)
+        return h
+
+    async def retire(self, host: FakeHost) -> None:  # type: ignore[override]
+        self.retired.append(host.host_id)
+        host.dead = True

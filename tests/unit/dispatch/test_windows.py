@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from engine.dispatch.windows import CallWindows
+from engine.errors import ValidationError
+
+STHLM = CallWindows("Europe/Stockholm")
+
+
+def utc(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)
+
+
+def test_weekday_window_in_store_timezone() -> None:
+    # Wed 2026-11-25, Stockholm is UTC+1 in winter: 09:00 local = 08:00 UTC.
+    assert not STHLM.is_open(utc(2026, 11, 25, 7, 59))
+    assert STHLM.is_open(utc(2026, 11, 25, 8, 0))
+    assert STHLM.is_open(utc(2026, 11, 25, 18, 59))
+    assert not STHLM.is_open(utc(2026, 11, 25, 19, 0))  # 20:00 local
+    assert STHLM.next_open(utc(2026, 11, 25, 3, 0)) == utc(2026, 11, 25, 8, 0)
+    assert STHLM.next_open(utc(2026, 11, 25, 10, 0)) == utc(2026, 11, 25, 10, 0)
+    assert STHLM.closes_at(utc(2026, 11, 25, 10, 0)) == utc(2026, 11, 25, 19, 0)
+
+
+def test_weekend_window_and_friday_evening() -> None:
+    # Fri 2026-11-27 21:00 local → Sat 10:00 local (09:00 UTC).
+    assert STHLM.next_open(utc(2026, 11, 27, 20, 0)) == utc(2026, 11, 28, 9, 0)
+    # Sat 18:30 local → Sun 10:00 local.
+    assert STHLM.next_open(utc(2026, 11, 28, 17, 30)) == utc(2026, 11, 29, 9, 0)
+    # Sun 19:00 local → Mon 09:00 local.
+    assert STHLM.next_open(utc(2026, 11, 29, 18, 0)) == utc(2026, 11, 30, 8, 0)
+
+
+def test_other_timezones() -> None:
+    ny = CallWindows("America/New_York")
+    # 2026-11-25 13:00 UTC = 08:00 EST → opens 14:00 UTC.
+    assert ny.next_open(utc(2026, 11, 25, 13, 0)) == utc(2026, 11, 25, 14, 0)
+    tokyo = CallWindows("Asia/Tokyo")
+    # 2026-11-25 12:00 UTC = 21:00 JST Wed → Thu 09:00 JST = 00:00 UTC.
+    assert tokyo.next_open(utc(2026, 11, 25, 12, 0)) == utc(2026, 11, 26, 0, 0)
+
+
+def test_dst_transitions_keep_wall_clock() -> None:
+    # Sweden springs forward on Sun 2026-03-29 and falls back on Sun 2026-10-25.
+    # Fri 2026-03-27 09:00 local is UTC+1 → 08:00 UTC; Mon 2026-03-30 09:00 is UTC+2 → 07:00 UTC.
+    assert STHLM.next_open(utc(2026, 3, 27, 5, 0)) == utc(2026, 3, 27, 8, 0)
+    assert STHLM.next_open(utc(2026, 3, 29, 17, 0)) == utc(2026, 3, 30, 7, 0)
+    # The Sunday of the change itself: 10:00 local summer time = 08:00 UTC.
+    assert STHLM.next_open(utc(2026, 3, 29, 0, 0)) == utc(2026, 3, 29, 8, 0)
+    # Fall back: Sun 2026-10-25 10:00 local (UTC+1) = 09:00 UTC.
+    assert STHLM.next_open(utc(2026, 10, 25, 0, 0)) == utc(2026, 10, 25, 9, 0)
+
+
+def test_per_store_config() -> None:
+    w = CallWindows.from_config(
+        "Europe/Stockholm", {"weekdays": ["08:00", "17:00"], "sat": None, "sun": ["12:00", "14:00"]}
+    )
+    # Sat → closed → Sun 12:00 local (11:00 UTC)
+    assert w.next_open(utc(2026, 11, 28, 10, 0)) == utc(2026, 11, 29, 11, 0)
+    assert w.is_open(utc(2026, 11, 25, 7, 30))  # 08:30 local
+    assert CallWindows.from_config(None, None) == CallWindows()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"weekdays": ["10:00"]}, {"weekdays": ["20:00", "09:00"]}, {"funday": None}, {"mon": ["x", "y"]}],
+)
+def test_bad_config_is_a_validation_error(config: dict[str, object]) -> None:
+    with pytest.raises((ValidationError, ValueError)):
+        CallWindows.from_config("Europe/Stockholm", config)
+
+
+def test_unknown_timezone() -> None:
+    with pytest.raises(ValidationError):
+        CallWindows("Mars/Olympus")
+
+
+def test_never_open_store() -> None:
+    closed = CallWindows.from_config("UTC", {"weekdays": None, "weekends": None})
+    assert closed.next_open(utc(2026, 11, 25, 12, 0)) is None
+
+
+def test_naive_datetime_rejected() -> None:
+    with pytest.raises(ValueError):
+        STHLM.next_open(datetime(2026, 11, 25, 12, 0))
