@@ -1,0 +1,193 @@
+"""Ingress actors: the gRPC front door running inside the cluster, one per node offering ``ingress``.
+
+A thin shell (``../shared/DESIGN.md``: "The front door lives in the cluster"):
+the actor only opens the database, builds the Ray-backed Dispatcher port and
+runs :func:`engine.api.server.serve_in_process` on its own event loop. It is
+detached and restartable, and starts serving from its constructor, so a
+restarted actor serves again without anyone calling it.
+
+Ray calls go through two small seams here: :class:`RayDispatcherPort` (the
+API → Dispatcher control plane, Ray errors → engine errors) and
+:func:`start_ingress` / :func:`stop_ingress` for ``callengine serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from typing import Any
+
+import ray
+
+from engine.config import Settings
+from engine.errors import ConfigError, UnavailableError
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "callengine"
+INGRESS_RESOURCE = "ingress"
+INGRESS_NAME_PREFIX = "callengine-ingress-"
+DEFAULT_DISPATCHER_NAME = "callengine-dispatcher"
+
+
+def _dispatcher_address() -> tuple[str, str]:
+    """(name, namespace) of the Dispatcher actor, from the Ray runtime when it names them."""
+    try:
+        from actors import dispatcher as runtime  # type: ignore[attr-defined]
+    except ImportError:
+        return DEFAULT_DISPATCHER_NAME, NAMESPACE
+    name = getattr(runtime, "DISPATCHER_NAME", None) or getattr(runtime, "NAME", DEFAULT_DISPATCHER_NAME)
+    return str(name), str(getattr(runtime, "NAMESPACE", NAMESPACE))
+
+
+class RayDispatcherPort:
+    """:class:`engine.api.ports.DispatcherPort` over the named, detached Dispatcher actor.
+
+    The handle is looked up lazily and dropped on failure, so a restarted
+    Dispatcher is found again. Ray errors leave as :class:`UnavailableError`.
+    """
+
+    def __init__(self, name: str | None = None, namespace: str | None = None, timeout: float = 2.0) -> None:
+        default_name, default_ns = _dispatcher_address()
+        self.name = name or default_name
+        self.namespace = namespace or default_ns
+        self.timeout = timeout
+        self._handle: Any = None
+
+    def _actor(self) -> Any:
+        if self._handle is None:
+            try:
+                self._handle = ray.get_actor(self.name, namespace=self.namespace)
+            except ValueError as exc:
+                raise UnavailableError(f"dispatcher actor {self.name!r} not found") from exc
+        return self._handle
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            ref = getattr(self._actor(), method).remote(*args)
+            return await asyncio.wait_for(ref, self.timeout)
+        except UnavailableError:
+            raise
+        except (TimeoutError, ray.exceptions.RayError) as exc:
+            self._handle = None
+            raise UnavailableError(f"dispatcher {method} failed: {type(exc).__name__}") from exc
+
+    async def notify(self, session_id: uuid.UUID) -> None:
+        await self._call("notify", str(session_id))
+
+    async def cancel(self, session_id: uuid.UUID) -> None:
+        await self._call("cancel", str(session_id))
+
+    async def ping(self) -> bool:
+        try:
+            result = await self._call("ping")
+        except UnavailableError:
+            return False
+        return result is None or bool(result)
+
+
+class IngressActor:
+    """Hosts the grpc.aio front door in this actor's event loop (wrapped with ``ray.remote`` below)."""
+
+    def __init__(self, settings: Settings, port: int, dispatcher_name: str | None = None) -> None:
+        from engine.logs import configure_logging
+
+        configure_logging()
+        self._settings = settings
+        self._port = port
+        self._dispatcher_name = dispatcher_name
+        self._running: Any = None
+        self._db: Any = None
+        # Async actors run __init__ on their event loop: start serving right away,
+        # so a restart (max_restarts=-1) brings the door back by itself.
+        self._ready = asyncio.get_event_loop().create_task(self._start(), name="ingress-start")
+
+    async def _start(self) -> str:
+        from engine.api.server import serve_in_process
+        from storage.database import Database
+
+        self._db = await Database.open(self._settings, upgrade=False)
+        try:
+            port = RayDispatcherPort(self._dispatcher_name)
+            self._running = await serve_in_process(self._settings, self._db, port, self._port)
+        except BaseException:
+            await self._db.close()
+            raise
+        host = self._settings.api.bind_host
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = ray.util.get_node_ip_address()
+        return f"{host}:{self._running.port}"
+
+    async def address(self) -> str:
+        """Where this node's front door listens (waits until it does)."""
+        return await asyncio.shield(self._ready)
+
+    async def serving(self) -> bool:
+        await asyncio.shield(self._ready)
+        return bool(self._running.health.serving)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful: NOT_SERVING, refuse new RPCs, let in-flight ones finish within ``grace``."""
+        await asyncio.shield(self._ready)
+        await self._running.stop(grace)
+        await self._db.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Ingress:
+    node_id: str
+    address: str
+    handle: Any
+
+
+def ingress_nodes() -> list[str]:
+    """Ids of alive nodes that offer the ``ingress`` resource."""
+    return [
+        n["NodeID"]
+        for n in ray.nodes()
+        if n.get("Alive") and n.get("Resources", {}).get(INGRESS_RESOURCE, 0) >= 1
+    ]
+
+
+def start_ingress(settings: Settings, port: int, *, timeout: float = 120.0) -> list[Ingress]:
+    """Start (or join) one detached ingress actor per node offering ``ingress``; wait until they listen."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = ingress_nodes()
+    if not nodes:
+        raise ConfigError(
+            f"no Ray node offers the {INGRESS_RESOURCE!r} resource; "
+            f"start nodes with --resources='{{\"{INGRESS_RESOURCE}\": 1}}'"
+        )
+    remote_cls = ray.remote(IngressActor)
+    started: list[tuple[str, Any]] = []
+    for node_id in nodes:
+        handle = remote_cls.options(  # type: ignore[attr-defined]
+            name=INGRESS_NAME_PREFIX + node_id[:16],
+            namespace=NAMESPACE,
+            lifetime="detached",
+            get_if_exists=True,
+            max_restarts=-1,
+            num_cpus=0,
+            resources={INGRESS_RESOURCE: 1},
+            max_concurrency=10_000,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+        ).remote(settings, port)
+        started.append((node_id, handle))
+    addresses = ray.get([h.address.remote() for _, h in started], timeout=timeout)
+    return [Ingress(node_id, addr, h) for (node_id, h), addr in zip(started, addresses, strict=True)]
+
+
+def stop_ingress(ingresses: list[Ingress], grace: float, *, timeout: float = 60.0) -> None:
+    """Gracefully stop the front doors, then end their (detached) actors."""
+    try:
+        ray.get([i.handle.stop.remote(grace) for i in ingresses], timeout=grace + timeout)
+    except ray.exceptions.RayError as exc:
+        log.warning("ingress stop: %s", type(exc).__name__)
+    for i in ingresses:
+        try:
+            ray.kill(i.handle, no_restart=True)
+        except ray.exceptions.RayError as exc:  # already gone
+            log.debug("ingress kill: %s", type(exc).__name__)

@@ -1,0 +1,123 @@
+"""``callengine serve`` (the front door in the cluster) and ``callengine token`` (development tokens).
+
+Registration is cheap; Ray, gRPC and storage are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from typing import Any
+
+ROLES = ("admin", "store_owner", "service")
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the gRPC front door inside Ray (starts or joins RAY_ADDRESS)",
+        description="Start or join Ray, bootstrap the engine's actors and one ingress actor per node "
+        "offering the 'ingress' resource, print where the front door listens, and wait. "
+        "Ctrl-C shuts down gracefully.",
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="gRPC port (default CALLENGINE_GRPC_PORT or 50051)"
+    )
+    serve.add_argument("--grace", type=float, default=None, help="seconds in-flight RPCs get on shutdown")
+    serve.set_defaults(func=serve_command)
+
+    token = subparsers.add_parser(
+        "token",
+        help="print a bearer token for the gRPC API (development)",
+        description="Mint an HS256 JWT with CALLENGINE_JWT_SECRET (or the development key in the data dir).",
+    )
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument(
+        "--store", action="append", default=[], metavar="STORE_ID", help="store id (repeatable; store_owner)"
+    )
+    token.add_argument("--subject", default=None, help="the token's sub claim (default: a new UUID)")
+    token.add_argument("--ttl", type=float, default=3600.0, help="lifetime in seconds (default 3600)")
+    token.set_defaults(func=token_command)
+
+
+def token_command(args: argparse.Namespace) -> int:
+    from engine.api.auth import authority_from_settings
+    from engine.config import Settings
+    from engine.domain import Role
+
+    try:
+        stores = [uuid.UUID(s) for s in args.store]
+    except ValueError:
+        print("error: --store must be a UUID", file=sys.stderr)
+        return 2
+    role = Role(args.role)
+    if role is Role.STORE_OWNER and not stores:
+        print("error: --role store_owner needs at least one --store", file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print("error: --ttl must be > 0", file=sys.stderr)
+        return 2
+    authority = authority_from_settings(Settings.from_env())
+    print(authority.mint(args.subject or str(uuid.uuid4()), role, stores, ttl_seconds=args.ttl))
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    import threading
+
+    import ray
+
+    from actors.ingress import INGRESS_RESOURCE, NAMESPACE, start_ingress, stop_ingress
+    from engine.config import Settings
+    from engine.logs import get_logger
+    from storage.database import Database
+
+    log = get_logger("engine.api.serve")
+    settings = Settings.from_env()
+    port = settings.api.port if args.port is None else args.port
+    grace = settings.api.shutdown_grace_seconds if args.grace is None else args.grace
+
+    # Migrate (and, embedded, start PostgreSQL) once here; the ingress actors only connect.
+    db = asyncio.run(Database.open(settings))
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, namespace=NAMESPACE)
+    else:
+        ray.init(namespace=NAMESPACE, resources={INGRESS_RESOURCE: 1})
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ingresses = []
+    try:
+        _bootstrap_engine(settings)
+        ingresses = start_ingress(settings, port)
+        for ingress in ingresses:
+            print(
+                f"callengine front door listening on {ingress.address} (node {ingress.node_id[:12]})",
+                flush=True,
+            )
+        print("Ctrl-C to stop.", flush=True)
+        stop.wait()
+        log.info("shutting down (grace %.1f s)", grace)
+    finally:
+        if ingresses:
+            stop_ingress(ingresses, grace)
+        asyncio.run(db.close())
+        ray.shutdown()
+    return 0
+
+
+def _bootstrap_engine(settings: Any) -> None:
+    """Start the engine's cluster-side actors through the Ray runtime's bootstrap, when it exists."""
+    try:
+        from actors import bootstrap as runtime  # type: ignore[attr-defined]
+    except ImportError:
+        print("note: actors.bootstrap not available; starting the front door only", file=sys.stderr)
+        return
+    start = getattr(runtime, "bootstrap", None) or getattr(runtime, "start", None)
+    if start is None:
+        print("note: actors.bootstrap has no bootstrap(); starting the front door only", file=sys.stderr)
+        return
+    start(settings)
