@@ -171,13 +171,17 @@ def next_line(script: Script, history: Sequence[Turn], *, say: str | None = None
 
 
 def _last_user_turn(history: Sequence[Turn]) -> Turn | None:
-    """The customer's turn after the last assistant line (None if the AI spoke last)."""
+    """What the customer said since the AI last spoke, as one turn (None if the AI spoke last)."""
+    said: list[Turn] = []
     for turn in reversed(history):
         if turn.role == "assistant":
-            return None
+            break
         if turn.role == "user":
-            return turn
-    return None
+            said.append(turn)
+    if not said:
+        return None
+    texts = [turn.text for turn in reversed(said) if turn.text]
+    return Turn("user", " ".join(texts) if texts else None)
 
 
 def _generic(history: Sequence[Turn], last_user: Turn | None) -> Line:
