@@ -1,0 +1,49 @@
+"""ray_cluster.yaml is a real autoscaler config: Ray's own schema accepts it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import ray.autoscaler
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load(name: str) -> Any:
+    return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+
+
+def test_validates_against_rays_schema() -> None:
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = load("ray_cluster.yaml")
+    schema = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+    jsonschema.validate(config, schema)
+    # What `ray up` does: fill the provider's defaults, then Ray's own validation.
+    validate_config(prepare_config(config))
+
+
+def test_layout_head_control_and_call_workers() -> None:
+    config = load("ray_cluster.yaml")
+    assert config["provider"]["type"] == "aws"
+    types = config["available_node_types"]
+    head = types[config["head_node_type"]]
+    assert head["resources"]["CPU"] == 0 and head["resources"]["control"] > 0
+    workers = [t for name, t in types.items() if name != config["head_node_type"]]
+    assert any(t["resources"].get("call_hub", 0) > 0 for t in workers)
+    joined = " ".join(config["setup_commands"])
+    assert "pip install" in joined and "callengine" in joined
+    assert "--dashboard-port" in " ".join(config["head_start_ray_commands"])
+
+
+def test_kuberay_example_is_a_raycluster() -> None:
+    doc = load("docs/kuberay.yaml")
+    assert doc["kind"] == "RayCluster" and doc["apiVersion"].startswith("ray.io/")
+    assert doc["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+    worker = doc["spec"]["workerGroupSpecs"][0]
+    resources = json.loads(json.loads(worker["rayStartParams"]["resources"]))
+    assert resources["call_hub"] > 0
