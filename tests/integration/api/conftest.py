@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -15,9 +14,10 @@ import pytest_asyncio
 from engine.api.auth import TokenAuthority
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.server import RunningServer, serve_in_process
-from engine.config import DatabaseSettings, Settings
+from engine.config import Settings
 from engine.domain import Role
 from storage.database import Database
+from tests.fixtures.postgres import PgServer, settings_for
 
 SECRET = "integration-test-secret-0123456789abcdef"
 
@@ -57,9 +57,9 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data_dir: Path = tmp_path_factory.mktemp("api-data")
-    return Settings(database=DatabaseSettings(data_dir=data_dir, pool_size=5))
+def api_settings(pg_server: PgServer) -> Settings:
+    """The shared test PostgreSQL (tests/fixtures/postgres.py); isolation is by unique ids."""
+    return settings_for(pg_server)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
