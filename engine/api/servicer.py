@@ -28,7 +28,8 @@ from engine.domain import Role, SessionStatus
 from engine.errors import NotFoundError, PermissionDeniedError
 from storage.database import Database
 from storage.principal import Principal
-from storage.records import CallSessionRecord
+from storage.records import BusinessContext as BusinessContextRecord
+from storage.records import CallSessionRecord, FraudFilter
 
 log = logging.getLogger("engine.api")
 
@@ -204,16 +205,16 @@ class CallEngineService(pb_grpc.CallEngineServicer):
     async def PutBusinessContext(
         self, request: pb.PutBusinessContextRequest, caller: Caller
     ) -> pb.BusinessContext:
-        from engine.analysis.context import completeness_score, validate_business_context
+        from engine.analysis.context import completeness_score, context_to_payload, validate_business_context
 
         args = v.parse_put_business_context(request)
         caller.require_store(args.store_id)
         checked = validate_business_context(args.payload)
         score = round(completeness_score(checked, today=self.clock().date()), 2)
+        # Store the normalised payload (defaults filled in, integers as integers).
+        record = _context_record(args.store_id, context_to_payload(checked), score, caller.user_id)
         async with self.db.transaction(principal_of(caller)) as tx:
-            rec = await tx.contexts.put_new_version(
-                _context_record(args, score, caller.user_id), expected_version=args.expected_version
-            )
+            rec = await tx.contexts.put_new_version(record, expected_version=args.expected_version)
         log.info("business context store=%s version=%s", args.store_id, rec.context_version)
         return convert.business_context(rec)
 
@@ -244,8 +245,6 @@ class CallEngineService(pb_grpc.CallEngineServicer):
     ) -> pb.ListFraudResultsResponse:
         caller.require_role(Role.ADMIN)
         args = v.parse_list_fraud(request)
-        from storage.records import FraudFilter
-
         flt = FraudFilter(
             store_id=args.store_id,
             check_type=args.check_type,
@@ -308,17 +307,16 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         return convert.verification(rec)
 
 
-def _context_record(args: v.BusinessContextArgs, score: float, user_id: uuid.UUID | None) -> Any:
-    from storage.records import BusinessContext
-
-    p = args.payload
-    return BusinessContext(
-        store_id=args.store_id,
-        operating_hours=p["operating_hours"],
-        departments=p["departments"],
-        question_configuration=p["question_configuration"],
-        baseline_facts=p["baseline_facts"],
-        current_campaigns=p["current_campaigns"],
+def _context_record(
+    store_id: uuid.UUID, payload: dict[str, Any], score: float, user_id: uuid.UUID | None
+) -> BusinessContextRecord:
+    return BusinessContextRecord(
+        store_id=store_id,
+        operating_hours=payload["operating_hours"],
+        departments=payload["departments"],
+        question_configuration=payload["question_configuration"],
+        baseline_facts=payload["baseline_facts"],
+        current_campaigns=payload.get("current_campaigns") or None,
         context_completeness_score=score,
         updated_by=user_id,
     )
