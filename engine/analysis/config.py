@@ -79,6 +79,8 @@ class FraudConfig:
     """MinHash signature length."""
     min_duplicate_words: int = 12
     """Transcripts with fewer customer words are too short to call near-duplicates."""
+    max_duplicate_candidates: int = 2000
+    """Most recent pattern rows (any store, inside the phone window) compared for near-duplicates."""
     burst_window_minutes: float = 10.0
     """Window for the per-store burst rule."""
     burst_max_sessions: int = 20

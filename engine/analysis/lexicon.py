@@ -31,7 +31,30 @@ COMMON_DEPARTMENTS: dict[str, tuple[str, ...]] = {
     "sushi": ("sushi", "sushibar"),
     "restaurang": ("restaurang", "lunchbuffé"),
     "hem och hushåll": ("hushåll", "köksredskap"),
+    "bilverkstad": ("bilverkstad", "verkstad", "däckbyte"),
 }
+
+# Words that name a place in a store. A common department only counts as "named" by a
+# customer (for the context check) when said as a place: its name, one of these places,
+# or a stem compounded with a place head ("blomster" + "avdelningen"). Saying "brödet"
+# does not claim the store has a bakery; "bageriet" does.
+DEPARTMENT_PLACES: dict[str, tuple[str, ...]] = {
+    "bageri": ("bageri",),
+    "fisk": ("fiskdisk", "fiskavdelning"),
+    "kött": ("köttdisk",),
+    "delikatess": ("delikatessdisk", "manuell disk"),
+    "apotek": ("apotek",),
+    "blommor": ("blomsteravdelning", "blomsterhandel", "blomsterdisk"),
+    "café": ("café", "kafé", "kafeteria"),
+    "postombud": ("postombud", "paketutlämning"),
+    "pant": ("pantmaskin", "pantautomat"),
+    "systembolag": ("systembolag",),
+    "bensin": ("bensinstation", "bensinmack", "macken"),
+    "sushi": ("sushibar", "sushidisk"),
+    "restaurang": ("restaurang",),
+    "bilverkstad": ("bilverkstad", "verkstad"),
+}
+PLACE_HEADS = ("avdelning", "disk", "bar", "hylla", "hyllor", "sektion", "verkstad", "butik", "handel")
 
 # Topics of feedback → (stems). The report groups issues by (department, topic).
 TOPICS: dict[str, tuple[str, ...]] = {

@@ -65,8 +65,19 @@ def product_terms(ctx: BusinessContext | None) -> tuple[str, ...]:
     return tuple(terms)
 
 
+def _place_pattern(name: str, stems: tuple[str, ...]) -> re.Pattern[str]:
+    places = [*lexicon.DEPARTMENT_PLACES.get(name, ()), name]
+    heads = "|".join(lexicon.PLACE_HEADS)
+    alternatives = [r"\s+".join(map(re.escape, words(p))) + f"(?:{_SUFFIX})" for p in places if words(p)]
+    alternatives += [re.escape(w) + f"(?:s|e)?(?:{heads})\\w*" for st in stems for w in words(st)[-1:]]
+    return re.compile(rf"(?<![a-zåäöéü0-9])(?:{'|'.join(alternatives)})(?![a-zåäöéü0-9])")
+
+
+_PLACE_RES = {name: _place_pattern(name, stems) for name, stems in lexicon.COMMON_DEPARTMENTS.items()}
+
+
 def foreign_departments(text: str, ctx: BusinessContext | None) -> list[str]:
-    """Common departments named in ``text`` that the store's profile does not have.
+    """Common departments a customer names *as a place* that the store's profile does not have.
 
     A common department counts as the store's own when any of its stems matches
     the store's department names, aliases or products. Without a profile there
@@ -79,7 +90,7 @@ def foreign_departments(text: str, ctx: BusinessContext | None) -> list[str]:
     found: list[str] = []
     for name, stems in lexicon.COMMON_DEPARTMENTS.items():
         owned = any(phrase_pattern(s).search(own_text) for s in (name, *stems))
-        if (not owned or normalize(name) in absent) and mentions(text, (name, *stems)):
+        if (not owned or normalize(name) in absent) and _PLACE_RES[name].search(text):
             found.append(name)
     for a in absent:
         if a and a not in found and mentions(text, (a,)):
