@@ -24,6 +24,7 @@ from engine.api.auth import TokenAuthority, authority_from_settings
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.ports import DispatcherPort
+from engine.api.reports import LocalReports, ReportPort
 from engine.api.servicer import CallEngineService
 from engine.config import Settings
 from storage.database import Database
@@ -150,6 +151,7 @@ async def serve_in_process(
     *,
     host: str | None = None,
     authority: TokenAuthority | None = None,
+    reports: ReportPort | None = None,
     health_interval: float = HEALTH_INTERVAL_SECONDS,
     watch_poll_seconds: float = 0.25,
 ) -> RunningServer:
@@ -157,8 +159,9 @@ async def serve_in_process(
     bind_host = host or settings.api.bind_host
     bind_port = settings.api.port if port is None else port
     authority = authority or authority_from_settings(settings)
+    reports = reports or LocalReports(db, settings)
     service = CallEngineService(
-        db, dispatcher, authority, settings.api, watch_poll_seconds=watch_poll_seconds
+        db, dispatcher, authority, settings.api, reports, watch_poll_seconds=watch_poll_seconds
     )
     server = grpc.aio.server(options=server_options(settings))
     pb_grpc.add_CallEngineServicer_to_server(service, server)

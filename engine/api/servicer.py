@@ -23,6 +23,7 @@ from engine.api.gate import Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.ports import DispatcherPort
+from engine.api.reports import ReportPort
 from engine.config import ApiSettings
 from engine.domain import Role, SessionStatus
 from engine.errors import NotFoundError, PermissionDeniedError
@@ -53,12 +54,14 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         dispatcher: DispatcherPort,
         authority: TokenAuthority,
         api: ApiSettings,
+        reports: ReportPort,
         *,
         watch_poll_seconds: float = 0.25,
         clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self.db = db
         self.dispatcher = dispatcher
+        self.reports = reports
         self.authority = authority
         self.unary_limit = Limiter(api.max_in_flight, "requests")
         self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
@@ -230,11 +233,12 @@ class CallEngineService(pb_grpc.CallEngineServicer):
     async def GenerateWeeklyReport(
         self, request: pb.GenerateWeeklyReportRequest, caller: Caller
     ) -> pb.WeeklyReport:
-        from engine.api.reports import build_weekly_report
-
         args = v.parse_week(request)
         caller.require_store(args.store_id)
-        rec = await build_weekly_report(self.db, principal_of(caller), args.store_id, args.week_monday)
+        await self.reports.generate(args.store_id, args.week_monday)
+        async with self.db.transaction(principal_of(caller)) as tx:
+            rec = await tx.reports.get(args.store_id, args.week_monday)
+        log.info("weekly report generated store=%s week=%s", args.store_id, args.week_monday)
         return convert.weekly_report(rec)
 
     # ------------------------------------------------------------ admin
@@ -261,8 +265,10 @@ class CallEngineService(pb_grpc.CallEngineServicer):
     async def ReviewFraudResult(self, request: pb.ReviewFraudResultRequest, caller: Caller) -> pb.FraudResult:
         caller.require_role(Role.ADMIN)
         args = v.parse_review(request)
-        async with self.db.transaction(principal_of(caller)) as tx:
-            rec = await tx.fraud.review(args.fraud_result_id, args.decision, caller.user_id)
+        from engine.analysis.service import review_fraud_result
+
+        # Through the analysis service: the session's assessment is re-folded with the decision.
+        rec = await review_fraud_result(self.db, principal_of(caller), args.fraud_result_id, args.decision)
         log.info("fraud review result=%s decision=%s", args.fraud_result_id, args.decision.value)
         return convert.fraud_result(rec)
 

@@ -173,6 +173,23 @@ async def test_fraud_review_is_admin_only(env: Env, session_id: uuid.UUID) -> No
     assert await _code(env.stub.ReviewFraudResult(missing, metadata=admin)) is grpc.StatusCode.NOT_FOUND
 
 
+async def test_weekly_report_generate_then_get(env: Env, session_id: uuid.UUID) -> None:
+    owner = env.token(Role.STORE_OWNER, STORE)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    get = pb.GetWeeklyReportRequest(store_id=str(STORE), analysis_week=today)
+    before = await _code(env.stub.GetWeeklyReport(get, metadata=owner))
+    built = await env.stub.GenerateWeeklyReport(
+        pb.GenerateWeeklyReportRequest(store_id=str(STORE), analysis_week=today), metadata=owner, timeout=60
+    )
+    monday = dt.date.fromisoformat(today) - dt.timedelta(days=dt.date.fromisoformat(today).weekday())
+    assert built.analysis_week == monday.isoformat() and built.total_feedback_count >= 1
+    assert before in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.OK)
+    got = await env.stub.GetWeeklyReport(get, metadata=owner)
+    assert got.report_id == built.report_id and got.HasField("generated_at")
+    other = env.token(Role.STORE_OWNER, OTHER)
+    assert await _code(env.stub.GetWeeklyReport(get, metadata=other)) is grpc.StatusCode.PERMISSION_DENIED
+
+
 async def test_erase_customer_data(env: Env, session_id: uuid.UUID) -> None:
     req = pb.EraseCustomerDataRequest(phone_number=PHONE)
     assert await _code(env.stub.EraseCustomerData(req, metadata=env.token(Role.SERVICE))) is (
