@@ -27,6 +27,7 @@ _VOICED_TABLE = bytes(1 if abs(v) > 1000 else 0 for v in ULAW_TO_LINEAR)
 _VOICED_MIN = FRAME_BYTES // 10
 _GOODBYES = ("hej då", "hejdå", "adjö")
 SAFETY_HANGUP_S = 900.0
+_DECODE_BATCH = FRAME_BYTES * 10
 
 
 def is_voiced(frame: bytes) -> bool:
@@ -125,6 +126,7 @@ class ScenarioCaller:
         self._turn_start = 0
         self._last_voice = 0
         self._heard: list[str] = []
+        self._pending = bytearray()
         self._replied = False  # already replied to this AI turn (barge-in)
         self._closing_done = False
         self._hung_up = False
@@ -153,11 +155,18 @@ class ScenarioCaller:
                 self._replied = False
             self._last_voice = self._tick
         if self._ai_in_turn:
-            texts = self._decoder.feed(played if played is not None else _SILENCE_FRAME)
-            if texts:
-                self._heard.extend(texts)
-                self._log.customer_heard.extend(texts)
-            self._log.decode_errors = self._decoder.errors
+            self._pending += played if played is not None else _SILENCE_FRAME
+            if len(self._pending) >= _DECODE_BATCH:
+                self._decode()
+
+    def _decode(self) -> None:
+        # Batches: the decoder's numpy work costs per call, not per byte.
+        texts = self._decoder.feed(bytes(self._pending))
+        self._pending.clear()
+        if texts:
+            self._heard.extend(texts)
+            self._log.customer_heard.extend(texts)
+        self._log.decode_errors = self._decoder.errors
 
     def _maybe_barge_in(self) -> None:
         if not self._ai_in_turn or self._replied or self._speaking:
@@ -180,6 +189,7 @@ class ScenarioCaller:
         if (self._tick - self._last_voice) * TICK_MS < max(delay_ms, TICK_MS):
             return
         # The AI's turn is over.
+        self._decode()
         self._ai_in_turn = False
         self._decoder.reset()
         if self._replied:

@@ -15,11 +15,14 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
 from engine.emulators.scenarios.schema import (
+    FraudKind,
+    Outcome,
+    Persona,
     Scenario,
     ScenarioFile,
     Store,
@@ -33,6 +36,7 @@ E164_RE = re.compile(r"^\+[1-9]\d{7,14}$")
 _HOURS_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DTMF_RE = re.compile(r"^[0-9*#wW]+$")
+_CHOICES = {"outcome": get_args(Outcome), "persona": get_args(Persona), "fraud": get_args(FraudKind)}
 _MSGSPEC_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
 
@@ -149,6 +153,9 @@ def _split_msgspec_error(text: str) -> tuple[str, str]:
     raw_path = (match.group("path") or "").lstrip(".")
     message = match.group("msg")
     message = message[:1].lower() + message[1:]
+    leaf = raw_path.rsplit(".", 1)[-1]
+    if message.startswith("invalid enum value") and leaf in _CHOICES:
+        message += f": expected one of {', '.join(_CHOICES[leaf])}"
     return raw_path or "(root)", message
 
 
