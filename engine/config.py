@@ -137,6 +137,12 @@ class DispatchSettings:
     """``CALLENGINE_ASSESSOR_ACTORS``."""
     fraud_actors: int = 2
     """``CALLENGINE_FRAUD_ACTORS``."""
+    max_hosts: int = 64
+    """``CALLENGINE_MAX_HOSTS``: upper bound on SessionHost actors the dispatcher starts."""
+    min_hosts: int = 1
+    """``CALLENGINE_MIN_HOSTS``: hosts kept running even when idle."""
+    host_idle_seconds: float = 300.0
+    """``CALLENGINE_HOST_IDLE_SECONDS``: an empty host beyond ``min_hosts`` drains and exits after this."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,6 +224,9 @@ _ENV_NAMES: dict[tuple[str, str], str] = {
     ("dispatch", "respect_call_windows"): "CALLENGINE_RESPECT_CALL_WINDOWS",
     ("dispatch", "assessor_actors"): "CALLENGINE_ASSESSOR_ACTORS",
     ("dispatch", "fraud_actors"): "CALLENGINE_FRAUD_ACTORS",
+    ("dispatch", "max_hosts"): "CALLENGINE_MAX_HOSTS",
+    ("dispatch", "min_hosts"): "CALLENGINE_MIN_HOSTS",
+    ("dispatch", "host_idle_seconds"): "CALLENGINE_HOST_IDLE_SECONDS",
     ("api", "port"): "CALLENGINE_GRPC_PORT",
     ("api", "jwt_secret"): "CALLENGINE_JWT_SECRET",
     ("api", "jwt_issuer"): "CALLENGINE_JWT_ISSUER",
