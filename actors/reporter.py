@@ -1,0 +1,117 @@
+"""Reporter: a singleton named, detached actor for weekly reports and nightly retention cleanup.
+
+Monday 03:00 Europe/Stockholm it builds last week's report for every store;
+``build`` does one on demand; every night at 03:30 it runs the retention
+cleanup. Runs are idempotent (a rebuild replaces), so a restart that repeats
+a run does no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from engine.config import Settings
+from engine.dispatch.schedule import next_daily, next_weekly, report_week
+from engine.logs import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+
+class ReporterActor:
+    def __init__(self, settings: Settings) -> None:
+        configure_logging()
+        self.settings = settings
+        self._db: Any = None
+        self._llm: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.runs: dict[str, int] = {"weekly": 0, "cleanup": 0, "on_demand": 0}
+
+    async def ready(self) -> bool:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._loop("weekly", next_weekly, self._weekly), name="reporter-weekly"),
+                asyncio.create_task(
+                    self._loop("cleanup", next_daily, self._cleanup), name="reporter-cleanup"
+                ),
+            ]
+        return True
+
+    async def _deps(self) -> tuple[Any, Any]:
+        if self._db is None:
+            from engine.analysis.config import DEFAULT_CONFIG
+            from engine.analysis.llm import OpenAIStructuredLLM, make_client
+            from storage import Database
+
+            self._db = await Database.open(self.settings, upgrade=False)
+            o = self.settings.openai
+            client = make_client(o.api_key.get(), o.base_url, DEFAULT_CONFIG.llm.timeout_seconds)
+            self._llm = OpenAIStructuredLLM(client, o.chat_model, DEFAULT_CONFIG.llm)
+        return self._db, self._llm
+
+    async def _loop(self, name: str, next_at: Any, job: Any) -> None:
+        while True:
+            due = next_at(datetime.now(UTC))
+            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            try:
+                await job(due)
+                self.runs[name] += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reporter %s run failed; next run as scheduled", name)
+
+    async def _weekly(self, run_at: datetime) -> None:
+        week = report_week(run_at)
+        built = await self.build_all(week.isoformat())
+        log.info("weekly reports for %s: %d stores", week, built)
+
+    async def _cleanup(self, run_at: datetime) -> None:
+        from storage.retention import cleanup
+
+        db, _ = await self._deps()
+        report = await cleanup(db, run_at)
+        log.info("retention cleanup: %s", report)
+
+    async def build_all(self, week: str) -> int:
+        """Build ``week``'s report (its Monday, ISO date) for every store; returns how many."""
+        from storage import Principal
+
+        db, _ = await self._deps()
+        async with db.transaction(Principal.service()) as tx:
+            stores = await tx.stores.list_stores()
+        built = 0
+        for store in stores:
+            try:
+                await self.build(str(store.id), week)
+                built += 1
+            except Exception:
+                log.exception("weekly report for store %s failed", store.id)
+        return built
+
+    async def build(self, store_id: str, week: str) -> str:
+        """Build (or rebuild) one store's report for ``week``; returns the report id."""
+        from engine.analysis import service
+
+        db, llm = await self._deps()
+        report = await service.build_weekly_report(db, llm, uuid.UUID(store_id), date.fromisoformat(week))
+        self.runs["on_demand"] += 1
+        return str(getattr(report, "id", ""))
+
+    async def cleanup_now(self) -> str:
+        from storage.retention import cleanup
+
+        db, _ = await self._deps()
+        return str(await cleanup(db, datetime.now(UTC)))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if self._db is not None:
+            await self._db.close()

@@ -1,0 +1,245 @@
+"""SessionHost: a thin async Ray actor over :class:`engine.session.host.CallHost`.
+
+One host holds ``sessions_per_host`` CallSessions and one websockets server
+(media streams + status callbacks). ``sessions_per_host = 1`` is the
+dedicated-actor mode: the same code, one process per call. Hosts are named and
+detached so a Dispatcher restart does not take them (and their calls) down.
+
+Also here: the dispatcher-side client (:class:`RayHostClient`) and fleet
+(:class:`RayHostFleet`), the only code that talks to host actors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ray
+
+from actors import _ray
+from engine.config import Settings
+from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
+from engine.errors import ConfigError, ResourceExhaustedError
+from engine.logs import get_logger
+
+log = get_logger(__name__)
+
+KNOWN_ATTEMPTS = 10_000
+"""Attempts a host remembers (to refuse a second dial of the same attempt)."""
+
+DEFAULT_STORE_FACTORY = "engine.session.pgstore:create_store"
+
+
+def load_factory(path: str) -> Callable[..., Any]:
+    module, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"session store factory {path!r} is not available: {exc}") from exc
+
+
+class SessionHostActor:
+    """Hosts calls; the Dispatcher polls :meth:`status` (heartbeat + outcomes) and acks outcomes.
+
+    ``call_host_factory`` (an import path ``module:function``) builds the CallHost:
+    ``await factory(settings, on_outcome)`` → ``(call_host, lookup)`` where
+    ``await lookup(session_id)`` → ``(phone_e164, store_id)`` read from storage
+    in this process, so a phone number never travels through Ray. The default
+    builds a real CallHost over the PostgreSQL session store.
+    """
+
+    def __init__(self, settings: Settings, host_id: str, call_host_factory: str | None = None) -> None:
+        self.settings = settings
+        self.host_id = host_id
+        self._factory_path = call_host_factory
+        self._host: Any = None
+        self._lookup: Any = None
+        self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
+        self._known: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._verification: dict[str, str] = {}
+        self._started_at = time.monotonic()
+        self._ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> dict[str, Any]:
+        """Start the CallHost (once) and say where Twilio reaches it."""
+        async with self._lock:
+            if self._host is None:
+                factory = load_factory(self._factory_path or "actors.session_host:default_call_host")
+                self._host, self._lookup = await factory(self.settings, self._record)
+                await self._host.start()
+                self._ready.set()
+                log.info("session host %s up at %s", self.host_id, self._host.public_url)
+        return {
+            "host_id": self.host_id,
+            "public_url": self._host.public_url,
+            "capacity": self._host.capacity,
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+        }
+
+    def _record(self, outcome: Any) -> None:
+        self._verification.pop(outcome.session_id, None)
+        self._outcomes[outcome.session_id] = Outcome(
+            outcome.session_id, outcome.status, outcome.failure_reason, bool(outcome.retry_due)
+        )
+
+    async def start_call(self, call: CallStart) -> bool:
+        await self._ready.wait()
+        key = (call.session_id, call.attempt)
+        if key in self._known:
+            return False  # this attempt was already dialled here: never twice
+        if self._host.free_slots <= 0:
+            raise ResourceExhaustedError(f"host {self.host_id} has no free slot")
+        from engine.session.call import CallRequest
+
+        self._known[key] = None
+        while len(self._known) > KNOWN_ATTEMPTS:
+            self._known.popitem(last=False)
+        self._verification[call.session_id] = call.verification_id
+        try:
+            phone, store_id = await self._lookup(call.session_id)
+            request = CallRequest(call.session_id, call.store_id or store_id, phone, call.attempt + 1)
+            await self._host.start_call(request)
+        except Exception:
+            # Not placed: the session's own supervisor recorded the failure, or it never began.
+            self._verification.pop(call.session_id, None)
+            raise
+        return True
+
+    async def status(self) -> HostStatus:
+        await self._ready.wait()
+        host = self._host
+        active = {sid: self._verification.get(sid, "") for sid in list(host._sessions)}
+        return HostStatus(
+            self.host_id,
+            host.capacity,
+            host.free_slots,
+            active,
+            list(self._outcomes.values()),
+            host.draining,
+        )
+
+    async def ack(self, session_ids: Sequence[str]) -> None:
+        for sid in session_ids:
+            self._outcomes.pop(sid, None)
+
+    async def cancel(self, session_id: str) -> bool:
+        session = self._host.session(session_id) if self._host is not None else None
+        if session is None:
+            return False
+        session.request_shutdown()
+        return True
+
+    async def drain(self, deadline_s: float) -> None:
+        if self._host is not None:
+            await self._host.drain(deadline_s)
+
+    async def stop(self) -> None:
+        if self._host is not None:
+            await self._host.stop()
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+
+async def default_call_host(settings: Settings, on_outcome: Callable[[Any], None]) -> tuple[Any, Any]:
+    """The production CallHost: real Twilio/OpenAI clients over the PostgreSQL session store."""
+    from engine.session.host import CallHost
+    from storage import Database, Principal
+
+    db = await Database.open(settings, upgrade=False)
+    store = await load_factory(DEFAULT_STORE_FACTORY)(settings, db)
+
+    async def lookup(session_id: str) -> tuple[str, str]:
+        async with db.transaction(Principal.service()) as tx:
+            sid = uuid.UUID(session_id)
+            record = await tx.sessions.get(sid)
+            return await tx.sessions.get_phone(sid), str(record.store_id)
+
+    return CallHost(settings, store, on_outcome=on_outcome, collect_outcomes=False), lookup
+
+
+class RayHostClient:
+    """:class:`engine.dispatch.ports.HostClient` over one SessionHost actor."""
+
+    def __init__(self, host_id: str, handle: Any, timeout: float = 10.0) -> None:
+        self.host_id = host_id
+        self.handle = handle
+        self.timeout = timeout
+
+    async def start_call(self, call: CallStart) -> bool:
+        ref = self.handle.start_call.remote(call)
+        return bool(await _ray.call(ref, f"host {self.host_id} start_call", self.timeout))
+
+    async def status(self) -> HostStatus:
+        ref = self.handle.status.remote()
+        result: HostStatus = await _ray.call(ref, f"host {self.host_id} status", self.timeout)
+        return result
+
+    async def ack(self, session_ids: Sequence[str]) -> None:
+        await _ray.call(self.handle.ack.remote(list(session_ids)), f"host {self.host_id} ack", self.timeout)
+
+    async def cancel(self, session_id: str) -> bool:
+        return bool(await _ray.call(self.handle.cancel.remote(session_id), "host cancel", self.timeout))
+
+    async def drain(self, deadline_s: float) -> None:
+        await _ray.call(self.handle.drain.remote(deadline_s), "host drain", deadline_s + 30.0)
+
+
+class RayHostFleet:
+    """:class:`engine.dispatch.ports.HostFleet`: starts, finds and retires SessionHost actors."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        call_host_factory: str | None = None,
+        start_timeout: float | None = None,
+        max_concurrency: int = 10_000,
+    ) -> None:
+        self.settings = settings
+        self.call_host_factory = call_host_factory
+        self.start_timeout = start_timeout
+        self.max_concurrency = max_concurrency
+
+    async def discover(self) -> list[HostClient]:
+        clients: list[HostClient] = []
+        for name in _ray.named_actors(_ray.HOST_PREFIX):
+            try:
+                handle = _ray.get_actor(name)
+            except Exception:
+                continue
+            clients.append(RayHostClient(name, handle))
+        return clients
+
+    async def start_host(self) -> RayHostClient:
+        host_id = f"{_ray.HOST_PREFIX}{uuid.uuid4().hex[:10]}"
+        cls: Any = ray.remote(SessionHostActor)
+        handle = cls.options(
+            name=host_id,
+            namespace=_ray.NAMESPACE,
+            lifetime="detached",
+            num_cpus=0,
+            resources={_ray.CALL_HUB: 1},
+            max_restarts=0,  # a dead host's calls are gone; the Dispatcher retries them elsewhere
+            max_concurrency=self.max_concurrency,
+        ).remote(self.settings, host_id, self.call_host_factory)
+        # Waits while the autoscaler adds a node if no call_hub is free.
+        await _ray.call(handle.ready.remote(), f"host {host_id} start", self.start_timeout)
+        return RayHostClient(host_id, handle)
+
+    async def retire(self, host: HostClient) -> None:
+        handle = getattr(host, "handle", None)
+        if handle is None:
+            return
+        try:
+            await _ray.call(handle.stop.remote(), "host stop", 30.0)
+        finally:
+            _ray.kill(handle)
