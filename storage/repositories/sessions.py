@@ -208,13 +208,18 @@ class SessionRepository(Repository):
         self.tx.audit("write", "feedback_call_sessions", session_id, f"{expected_status}->{new_status}")
         return record
 
-    async def claim_due(self, now: dt.datetime, limit: int, host_id: str) -> builtins.list[ClaimedSession]:
+    async def claim_due(
+        self, now: dt.datetime, limit: int, host_id: str, *, store_id: uuid.UUID | None = None
+    ) -> builtins.list[ClaimedSession]:
         """Claim up to ``limit`` due pending sessions for ``host_id`` (skips rows others hold).
 
         Due sessions whose number opted out are failed (``opted_out``) instead of claimed.
+        ``store_id`` restricts the claim to one store.
         """
         aware("now", now)
         due = and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at <= now)
+        if store_id is not None:
+            due = and_(due, _C.store_id == store_id)
         opted = (
             update(_T)
             .where(due, _C.phone_bidx.in_(select(table_of(PhoneOptOut).c.phone_bidx)))

@@ -17,7 +17,7 @@ async def test_session_lifecycle_and_transcripts(database: Database, pg_factory)
     assert again.id == first.id
     assert first.session_status is SessionStatus.PENDING
     async with database.transaction(Principal.service()) as tx:
-        claimed = await tx.sessions.claim_due(now, 100, "host-a")
+        claimed = await tx.sessions.claim_due(now, 100, "host-a", store_id=store_id)
     mine = [c for c in claimed if c.session.id == first.id]
     assert mine and mine[0].phone_e164 == "+46701234567"
     async with database.transaction(Principal.service()) as tx:
