@@ -246,6 +246,11 @@ def say(text: str) -> bytes:
     return response_create("SÄG: " + text)
 
 
+def commit() -> bytes:
+    """Commit what the customer said so far (they hung up mid-sentence)."""
+    return _encode({"type": "input_audio_buffer.commit"})
+
+
 def response_cancel() -> bytes:
     return _encode({"type": "response.cancel"})
 

@@ -144,6 +144,9 @@ def transition(state: CallState, event: Event) -> CallState:
             return _failed(FailureReason.HOST_LOST)
         if event is Event.INTERNAL_ERROR:
             return _failed(FailureReason.INTERNAL)
+        if event is Event.OPTED_OUT:
+            # Defence in depth: the number opted out before we dialled; never dial it.
+            return CallState(Phase.ABANDONED, SessionStatus.ABANDONED, FailureReason.OPTED_OUT)
         raise _illegal(state, event)
 
     if phase in _PRE_ANSWER:

@@ -14,6 +14,7 @@ from typing import Protocol
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 
 from engine.config import TwilioSettings
 from engine.errors import CallEngineError, ResourceExhaustedError, UnavailableError
@@ -42,8 +43,10 @@ class TwilioCalls(Protocol):
         """Place the call; return its CallSid. Raises DialRejectedError / UnavailableError."""
         ...
 
-    async def end_call(self, call_sid: str, *, answered: bool) -> None:
-        """Hang up (answered) or cancel (still ringing). Idempotent on finished calls."""
+    async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:
+        """Hang up (answered) or cancel (still ringing); with ``say``, speak it (Swedish TTS) first.
+
+        Idempotent on finished calls."""
         ...
 
     async def aclose(self) -> None: ...
@@ -102,12 +105,14 @@ class TwilioRestCalls:
             raise _translate(exc, "create call") from exc
         return str(call.sid)
 
-    async def end_call(self, call_sid: str, *, answered: bool) -> None:
+    async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                await self._client.calls(call_sid).update_async(
-                    status="completed" if answered else "canceled"
-                )
+                if say and answered:
+                    await self._client.calls(call_sid).update_async(twiml=say_and_hang_up(say))
+                else:
+                    status = "completed" if answered else "canceled"
+                    await self._client.calls(call_sid).update_async(status=status)
         except TwilioRestException as exc:
             if exc.status in (400, 404):  # already over (e.g. 21220: call not in-progress)
                 return
@@ -117,6 +122,13 @@ class TwilioRestCalls:
 
     async def aclose(self) -> None:
         await self._http.close()
+
+
+def say_and_hang_up(text: str) -> str:
+    response = VoiceResponse()
+    response.say(text, language="sv-SE")
+    response.hangup()
+    return str(response)
 
 
 def rest_calls_factory(settings: TwilioSettings) -> TwilioCalls:

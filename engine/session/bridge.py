@@ -1,0 +1,344 @@
+"""The media bridge of one answered call: Twilio Media Stream ⇄ OpenAI Realtime.
+
+Shape (STYLE.md 4): a reader and a writer task per socket, a timer task and a
+transcript flusher, all owned here; ``run()`` waits for the first to finish or
+for an end condition, re-raises a task's error, and cancels the rest with a
+timeout. Audio is never decoded: base64 mu-law goes from one JSON envelope to
+the other. Bounded queues: Twilio→Realtime blocks the Twilio reader when full
+(TCP backpressure) except while the Realtime socket is being restored, when
+the oldest audio is dropped and counted; Realtime→Twilio blocks the Realtime
+reader when full.
+
+The Realtime side is supervised: an unexpected close is restored on a new
+socket within ``RESTORE_SECONDS`` (session.update + earlier lines replayed as
+text); a session nearing its time limit is renewed the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import ServerConnection
+
+from engine.config import Settings
+from engine.domain import Speaker
+from engine.errors import UnavailableError
+from engine.realtime import events as rt
+from engine.realtime.connection import RealtimeConnector
+from engine.session.bridge_events import RealtimeHandler
+from engine.session.clock import Clock
+from engine.session.conversation import Script
+from engine.session.metrics import CallMetrics
+from engine.session.playback import Playback
+from engine.session.state import Event
+from engine.session.store import TranscriptLine
+from engine.session.timers import CallTimers, TimerAction
+from engine.session.transcript import TranscriptLog
+from engine.telephony import media
+
+RESTORE_SECONDS = 2.0
+RENEW_MARGIN_SECONDS = 120.0
+TO_TWILIO_MAX = 2000
+TO_REALTIME_MAX = 250
+CLOSING_GRACE_SECONDS = 20.0
+"""After a goodbye/opt-out, end even if the closing line is never heard in full."""
+CANCEL_TIMEOUT = 2.0
+FINAL_WORDS_SECONDS = 1.5
+
+
+class Bridge(RealtimeHandler):
+    def __init__(
+        self,
+        *,
+        twilio_ws: ServerConnection,
+        stream_sid: str,
+        connector: RealtimeConnector,
+        settings: Settings,
+        script: Script,
+        instructions: str,
+        clock: Clock,
+        log: logging.LoggerAdapter[logging.Logger],
+        metrics: CallMetrics,
+        transcript: TranscriptLog,
+        flush: Callable[[list[TranscriptLine]], Awaitable[None]],
+        opt_out: Callable[[], Awaitable[None]],
+        started_at: float,
+    ) -> None:
+        self.twilio_ws = twilio_ws
+        self.stream_sid = stream_sid
+        self._connector = connector
+        self.settings = settings
+        self.script = script
+        self._instructions = instructions
+        self.clock = clock
+        self.log = log
+        self.metrics = metrics
+        self.transcript = transcript
+        self._flush_cb = flush
+        self._opt_out_cb = opt_out
+        self.started_at = started_at
+        self.playback = Playback()
+        self.timers = CallTimers(settings.session, started_at)
+        self.to_twilio: asyncio.Queue[str] = asyncio.Queue(TO_TWILIO_MAX)
+        self.to_realtime: asyncio.Queue[str | bytes] = asyncio.Queue(TO_REALTIME_MAX)
+        self._done = asyncio.Event()
+        self.end_event: Event | None = None
+        self.pending_end: Event | None = None
+        self._pending_deadline: float | None = None
+        self._restoring = False
+        self._renew = False
+        self._rt_ws: ClientConnection | None = None
+        self.realtime_expires_at: float | None = None
+        self.openai_session_ids: list[str] = []
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._opted_out = False
+        RealtimeHandler.__init__(self)
+
+    # ------------------------------------------------------------------ helpers
+    def ms(self) -> int:
+        return int((self.clock.now() - self.started_at) * 1000)
+
+    def end(self, event: Event) -> None:
+        if self.end_event is None:
+            self.end_event = event
+            self._done.set()
+
+    def end_after_closing(self, event: Event) -> None:
+        """End once the closing line has been heard (or after a grace period)."""
+        if self.pending_end is None or event is Event.OPTED_OUT:
+            self.pending_end = event
+            self._pending_deadline = self.clock.now() + CLOSING_GRACE_SECONDS
+
+    def send_twilio(self, frame: str) -> None:
+        try:
+            self.to_twilio.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.metrics.error("twilio_queue_full", self.ms())
+
+    def send_realtime(self, event: str | bytes) -> None:
+        """Control events: never dropped for audio (the queue leaves room by dropping audio)."""
+        while self.to_realtime.full():
+            self.to_realtime.get_nowait()
+            self.metrics.error("realtime_backlog_dropped", self.ms())
+        self.to_realtime.put_nowait(event)
+
+    def clear_twilio(self) -> None:
+        while not self.to_twilio.empty():
+            self.to_twilio.get_nowait()
+        self.to_twilio.put_nowait(media.encode_clear(self.stream_sid))
+
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    def opt_out(self) -> None:
+        if not self._opted_out:
+            self._opted_out = True
+            self.spawn(self._opt_out_cb(), "opt-out")
+
+    # ------------------------------------------------------------------ run
+    async def run(self) -> Event:
+        tasks = [
+            asyncio.create_task(self._twilio_reader(), name="twilio-reader"),
+            asyncio.create_task(self._twilio_writer(), name="twilio-writer"),
+            asyncio.create_task(self._realtime(), name="realtime"),
+            asyncio.create_task(self._timer_loop(), name="timers"),
+            asyncio.create_task(self._flush_loop(), name="flusher"),
+        ]
+        done_wait = asyncio.create_task(self._done.wait(), name="end-wait")
+        try:
+            done, _ = await asyncio.wait([*tasks, done_wait], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not done_wait and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            # Let the writer put out what is already queued (e.g. a final clear) briefly.
+            return self.end_event or Event.CUSTOMER_HUNG_UP
+        finally:
+            await _cancel_all([*tasks, done_wait, *self._side_tasks])
+            if self._rt_ws is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await self._rt_ws.close()
+
+    async def finish_side_tasks(self) -> None:
+        if self._side_tasks:
+            await asyncio.wait(self._side_tasks, timeout=CANCEL_TIMEOUT)
+
+    # ------------------------------------------------------------------ Twilio side
+    async def _twilio_reader(self) -> None:
+        handle = self.on_twilio_frame
+        try:
+            async for raw in self.twilio_ws:
+                self.metrics.bytes_in += len(raw)
+                if handle(raw):
+                    await self._put_realtime_audio()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        if self.end_event is None and self.final_words is not None:
+            # The customer hung up mid-sentence: let the committed words be transcribed first.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FINAL_WORDS_SECONDS):
+                    await self.final_words.wait()
+        if self.end_event is None:
+            self.end(self.pending_end or Event.CUSTOMER_HUNG_UP)
+
+    async def _put_realtime_audio(self) -> None:
+        frame = self._inbound_audio
+        if self._restoring or self._rt_ws is None:
+            self.send_realtime(frame)  # drops the oldest while there is no socket
+        else:
+            await self.to_realtime.put(frame)  # backpressure onto Twilio's TCP stream
+
+    async def _twilio_writer(self) -> None:
+        ws = self.twilio_ws
+        queue = self.to_twilio
+        while True:
+            frame = await queue.get()
+            await ws.send(frame)
+            self.metrics.bytes_out += len(frame)
+
+    # ------------------------------------------------------------------ Realtime side
+    async def _open_realtime(self, restore: bool) -> ClientConnection:
+        t0 = self.clock.now()
+        ws = await self._connector()
+        self.metrics.on_api_latency((self.clock.now() - t0) * 1000)
+        await ws.send(rt.session_update(instructions=self._instructions, voice=self.settings.openai.voice))
+        self.api_sent("session")
+        if restore:
+            for line in self.transcript.conversation():
+                role = "assistant" if line.speaker is Speaker.AI else "user"
+                await ws.send(rt.text_item(role, line.content))
+        if not restore or self.needs_response_after_restore():
+            await ws.send(rt.response_create())
+            self.api_sent("response")
+        return ws
+
+    async def _realtime(self) -> None:
+        restore = False
+        while True:
+            try:
+                if restore:
+                    ws = await self._reconnect()
+                else:
+                    ws = await self._open_realtime(restore=False)
+            except UnavailableError:
+                self.log.warning("realtime unavailable; ending the call")
+                self.metrics.error("realtime_unavailable", self.ms())
+                self.end(Event.REALTIME_LOST)
+                return
+            self._rt_ws = ws
+            self._restoring = False
+            reader = asyncio.create_task(self._realtime_reader(ws), name="realtime-reader")
+            writer = asyncio.create_task(self._realtime_writer(ws), name="realtime-writer")
+            try:
+                done, _ = await asyncio.wait([reader, writer], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await _cancel_all([reader, writer])
+            self._rt_ws = None
+            self._restoring = True
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await ws.close()
+            for task in done:
+                exc = None if task.cancelled() else task.exception()
+                if exc is not None and not isinstance(exc, websockets.exceptions.ConnectionClosed):
+                    raise exc
+            if self._renew:
+                self._renew = False
+                self.log.info("renewing the realtime session")
+            else:
+                self.log.warning("realtime socket dropped mid-call; restoring")
+                self.metrics.error("realtime_dropped", self.ms())
+                self.on_realtime_lost()
+            restore = True
+
+    async def _reconnect(self) -> ClientConnection:
+        deadline = self.clock.now() + RESTORE_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                async with asyncio.timeout(max(0.05, deadline - self.clock.now())):
+                    ws = await self._open_realtime(restore=True)
+                self.metrics.error("realtime_restored", self.ms())
+                return ws
+            except (UnavailableError, TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
+                if self.clock.now() + delay >= deadline:
+                    raise UnavailableError("realtime could not be restored") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    async def _realtime_reader(self, ws: ClientConnection) -> None:
+        handle = self.on_realtime_event
+        async for raw in ws:
+            self.metrics.bytes_in += len(raw)
+            out = handle(raw)
+            if out is None:
+                continue
+            # put() blocks when Twilio lags: backpressure onto the Realtime socket.
+            if type(out) is str:
+                await self.to_twilio.put(out)
+            else:
+                for frame in out:
+                    await self.to_twilio.put(frame)
+
+    async def _realtime_writer(self, ws: ClientConnection) -> None:
+        queue = self.to_realtime
+        while True:
+            event = await queue.get()
+            await ws.send(event)
+            self.metrics.bytes_out += len(event)
+
+    def renew_realtime(self) -> None:
+        if self._rt_ws is not None and not self._renew:
+            self._renew = True
+            self.spawn(self._rt_ws.close(), "realtime-renew")
+
+    # ------------------------------------------------------------------ timers, flushing
+    async def _timer_loop(self) -> None:
+        while True:
+            now = self.clock.now()
+            await self.clock.sleep(min(self.timers.next_check(now), 0.25))
+            now = self.clock.now()
+            if self.pending_end is not None and self._pending_deadline and now >= self._pending_deadline:
+                self.end(self.pending_end)
+            if (
+                self.realtime_expires_at is not None
+                and now >= self.realtime_expires_at - RENEW_MARGIN_SECONDS
+                and not self.playback.playing()
+            ):
+                self.realtime_expires_at = None
+                self.renew_realtime()
+            action = self.timers.due(now)
+            if action is TimerAction.MAX_DURATION:
+                self.log.info("maximum call duration reached")
+                self.end(Event.INTERVIEW_DONE)
+            elif action is TimerAction.SILENCE_HANGUP:
+                self.log.info("customer silent; hanging up")
+                self.end(self.pending_end or Event.SILENCE_TIMEOUT)
+            elif action is TimerAction.NUDGE:
+                self.request_reminder()
+
+    async def _flush_loop(self) -> None:
+        interval = self.settings.session.transcript_flush_seconds
+        while True:
+            await self.clock.sleep(interval)
+            lines = self.transcript.take(self.clock.now())
+            if lines:
+                await self._flush_cb(lines)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]] | list[asyncio.Task[object]] | list) -> None:  # type: ignore[type-arg]
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        _, still = await asyncio.wait(pending, timeout=CANCEL_TIMEOUT)
+        if still:
+            logging.getLogger(__name__).error("%d bridge tasks did not stop in time", len(still))

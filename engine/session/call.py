@@ -1,0 +1,389 @@
+"""One call from dial to hang-up, with its own supervisor.
+
+``CallSession.run()`` is the supervisor: it drives the state machine (every
+change persisted before it is acted on), places the call, waits for Twilio's
+callbacks and the media stream, runs the :class:`~engine.session.bridge.Bridge`,
+hangs up, writes the last transcript lines and the call metrics, and returns a
+:class:`SessionOutcome`. Any error inside ends the session ``failed`` with a
+reason; it never escapes to the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from websockets.asyncio.server import ServerConnection
+
+from engine.config import Settings
+from engine.domain import FailureReason, SessionStatus
+from engine.errors import CallEngineError
+from engine.realtime.connection import RealtimeConnector
+from engine.session.bridge import Bridge
+from engine.session.clock import Clock
+from engine.session.conversation import Script, build_script, render_instructions
+from engine.session.metrics import CallMetrics
+from engine.session.state import CallState, Event, Phase, retry_due, transition
+from engine.session.store import SessionStore, TranscriptLine
+from engine.session.transcript import TranscriptLog
+from engine.telephony import twiml
+from engine.telephony.media import Start, safe_stream_sid
+from engine.telephony.rest import TwilioCalls
+from engine.telephony.security import StreamTokens
+
+_log = logging.getLogger("engine.session")
+
+STREAM_WAIT_SECONDS = 15.0
+"""After the answered callback, how long to wait for the media stream."""
+RING_GRACE_SECONDS = 30.0
+RING_TIMEOUT_SECONDS = 45
+MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+
+
+class CallRequest(msgspec.Struct, frozen=True):
+    session_id: str
+    store_id: str
+    phone_e164: str
+    attempt: int = 1
+    """1 for the first call, 2.. for retries (at most MAX_RETRIES + 1 in total)."""
+
+
+class SessionOutcome(msgspec.Struct, frozen=True):
+    session_id: str
+    store_id: str
+    status: SessionStatus
+    failure_reason: FailureReason | None
+    retry_due: bool
+    attempt: int
+    call_sid: str | None = None
+    duration_seconds: int | None = None
+    openai_session_id: str | None = None
+    opted_out: bool = False
+
+
+class StatusCallback(msgspec.Struct, frozen=True):
+    call_status: str
+    sequence: int = 0
+    answered_by: str | None = None
+
+
+class _StreamAttached(msgspec.Struct):
+    ws: ServerConnection
+    start: Start
+
+
+class _Shutdown(msgspec.Struct):
+    pass
+
+
+@dataclasses.dataclass
+class SessionDeps:
+    settings: Settings
+    store: SessionStore
+    twilio: TwilioCalls
+    connector: RealtimeConnector
+    clock: Clock
+    tokens: StreamTokens
+    public_url: str
+    """This host's public ``ws(s)://`` base."""
+
+
+class _SessionLog(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        extra = self.extra or {}
+        return f"[session={extra.get('session_id')} store={extra.get('store_id')}] {msg}", kwargs
+
+
+class CallSession:
+    def __init__(self, request: CallRequest, deps: SessionDeps) -> None:
+        self.request = request
+        self.id = request.session_id
+        self._deps = deps
+        self.log = _SessionLog(_log, {"session_id": request.session_id, "store_id": request.store_id})
+        self.state = CallState()
+        self.call_sid: str | None = None
+        self.dialled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox: asyncio.Queue[StatusCallback | _StreamAttached | _Shutdown] = asyncio.Queue()
+        self._stream_released = asyncio.Event()
+        self._stream_taken = False
+        self.metrics = CallMetrics()
+        self.transcript = TranscriptLog()
+        self.bridge: Bridge | None = None
+        self._connected_at: float | None = None
+        self._unflushed: list[TranscriptLine] = []
+        self._opted_out = False
+        self._last_sequence = -1
+
+    # ------------------------------------------------------------------ inputs from the host
+    def on_status(self, callback: StatusCallback) -> None:
+        self._inbox.put_nowait(callback)
+
+    def request_shutdown(self) -> None:
+        self._inbox.put_nowait(_Shutdown())
+
+    def accepts_stream(self) -> bool:
+        return not self._stream_taken and not self.state.terminal and self.state.phase is not Phase.CLOSING
+
+    async def serve_stream(self, ws: ServerConnection, start: Start) -> None:
+        """Hand the stream to the session; returns when the session no longer needs the socket."""
+        self._stream_taken = True
+        self._inbox.put_nowait(_StreamAttached(ws, start))
+        await self._stream_released.wait()
+
+    # ------------------------------------------------------------------ supervisor
+    async def run(self) -> SessionOutcome:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            self.log.warning("session cancelled")
+            await self._fail_safely(Event.HOST_LOST)
+            raise
+        except Exception as exc:
+            self.log.error(
+                "session failed: %s", type(exc).__name__, exc_info=not isinstance(exc, CallEngineError)
+            )
+            await self._fail_safely(Event.INTERNAL_ERROR)
+        finally:
+            self._stream_released.set()
+            if not self.dialled.done():
+                self.dialled.set_exception(CallEngineError("call was not placed", retryable=True))
+                self.dialled.exception()  # consumed here; start_call reads it too
+        return self.outcome()
+
+    async def _apply(self, event: Event, **fields: Any) -> None:
+        new = transition(self.state, event)
+        if new == self.state:
+            return
+        if new.phase is Phase.CONNECTED:
+            fields["call_connected_at"] = datetime.now(UTC)
+        if new.terminal:
+            fields["call_ended_at"] = datetime.now(UTC)
+            fields["failure_reason"] = new.reason.value if new.reason else None
+            if self._connected_at is not None:
+                fields["duration_seconds"] = self._duration()
+            if self.bridge is not None and self.bridge.openai_session_ids:
+                fields["openai_session_id"] = self.bridge.openai_session_ids[-1]
+        await self._deps.store.record_transition(self.id, self.state, new, fields)
+        self.log.info("%s: %s -> %s", event.value, self.state.phase.value, new.phase.value)
+        self.state = new
+
+    async def _fail_safely(self, event: Event) -> None:
+        if self.state.terminal:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                if self.state.phase is not Phase.CLOSING:
+                    await self._apply(event)
+                if self.state.phase is Phase.CLOSING:
+                    await self._end_line(say=None)
+                    if self._connected_at is not None:
+                        await self._flush_final()
+                    await self._apply(Event.CLOSED)
+        if not self.state.terminal:
+            # Storage is unreachable: report the outcome anyway; the Dispatcher reconciles.
+            self.state = CallState(Phase.FAILED, SessionStatus.FAILED, FailureReason.INTERNAL)
+
+    async def _run(self) -> None:
+        deps = self._deps
+        if await deps.store.is_opted_out(self.request.phone_e164):
+            self.log.info("number opted out; not dialling")
+            self._opted_out = True
+            await self._apply(Event.OPTED_OUT)
+            self.dialled.set_result(None)  # handled: the outcome says opted_out
+            return
+        context = await deps.store.load_context(self.id, self.request.store_id)
+        script = build_script(context, self.id)
+        instructions = render_instructions(script, context)
+        await self._dial()
+        stream = await self._until_answered()
+        if stream is not None:
+            await self._converse(stream, script, instructions)
+        if self.state.phase is Phase.CLOSING:
+            await self._end_line(
+                say=script.apology if self.state.reason is FailureReason.REALTIME_LOST else None
+            )
+            if self._connected_at is not None:
+                await self._flush_final()
+            await self._apply(Event.CLOSED)
+
+    async def _dial(self) -> None:
+        deps = self._deps
+        await self._apply(
+            Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
+        )
+        token = deps.tokens.issue(self.id)
+        try:
+            self.call_sid = await deps.twilio.create_call(
+                to=self.request.phone_e164,
+                twiml=twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token),
+                status_callback=twiml.status_url(deps.public_url, self.id),
+                timeout_s=RING_TIMEOUT_SECONDS,
+                time_limit_s=int(deps.settings.session.max_call_seconds) + 60,
+            )
+        except CallEngineError as exc:
+            self.log.warning("twilio refused the call: %s", exc)
+            await self._apply(Event.DIAL_REJECTED)
+            self.dialled.set_exception(exc)
+            self.dialled.exception()
+            return
+        self.log.info("dialled (call %s)", self.call_sid)
+        self.dialled.set_result(None)
+
+    async def _until_answered(self) -> _StreamAttached | None:
+        clock = self._deps.clock
+        deadline = clock.now() + RING_TIMEOUT_SECONDS + RING_GRACE_SECONDS
+        while self.state.phase in (Phase.DIALLING, Phase.RINGING, Phase.CONNECTED):
+            wait = deadline - clock.now()
+            try:
+                item = await asyncio.wait_for(self._inbox.get(), timeout=max(0.01, wait))
+            except TimeoutError:
+                self.log.warning("no answer and no callbacks in time; cancelling")
+                await self._apply(
+                    Event.INTERNAL_ERROR if self.state.phase is Phase.CONNECTED else Event.NO_ANSWER
+                )
+                return None
+            if isinstance(item, _Shutdown):
+                await self._apply(Event.SHUTDOWN)
+            elif isinstance(item, _StreamAttached):
+                if self.state.phase is not Phase.CONNECTED:
+                    await self._apply(Event.ANSWERED)
+                return item
+            else:
+                event = self._callback_event(item)
+                if event is not None:
+                    await self._apply(event)
+                    if event is Event.ANSWERED:
+                        deadline = clock.now() + STREAM_WAIT_SECONDS
+        return None
+
+    def _callback_event(self, cb: StatusCallback) -> Event | None:
+        if cb.sequence < self._last_sequence and cb.call_status in ("ringing", "initiated"):
+            return None  # a late, out-of-order progress callback
+        self._last_sequence = max(self._last_sequence, cb.sequence)
+        status = cb.call_status
+        if cb.answered_by and cb.answered_by in MACHINE_ANSWERS:
+            return Event.VOICEMAIL
+        return {
+            "ringing": Event.RINGING,
+            "in-progress": Event.ANSWERED,
+            "answered": Event.ANSWERED,
+            "busy": Event.BUSY,
+            "no-answer": Event.NO_ANSWER,
+            "failed": Event.CALL_FAILED,
+            "canceled": Event.CANCELED,
+            "completed": Event.CLOSED,
+        }.get(status)
+
+    async def _converse(self, stream: _StreamAttached, script: Script, instructions: str) -> None:
+        deps = self._deps
+        self._connected_at = deps.clock.now()
+        bridge = Bridge(
+            twilio_ws=stream.ws,
+            stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
+            connector=deps.connector,
+            settings=deps.settings,
+            script=script,
+            instructions=instructions,
+            clock=deps.clock,
+            log=self.log,
+            metrics=self.metrics,
+            transcript=self.transcript,
+            flush=self._flush,
+            opt_out=self._record_opt_out,
+            started_at=self._connected_at,
+        )
+        self.bridge = bridge
+        control = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
+        try:
+            event = await bridge.run()
+        finally:
+            control.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await control
+            await bridge.finish_side_tasks()
+        self.log.info("conversation ended: %s", event.value)
+        if event is Event.OPTED_OUT and not self._opted_out:
+            await self._record_opt_out()
+        if event is Event.CUSTOMER_HUNG_UP:
+            self._stream_released.set()
+            await self._flush_final()  # before the terminal status, which starts the analysis
+        await self._apply(event)
+
+    async def _control_during_call(self, bridge: Bridge) -> None:
+        while True:
+            item = await self._inbox.get()
+            if isinstance(item, _Shutdown):
+                bridge.end(Event.SHUTDOWN)
+            elif isinstance(item, StatusCallback):
+                event = self._callback_event(item)
+                if event is Event.VOICEMAIL:
+                    bridge.end(Event.VOICEMAIL)
+                elif event in (Event.CLOSED, Event.CALL_FAILED, Event.NO_ANSWER, Event.BUSY, Event.CANCELED):
+                    bridge.end(bridge.pending_end or Event.CUSTOMER_HUNG_UP)
+            elif isinstance(item, _StreamAttached):
+                self.log.warning("second stream for a live call rejected")
+
+    async def _end_line(self, say: str | None) -> None:
+        """Hang up (or cancel) through Twilio REST; with ``say``, speak it first (AI is gone)."""
+        self._stream_released.set()
+        if self.call_sid is None:
+            return
+        answered = self._connected_at is not None or self.state.reason is FailureReason.VOICEMAIL
+        try:
+            await self._deps.twilio.end_call(self.call_sid, answered=answered, say=say)
+        except CallEngineError as exc:
+            self.log.warning("hang-up failed: %s", exc)
+            self.metrics.error("hangup_failed")
+
+    # ------------------------------------------------------------------ persistence helpers
+    async def _flush(self, lines: list[TranscriptLine]) -> None:
+        batch = [*self._unflushed, *lines]
+        try:
+            await self._deps.store.add_transcript_lines(self.id, batch)
+            self._unflushed = []
+        except CallEngineError as exc:
+            self._unflushed = batch
+            self.metrics.error("transcript_flush_failed")
+            self.log.warning("transcript flush failed (%d lines kept): %s", len(batch), exc)
+
+    async def _flush_final(self) -> None:
+        await self._flush(self.transcript.take(self._deps.clock.now(), final=True))
+        if self._connected_at is not None:
+            try:
+                await self._deps.store.add_call_metrics(self.id, self.metrics.record())
+            except CallEngineError as exc:
+                self.log.warning("call metrics not stored: %s", exc)
+
+    async def _record_opt_out(self) -> None:
+        if self._opted_out:
+            return
+        self._opted_out = True
+        await self._deps.store.add_opt_out(self.id, self.request.phone_e164)
+        self.log.info("opt-out recorded")
+
+    def _duration(self) -> int:
+        assert self._connected_at is not None
+        return round(self._deps.clock.now() - self._connected_at)
+
+    def outcome(self) -> SessionOutcome:
+        state = self.state
+        return SessionOutcome(
+            session_id=self.id,
+            store_id=self.request.store_id,
+            status=state.status,
+            failure_reason=state.reason,
+            retry_due=retry_due(state),
+            attempt=self.request.attempt,
+            call_sid=self.call_sid,
+            duration_seconds=self._duration() if self._connected_at is not None else None,
+            openai_session_id=(
+                self.bridge.openai_session_ids[-1] if self.bridge and self.bridge.openai_session_ids else None
+            ),
+            opted_out=self._opted_out,
+        )

@@ -1,0 +1,140 @@
+"""Fixtures for call-session integration tests: a CallHost wired to the emulators, leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from engine.config import Secret, SessionSettings, Settings
+from engine.emulators.scenarios import ScenarioSet, default_scenarios, parse_scenarios
+from engine.session.call import CallRequest
+from engine.session.conversation import BusinessContext
+from engine.session.host import CallHost
+from engine.session.store import MemorySessionStore, SessionStore
+
+SPEED = 10.0
+
+
+@pytest.fixture
+def emulator_speed() -> float:
+    return SPEED
+
+
+def contexts_from(scenarios: ScenarioSet) -> dict[str, BusinessContext]:
+    return {
+        s.id: BusinessContext(store_name=s.name, departments=list(s.departments), campaigns=list(s.campaigns))
+        for s in default_scenarios().stores + scenarios.stores
+    }
+
+
+def session_settings(speed: float = SPEED, **overrides: Any) -> SessionSettings:
+    """Virtual-time defaults scaled to the emulator speed (our timers run on real time)."""
+    values: dict[str, Any] = {
+        "max_call_seconds": 180.0 / speed,
+        "silence_nudge_seconds": 8.0 / speed,
+        "silence_hangup_seconds": 20.0 / speed,
+        "transcript_flush_seconds": 1.0 / speed,
+    }
+    values.update(overrides)
+    return SessionSettings(**values)
+
+
+def host_settings(env: dict[str, str], session: SessionSettings, **host: Any) -> Settings:
+    settings = Settings.from_env({**env, "CALLENGINE_HOST_PORT": "0"})
+    return dataclasses.replace(
+        settings,
+        session=session,
+        host=dataclasses.replace(settings.host, **host),
+        openai=dataclasses.replace(settings.openai, api_key=Secret(env["OPENAI_API_KEY"])),
+    )
+
+
+@pytest.fixture
+async def no_leaks() -> AsyncIterator[None]:
+    """Fails the test if asyncio tasks or sockets outlive it."""
+    before = set(asyncio.all_tasks())
+    yield
+    for _ in range(50):
+        extra = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
+        extra = [t for t in extra if not t.get_name().startswith(("Task-",)) or "session" in repr(t)]
+        if not extra:
+            break
+        await asyncio.sleep(0.02)
+    mine = [t.get_name() for t in extra if _ours(t)]
+    assert not mine, f"leaked tasks: {mine}"
+    gc.collect()
+
+
+def _ours(task: asyncio.Task[Any]) -> bool:
+    code = task.get_coro()
+    name = getattr(code, "__qualname__", "")
+    module = getattr(getattr(code, "cr_code", None), "co_filename", "")
+    return (
+        "engine/session" in module
+        or "engine/realtime" in module
+        or "engine/telephony" in module
+        or name.startswith(("CallSession", "Bridge", "CallHost"))
+    )
+
+
+HostFactory = Callable[..., Awaitable[tuple[CallHost, MemorySessionStore]]]
+
+
+@dataclasses.dataclass
+class Rig:
+    twilio: Any
+    openai: Any
+    host: CallHost
+    store: Any
+
+    async def call(
+        self, session_id: str, phone: str, store_id: str = "grocery-solna", attempt: int = 1
+    ) -> Any:
+        await self.host.start_call(CallRequest(session_id, store_id, phone, attempt))
+        return await self.outcome()
+
+    async def outcome(self, timeout: float = 40) -> Any:
+        assert self.host.outcomes is not None
+        return await asyncio.wait_for(self.host.outcomes.get(), timeout=timeout)
+
+
+RigFactory = Callable[..., Awaitable[Rig]]
+
+
+@pytest.fixture
+async def rig(twilio_emulator_factory: Any, openai_emulator_factory: Any) -> AsyncIterator[RigFactory]:
+    """``await rig(scenarios=[...], session=..., openai=dict(...), twilio=dict(...), store=...)``."""
+    hosts: list[CallHost] = []
+
+    async def make(
+        *,
+        scenarios: list[dict[str, Any]] | None = None,
+        session: SessionSettings | None = None,
+        openai: dict[str, Any] | None = None,
+        twilio: dict[str, Any] | None = None,
+        store: SessionStore | None = None,
+        **host_fields: Any,
+    ) -> Rig:
+        scenario_set = default_scenarios()
+        if scenarios:
+            base = msgspec.to_builtins(default_scenarios().stores)
+            scenario_set = parse_scenarios({"stores": base, "scenarios": scenarios})
+        tw = await twilio_emulator_factory(scenarios=scenario_set, **(twilio or {}))
+        oa = await openai_emulator_factory(**(openai or {}))
+        env = {**tw.env(), "OPENAI_BASE_URL": oa.base_url, "OPENAI_API_KEY": oa.api_key}
+        settings = host_settings(env, session or session_settings(), **host_fields)
+        mem = store or MemorySessionStore(contexts_from(scenario_set))
+        host = CallHost(settings, mem)
+        await host.start()
+        hosts.append(host)
+        return Rig(tw, oa, host, mem)
+
+    yield make
+    for h in hosts:
+        await h.stop()
