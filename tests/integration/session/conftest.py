@@ -19,6 +19,7 @@ from engine.session.host import CallHost
 from engine.session.store import MemorySessionStore, SessionStore
 
 SPEED = 10.0
+OUTCOME_TIMEOUT = 40.0
 
 
 @pytest.fixture
@@ -99,9 +100,10 @@ class Rig:
         await self.host.start_call(CallRequest(session_id, store_id, phone, attempt))
         return await self.outcome()
 
-    async def outcome(self, timeout: float = 40) -> Any:
+    async def outcome(self) -> Any:
         assert self.host.outcomes is not None
-        return await asyncio.wait_for(self.host.outcomes.get(), timeout=timeout)
+        async with asyncio.timeout(OUTCOME_TIMEOUT):
+            return await self.host.outcomes.get()
 
 
 RigFactory = Callable[..., Awaitable[Rig]]
