@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
 from engine.emulators.openai import events
+from engine.emulators.openai.conversation import Conversation, ConvItem
 from engine.emulators.openai.events import Event, Ids
 from engine.emulators.openai.interviewer import Turn, next_line, parse_script, say_override
-from engine.emulators.openai.log import ErrorLog, ItemLog, ResponseLog, SessionLog, TruncationLog
+from engine.emulators.openai.log import ErrorLog, ItemLog, ResponseLog, SessionLog
 from engine.emulators.openai.options import OpenAIEmulatorOptions
 from engine.emulators.openai.protocol import ClientEventError, decode_audio, parse_client_event
 from engine.emulators.openai.response import BYTES_PER_MS, ResponseSpec, ResponseStream
@@ -30,17 +30,6 @@ logger = get_logger(__name__)
 _MIN_COMMIT_MS = 100
 _FLUSH_SILENCE = bytes([SILENCE_BYTE]) * (FRAME_BYTES * 10)
 """Silence fed after a committed turn so the decoder completes a packet cut right at the end."""
-
-
-@dataclasses.dataclass
-class ConvItem:
-    id: str
-    role: str
-    text: str | None
-    item: dict[str, Any]
-    keys: tuple[str, ...] = ()
-    audio_ms: int = 0
-    output_audio: bool = False
 
 
 class RealtimeConnection:
@@ -61,9 +50,10 @@ class RealtimeConnection:
         self._conversation_id = self._ids.new("conv")
         self._vad = EnergyVad(vad_config(self.session))
         self._turn_item_id: str | None = None
-        self.items: list[ConvItem] = []
+        self.conversation = Conversation(ids=self._ids, emit=emit, log=log)
         self.response: ResponseStream | None = None
         self._response_task: asyncio.Task[None] | None = None
+        self._turn_task: asyncio.Task[None] | None = None
         self._requests = 0
         self._tokens = 0
 
@@ -73,12 +63,13 @@ class RealtimeConnection:
         self._emit({"type": "session.created", "event_id": self._new("event"), "session": self.session})
 
     async def aclose(self) -> None:
-        """Stop streaming without emitting anything (the socket is going away)."""
-        task = self._response_task
-        self._response_task = None
-        if task is not None and not task.done():
+        """Stop streaming and transcribing without emitting anything (the socket is going away)."""
+        tasks = {t for t in (self._response_task, self._turn_task) if t is not None and not t.done()}
+        self._response_task = self._turn_task = None
+        for task in tasks:
             task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
 
     def _new(self, prefix: str) -> str:
         return self._ids.new(prefix)
@@ -153,15 +144,8 @@ class RealtimeConnection:
                 "item_id": item_id,
             }
         )
-        self._commit_turn(item_id, stopped.audio)
         detection = self.session["audio"]["input"]["turn_detection"] or {}
-        if detection.get("create_response", True):
-            if self.response is None:
-                self._start_response(instructions=None, params={})
-            else:
-                logger.info(
-                    "realtime turn while a response is active; none created session=%s", self.log.session_id
-                )
+        self._commit_turn(item_id, stopped.audio, respond=bool(detection.get("create_response", True)))
 
     def _commit(self, event: dict[str, Any]) -> None:
         buffered = self._vad.buffered_ms()
@@ -177,11 +161,11 @@ class RealtimeConnection:
         item_id = self._turn_item_id or self._new("item")
         self._turn_item_id = None
         _, audio = self._vad.take_buffer()
-        self._commit_turn(item_id, audio)
+        self._commit_turn(item_id, audio, respond=False)
 
-    def _commit_turn(self, item_id: str, audio: bytes) -> None:
-        """committed → user item added/done → transcription, from the audio actually received."""
-        previous = self.items[-1].id if self.items else None
+    def _commit_turn(self, item_id: str, audio: bytes, *, respond: bool) -> None:
+        """committed → user item added/done now; transcription (off the loop) and the response follow."""
+        previous = self.conversation.last_id
         self._emit(
             {
                 "type": "input_audio_buffer.committed",
@@ -191,34 +175,43 @@ class RealtimeConnection:
             }
         )
         item = events.user_audio_item(item_id, None)
-        self._emit(
-            {
-                "type": "conversation.item.added",
-                "event_id": self._new("event"),
-                "previous_item_id": previous,
-                "item": item,
-            }
+        for kind in ("conversation.item.added", "conversation.item.done"):
+            self._emit(
+                {"type": kind, "event_id": self._new("event"), "previous_item_id": previous, "item": item}
+            )
+        turn = ConvItem(item_id, "user", None, item, audio_ms=len(audio) // BYTES_PER_MS, pending=True)
+        self.conversation.items.append(turn)
+        self.log.items.append(ItemLog(item_id, "user", "audio", None))
+        earlier = self._turn_task
+        self._turn_task = asyncio.get_running_loop().create_task(
+            self._finish_turn(turn, audio, respond, earlier), name=f"realtime-turn-{item_id}"
         )
-        self._emit(
-            {
-                "type": "conversation.item.done",
-                "event_id": self._new("event"),
-                "previous_item_id": previous,
-                "item": item,
-            }
-        )
-        decoder = SpeechDecoder()
-        texts = decoder.feed(audio + _FLUSH_SILENCE)
-        text = " ".join(texts)
-        failed = not texts and decoder.errors > 0
+
+    async def _finish_turn(
+        self, turn: ConvItem, audio: bytes, respond: bool, earlier: asyncio.Task[None] | None
+    ) -> None:
+        # Decoding takes milliseconds of numpy per turn: keep it off the event loop.
+        text, failed = await asyncio.to_thread(transcribe, audio)
+        if earlier is not None:
+            await asyncio.wait({earlier})  # turns finish in the order they were committed
+        turn.text, turn.pending = text or None, False
+        turn.item = events.user_audio_item(turn.id, text)
         self.log.transcripts.append(text)
-        self.log.items.append(ItemLog(item_id, "user", "audio", text))
-        stored = events.user_audio_item(item_id, text)
-        self.items.append(
-            ConvItem(item_id, "user", text or None, stored, audio_ms=len(audio) // BYTES_PER_MS)
-        )
-        if self.session["audio"]["input"].get("transcription") is None:
+        for logged in self.log.items:
+            if logged.id == turn.id:
+                logged.text = text
+        if self.session["audio"]["input"].get("transcription") is not None:
+            self._transcription_events(turn.id, text, failed, len(audio))
+        if not respond:
             return
+        if self.response is None:
+            self._start_response(instructions=None, params={})
+        else:
+            logger.info(
+                "realtime turn while a response is active; none created session=%s", self.log.session_id
+            )
+
+    def _transcription_events(self, item_id: str, text: str, failed: bool, audio_bytes: int) -> None:
         if failed:
             self._emit(
                 {
@@ -252,7 +245,7 @@ class RealtimeConnection:
                 "item_id": item_id,
                 "content_index": 0,
                 "transcript": text,
-                "usage": {"type": "duration", "seconds": round(len(audio) / 8000, 3)},
+                "usage": {"type": "duration", "seconds": round(audio_bytes / 8000, 3)},
             }
         )
 
@@ -262,123 +255,17 @@ class RealtimeConnection:
         self._emit({"type": "input_audio_buffer.cleared", "event_id": self._new("event")})
 
     def _item_create(self, event: dict[str, Any]) -> None:
-        item = copy.deepcopy(event["item"])
-        previous = event.get("previous_item_id")
-        position = len(self.items)
-        if previous is not None:
-            position = 0 if previous == "root" else self._index_of(previous, event, "previous_item_id") + 1
-        item_id = item.get("id") or self._new("item")
-        if any(existing.id == item_id for existing in self.items):
-            raise ClientEventError(
-                "invalid_value",
-                f"Item with id '{item_id}' already exists.",
-                "item.id",
-                event.get("event_id"),
-                event["type"],
-            )
-        item["id"] = item_id
-        item.setdefault("object", "realtime.item")
-        item.setdefault("status", "completed")
-        role = item.get("role") or item.get("type", "message")
-        text = _item_text(item)
-        self.items.insert(position, ConvItem(item_id, role, text, item))
-        self.log.items.append(ItemLog(item_id, role, "client", text))
-        prev_id = self.items[position - 1].id if position > 0 else None
-        self._emit(
-            {
-                "type": "conversation.item.added",
-                "event_id": self._new("event"),
-                "previous_item_id": prev_id,
-                "item": item,
-            }
-        )
-        self._emit(
-            {
-                "type": "conversation.item.done",
-                "event_id": self._new("event"),
-                "previous_item_id": prev_id,
-                "item": item,
-            }
-        )
-
-    def _index_of(self, item_id: str, event: dict[str, Any], param: str) -> int:
-        for index, existing in enumerate(self.items):
-            if existing.id == item_id:
-                return index
-        raise ClientEventError(
-            "invalid_value",
-            f"Item with item_id '{item_id}' not found.",
-            param,
-            event.get("event_id"),
-            event["type"],
-        )
+        self.conversation.create(event)
 
     def _truncate(self, event: dict[str, Any]) -> None:
-        index = self._index_of(event["item_id"], event, "item_id")
-        target = self.items[index]
-        event_id = event.get("event_id")
-        if not target.output_audio:
-            raise ClientEventError(
-                "invalid_value",
-                "Only model output audio messages can be truncated.",
-                "item_id",
-                event_id,
-                event["type"],
-            )
-        if event["content_index"] != 0:
-            raise ClientEventError(
-                "invalid_value",
-                f"Invalid content_index {event['content_index']}: the item has one content part.",
-                "content_index",
-                event_id,
-                event["type"],
-            )
-        end_ms = event["audio_end_ms"]
-        available = target.audio_ms
-        if self.response is not None and self.response.item_id == target.id:
-            available = self.response.audio_ms_sent
-        if end_ms < 0 or end_ms > available:
-            raise ClientEventError(
-                "invalid_value",
-                f"Audio content of {available}ms is already shorter than {end_ms}ms",
-                "audio_end_ms",
-                event_id,
-                event["type"],
-            )
-        full = target.text or ""
-        kept = full[: len(full) * end_ms // available] if available else ""
-        target.text = kept
-        target.audio_ms = end_ms
-        for part in target.item.get("content", []):
-            if part.get("type") == "output_audio":
-                part["transcript"] = kept
-        self.log.truncations.append(TruncationLog(target.id, 0, end_ms, kept))
-        self._emit(
-            {
-                "type": "conversation.item.truncated",
-                "event_id": self._new("event"),
-                "item_id": target.id,
-                "content_index": 0,
-                "audio_end_ms": end_ms,
-            }
-        )
+        streaming = (self.response.item_id, self.response.audio_ms_sent) if self.response else None
+        self.conversation.truncate(event, streaming)
 
     def _item_delete(self, event: dict[str, Any]) -> None:
-        index = self._index_of(event["item_id"], event, "item_id")
-        removed = self.items.pop(index)
-        self._emit(
-            {"type": "conversation.item.deleted", "event_id": self._new("event"), "item_id": removed.id}
-        )
+        self.conversation.delete(event)
 
     def _item_retrieve(self, event: dict[str, Any]) -> None:
-        index = self._index_of(event["item_id"], event, "item_id")
-        self._emit(
-            {
-                "type": "conversation.item.retrieved",
-                "event_id": self._new("event"),
-                "item": self.items[index].item,
-            }
-        )
+        self.conversation.retrieve(event)
 
     def _response_create(self, event: dict[str, Any]) -> None:
         if self.response is not None:
@@ -432,7 +319,11 @@ class RealtimeConnection:
 
     def _start_response(self, *, instructions: str | None, params: dict[str, Any]) -> None:
         script = parse_script(self.session.get("instructions") or "")
-        history = [Turn(i.role, i.text, i.keys) for i in self.items if i.role in ("user", "assistant")]
+        history = [
+            Turn(i.role, i.text, i.keys)
+            for i in self.conversation.items
+            if i.role in ("user", "assistant") and not i.pending
+        ]
         line = next_line(script, history, say=say_override(instructions))
         modalities = params.get("output_modalities") or self.session.get("output_modalities") or ["audio"]
         output = (params.get("audio") or {}).get("output") or {}
@@ -449,10 +340,10 @@ class RealtimeConnection:
             voice=_voice_name(output.get("voice") or session_output.get("voice")),
             output_format=output.get("format") or session_output["format"],
             metadata=params.get("metadata"),
-            previous_item_id=self.items[-1].id if self.items else None,
-            input_text_tokens=sum(events.text_tokens(i.text or "") for i in self.items)
+            previous_item_id=self.conversation.last_id,
+            input_text_tokens=sum(events.text_tokens(i.text or "") for i in self.conversation.items)
             + events.text_tokens(self.session.get("instructions") or ""),
-            input_audio_tokens=sum(i.audio_ms for i in self.items if i.role == "user") // 100,
+            input_audio_tokens=sum(i.audio_ms for i in self.conversation.items if i.role == "user") // 100,
         )
         stream = ResponseStream(
             spec=spec,
@@ -466,7 +357,7 @@ class RealtimeConnection:
         self.response = stream
         if in_conversation:
             stored = events.assistant_item(item_id, "in_progress", line.text, text_mode=spec.text_mode)
-            self.items.append(
+            self.conversation.items.append(
                 ConvItem(item_id, "assistant", line.text, stored, line.keys, output_audio=not spec.text_mode)
             )
             self.log.items.append(ItemLog(item_id, "assistant", "response", line.text))
@@ -495,7 +386,7 @@ class RealtimeConnection:
         if self.response is stream:
             self.response = None
             self._response_task = None
-        for item in self.items:
+        for item in self.conversation.items:
             if item.id == stream.item_id:
                 if not stream.spec.text_mode and item.audio_ms == 0:
                     item.audio_ms = stream.audio_ms_sent
@@ -514,19 +405,14 @@ class RealtimeConnection:
         self._emit(events.rate_limits(self._new("event"), self._requests, self._tokens))
 
 
+def transcribe(audio: bytes) -> tuple[str, bool]:
+    """(text decoded from a committed turn, whether it failed: speech was there but nothing decoded)."""
+    decoder = SpeechDecoder()
+    texts = decoder.feed(audio + _FLUSH_SILENCE)
+    return " ".join(texts), not texts and decoder.errors > 0
+
+
 def _voice_name(voice: Any) -> str:
     if isinstance(voice, dict):
         return str(voice.get("id", "alloy"))
     return str(voice or "alloy")
-
-
-def _item_text(item: dict[str, Any]) -> str | None:
-    texts = []
-    for part in item.get("content") or []:
-        if isinstance(part, dict):
-            value = part.get("text") or part.get("transcript")
-            if isinstance(value, str):
-                texts.append(value)
-    if item.get("type") == "function_call_output":
-        return None
-    return " ".join(texts) if texts else None

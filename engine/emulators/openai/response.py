@@ -69,13 +69,12 @@ class ResponseStream:
         self.log = log
         self._pacing = pacing
         self._conversation_id = conversation_id
-        self.audio = b"" if spec.text_mode else speech_audio(spec.line.text)
+        self.audio = b""
         self.sent_bytes = 0
         self.transcript_sent = ""
         self._words = _WORD_RE.findall(spec.line.text) or [spec.line.text]
         self._next_word = 0
         self.finished = False
-        log.audio_bytes_total = len(self.audio)
 
     @property
     def audio_ms_sent(self) -> int:
@@ -142,6 +141,9 @@ class ResponseStream:
             self._send_words(len(self.spec.line.text))
             self.finish("completed")
             return
+        # Synthesis runs off the event loop: other sessions keep their pace meanwhile.
+        self.audio = await asyncio.to_thread(speech_audio, self.spec.line.text)
+        self.log.audio_bytes_total = len(self.audio)
         chunk = self._options.output_chunk_ms * BYTES_PER_MS
         chunk_wall = self._options.wall(self._options.output_chunk_ms / 1000) / self._options.output_pace
         start = loop.time()

@@ -22,7 +22,7 @@ from engine.emulators.openai.connection import RealtimeConnection
 from engine.emulators.openai.events import Event, Ids
 from engine.emulators.openai.log import SessionLog
 from engine.emulators.openai.options import OpenAIEmulatorOptions, OpenAIFaults
-from engine.emulators.openai.protocol import validate_server_event
+from engine.emulators.openai.protocol import client_models, server_models, validate_server_event
 from engine.logs import get_logger
 
 logger = get_logger(__name__)
@@ -84,6 +84,10 @@ class OpenAIEmulator:
     async def start(self) -> None:
         if self._runner is not None:
             return
+        # Import the SDK's event models now, not on the first session.update (seconds, once per process).
+        client_models()
+        if self.options.validate_events:
+            server_models()
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES)
         app.router.add_get("/v1/realtime", self._realtime)
         app.router.add_post("/v1/chat/completions", self._chat_completions)

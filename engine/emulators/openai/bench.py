@@ -1,0 +1,218 @@
+"""Benchmark: concurrent Realtime sessions one emulator process sustains at real-time pace.
+
+    python -m engine.emulators.openai.bench --sessions 25 50 100 --seconds 20
+
+The emulator runs in a child process; this process drives N raw WebSocket
+clients that behave like a bridge: a 20 ms mu-law frame every 20 ms (silence,
+or the customer's answer after each AI line), the AI's audio streamed back by
+the emulator at real-time pace. Reported per N: the emulator's CPU (share of
+one core, from /proc), and the lateness of received output-audio deltas
+against the real-time schedule their first delta sets (p50/p99/max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import msgspec
+import websockets
+
+from engine.emulators.speech import FRAME_BYTES, SILENCE_BYTE, encode_speech
+
+SCRIPT = """Du är en intervjuare.
+### SAMTALSMANUS
+HÄLSNING: Hej! Jag ringer från Ica Kvantum Solna om ditt köp i dag.
+SAMTYCKE: Är det okej att jag ställer några korta frågor?
+FRÅGA 1: Hur upplevde du frukt- och gröntavdelningen?
+FRÅGA 2: Vad tyckte du om vår kampanj på kaffe?
+FRÅGA 3: Var det något som kunde ha varit bättre vid kassan?
+AVSLUTNING: Tack för dina svar! Hej då!
+### SLUT
+"""
+ANSWER = "Det var bra, frukten var fräsch."
+_SILENCE_FRAME = base64.b64encode(bytes([SILENCE_BYTE]) * FRAME_BYTES).decode()
+_CHUNK_MS = 100
+
+
+class _Typed(msgspec.Struct):
+    type: str
+
+
+_TYPE = msgspec.json.Decoder(_Typed)
+
+
+@dataclass
+class Stats:
+    lateness_ms: list[float] = field(default_factory=list)
+    responses: int = 0
+    errors: int = 0
+
+
+async def _serve(port: int) -> None:
+    from engine.emulators.openai import OpenAIEmulator, OpenAIEmulatorOptions
+
+    emulator = OpenAIEmulator(OpenAIEmulatorOptions(port=port, api_key="sk-bench", output_chunk_ms=_CHUNK_MS))
+    await emulator.start()
+    loop = asyncio.get_running_loop()
+
+    def report() -> None:
+        # Emulator-side pacing: how late each output delta left against its real-time schedule.
+        stats = [log.pacing for log in emulator.sessions]
+        count = sum(p.count for p in stats)
+        print(
+            json.dumps(
+                {
+                    "server_late_mean_ms": round(sum(p.total_ms for p in stats) / count, 2) if count else 0.0,
+                    "server_late_max_ms": round(max((p.max_ms for p in stats), default=0.0), 1),
+                }
+            ),
+            flush=True,
+        )
+        emulator.sessions.clear()
+
+    loop.add_signal_handler(signal.SIGUSR1, report)
+    print(f"PORT={emulator.port}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+
+
+async def _session(url: str, stats: Stats, stop_at: float) -> None:
+    answer = [
+        base64.b64encode(f).decode() for f in _frames(encode_speech(ANSWER) + bytes([SILENCE_BYTE]) * 8000)
+    ]
+    pending: list[str] = []
+    async with websockets.connect(
+        url, additional_headers={"Authorization": "Bearer sk-bench"}, max_size=None
+    ) as ws:
+        update = {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "instructions": SCRIPT,
+                "audio": {
+                    "input": {
+                        "format": {"type": "audio/pcmu"},
+                        "transcription": {"model": "whisper-1", "language": "sv"},
+                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+                    },
+                    "output": {"format": {"type": "audio/pcmu"}},
+                },
+            },
+        }
+        await ws.send(json.dumps(update))
+        await ws.send(json.dumps({"type": "response.create"}))
+
+        async def sender() -> None:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            tick = 0
+            while loop.time() < stop_at:
+                tick += 1
+                audio = pending.pop(0) if pending else _SILENCE_FRAME
+                await ws.send('{"type":"input_audio_buffer.append","audio":"' + audio + '"}')
+                await asyncio.sleep(max(0.0, start + tick * 0.02 - loop.time()))
+
+        async def receiver() -> None:
+            first: float | None = None
+            index = 0
+            async for raw in ws:
+                kind = _TYPE.decode(raw).type
+                if kind == "response.output_audio.delta":
+                    now = time.monotonic()
+                    if first is None:
+                        first, index = now, 0
+                    else:
+                        index += 1
+                        stats.lateness_ms.append(max(0.0, (now - first - index * _CHUNK_MS / 1000) * 1000))
+                elif kind == "response.done":
+                    first = None
+                    stats.responses += 1
+                    pending.extend(answer)
+                elif kind == "error":
+                    stats.errors += 1
+
+        receive = asyncio.create_task(receiver())
+        try:
+            await sender()
+        finally:
+            receive.cancel()
+            await asyncio.gather(receive, return_exceptions=True)
+
+
+def _frames(audio: bytes) -> list[bytes]:
+    return [audio[i : i + FRAME_BYTES] for i in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _run(sessions: int, seconds: float, port: int, pid: int) -> dict[str, float]:
+    stats = Stats()
+    url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+    await _session(url, Stats(), asyncio.get_running_loop().time() + 0.5)  # warm-up
+    stop_at = asyncio.get_running_loop().time() + seconds
+    cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
+    await asyncio.gather(*(_session(url, stats, stop_at) for _ in range(sessions)))
+    cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+    late = sorted(stats.lateness_ms) or [0.0]
+    return {
+        "sessions": sessions,
+        "emulator_cpu_pct": round(cpu * 100, 1),
+        "cpu_pct_per_session": round(cpu * 100 / sessions, 3),
+        "responses": stats.responses,
+        "errors": stats.errors,
+        "late_p50_ms": round(statistics.median(late), 1),
+        "late_p99_ms": round(late[int(len(late) * 0.99) - 1 if len(late) > 1 else 0], 1),
+        "late_max_ms": round(late[-1], 1),
+    }
+
+
+async def _main(args: argparse.Namespace) -> None:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.emulators.openai.bench", "--serve", stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdout is not None
+    line = (await child.stdout.readline()).decode().strip()
+    port = int(line.split("=", 1)[1])
+    try:
+        for n in args.sessions:
+            result = await _run(n, args.seconds, port, child.pid)
+            child.send_signal(signal.SIGUSR1)
+            result.update(json.loads(await child.stdout.readline()))
+            print(json.dumps(result), flush=True)
+    finally:
+        child.terminate()
+        await child.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(_serve(args.port))
+    else:
+        asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()
