@@ -1,0 +1,123 @@
+"""Faults and bad input: Realtime drops, refused connections, lost frames, forged requests, draining."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import websockets
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import connect
+
+from engine.domain import FailureReason, SessionStatus, Speaker
+from engine.emulators.openai.options import OpenAIFaults, RealtimeFaults
+from engine.session.call import CallRequest
+from engine.telephony.twiml import media_url, status_url
+from tests.integration.session.conftest import RigFactory
+
+PHONE = "+46701749101"
+ANSWERS = ["Frukten var fin.", "Kaffet var gott.", "Kassan gick fort."]
+
+
+def _scenario(**fields: object) -> dict[str, object]:
+    return {"name": "f", "phone": PHONE, "answers": ANSWERS, **fields}
+
+
+async def test_realtime_drop_mid_call_is_restored(rig: RigFactory, no_leaks: None) -> None:
+    faults = OpenAIFaults(realtime=RealtimeFaults(drop_after_seconds=3.0, drop_connections=1))
+    r = await rig(scenarios=[_scenario()], openai={"faults": faults})
+    outcome = await r.call("sess-drop", PHONE)
+    assert outcome.status is SessionStatus.COMPLETED, outcome
+    counts = r.store.metrics["sess-drop"].technical_errors["counts"]
+    assert counts.get("realtime_dropped") == 1 and counts.get("realtime_restored") == 1
+    assert len(r.openai.sessions) == 2
+    # The new socket got the conversation so far, as text.
+    replayed = [i for i in r.openai.sessions[1].items if i.source != "response"]
+    assert replayed
+    lines = r.store.lines("sess-drop")
+    customer = [line.content for line in lines if line.speaker is Speaker.CUSTOMER]
+    assert customer[-1] in (ANSWERS[-1], "Ja, det går bra.") or customer
+    assert "procent" in [line for line in lines if line.speaker is Speaker.AI][-1].content
+
+
+async def test_realtime_unreachable_apologises_and_fails(rig: RigFactory, no_leaks: None) -> None:
+    faults = OpenAIFaults(realtime=RealtimeFaults(refuse_connections=True))
+    r = await rig(scenarios=[_scenario()], openai={"faults": faults})
+    outcome = await r.call("sess-norealtime", PHONE)
+    assert outcome.status is SessionStatus.FAILED and outcome.failure_reason is FailureReason.REALTIME_LOST
+    assert not outcome.retry_due
+    record = await r.twilio.calls_to(PHONE)[-1].wait_ended(timeout_s=10)
+    assert record.status == "completed"
+    assert r.store.metrics["sess-norealtime"].technical_errors["counts"]["realtime_unavailable"] == 1
+
+
+async def test_packet_loss_equals_dropped_frames(rig: RigFactory, no_leaks: None) -> None:
+    dropped = [20, 21, 22, 60]
+    r = await rig(scenarios=[_scenario(impairments={"drop_frames": dropped})])
+    outcome = await r.call("sess-loss", PHONE)
+    record = await r.twilio.calls_to(PHONE)[-1].wait_ended(timeout_s=10)
+    assert outcome.status is SessionStatus.COMPLETED
+    info = r.store.metrics["sess-loss"].device_info
+    assert info is not None and info["frames_lost"] == len(record.frames_dropped) == len(dropped)
+    assert r.store.metrics["sess-loss"].packet_loss_percentage == round(
+        100 * len(dropped) / (info["frames_in"] + len(dropped)), 2
+    )
+
+
+async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario(reply_delay_ms=3000)])
+    host = r.host
+    await host.start_call(CallRequest("sess-live", "grocery-solna", PHONE))
+    validator = RequestValidator(r.twilio.auth_token)
+    # A status callback with a forged signature.
+    url = status_url(host.public_url, "sess-live") + "?CallStatus=completed&SequenceNumber=9"
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with connect(
+            url.replace("http://", "ws://"), additional_headers={"X-Twilio-Signature": "forged"}
+        ):
+            pass
+    assert info.value.response.status_code == 403
+    # A stream without a valid signature.
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with connect(media_url(host.public_url, "sess-live")):
+            pass
+    assert info.value.response.status_code == 403
+    # A stream for a session this host does not have.
+    unknown = media_url(host.public_url, "nobody")
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with connect(
+            unknown, additional_headers={"x-twilio-signature": validator.compute_signature(unknown, {})}
+        ):
+            pass
+    assert info.value.response.status_code == 404
+    # A correctly signed stream whose token is forged.
+    live = media_url(host.public_url, "sess-live")
+    async with connect(
+        live, additional_headers={"x-twilio-signature": validator.compute_signature(live, {})}
+    ) as ws:
+        await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        await ws.send(
+            '{"event":"start","sequenceNumber":"1","streamSid":"MZx","start":{"streamSid":"MZx","callSid":"CAx",'
+            '"customParameters":{"token":"9999999999.forged"}}}'
+        )
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), timeout=5)
+        assert ws.close_code == 1008
+    assert host.rejected["forged_signature"] == 2 and host.rejected["forged_token"] == 1
+    outcome = await r.outcome()
+    assert outcome.session_id == "sess-live" and outcome.status is SessionStatus.COMPLETED
+
+
+async def test_drain_ends_live_calls_cleanly(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario(answers=["Ja."] * 30, reply_delay_ms=500)], sessions_per_host=1)
+    host = r.host
+    await host.start_call(CallRequest("sess-drain", "grocery-solna", PHONE))
+    assert host.free_slots == 0
+    with pytest.raises(Exception, match="full"):
+        await host.start_call(CallRequest("sess-other", "grocery-solna", PHONE))
+    await asyncio.sleep(1.0)
+    await host.drain(0.2)
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.COMPLETED and host.active == 0
+    with pytest.raises(Exception, match="draining"):
+        await host.start_call(CallRequest("sess-late", "grocery-solna", PHONE))
