@@ -242,3 +242,12 @@ feedback. After {STATS_MARK} you get JSON statistics counted from the calls: men
 (department, topic, sentiment). Name positive trends and negative issues ONLY from those
 statistics (evidence_calls must be the counted number), and give concrete recommendations in
 Swedish for the store owner."""
+
+
+def llm_from_settings(openai_settings: Any, config: LLMConfig) -> OpenAIStructuredLLM | None:
+    """The analysis LLM for ``settings.openai``; None when neither a key nor a base URL is set."""
+    key = openai_settings.api_key.get() if openai_settings.api_key else ""
+    if not key and not openai_settings.base_url:
+        return None
+    client = make_client(key, openai_settings.base_url, config.timeout_seconds)
+    return OpenAIStructuredLLM(client, openai_settings.chat_model, config)
