@@ -152,6 +152,7 @@ class MediaStream:
         self._chunk = 0
         self._out: collections.deque[tuple[int, str]] = collections.deque()
         self._hangup = asyncio.Event()
+        self._aborted = False
         self.stream_sid = "MZ" + secrets.token_hex(16)
 
     def hang_up(self) -> None:
@@ -170,6 +171,7 @@ class MediaStream:
                 additional_headers={"x-twilio-signature": signature},
                 user_agent_header="Twilio.TmeWs/1.0",
                 open_timeout=ctx.open_timeout_s,
+                close_timeout=2.0,
                 compression=None,
                 max_size=_MAX_MESSAGE,
                 ping_interval=None,
@@ -204,9 +206,10 @@ class MediaStream:
         tasks = {reader, pacer, hangup}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if self._aborted:
+                return "stream-error"
             if reader in done:
-                reader.result()
-                return "app-closed-stream"
+                return "app-closed-stream" if reader.result() else "stream-error"
             if pacer in done:
                 reason = pacer.result()
                 if reason == "customer-hangup":
@@ -237,7 +240,8 @@ class MediaStream:
         except websockets.exceptions.ConnectionClosed:
             pass
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: ClientConnection) -> bool:
+        """Until the app closes the socket: True for a clean close, False if the connection broke."""
         record = self._record
         try:
             async for raw in ws:
@@ -245,8 +249,9 @@ class MediaStream:
                     record.invalid_messages += 1
                     continue
                 self._handle(raw)
-        except websockets.exceptions.ConnectionClosed:
-            pass
+        except websockets.exceptions.ConnectionClosedError:
+            return False
+        return True
 
     def _handle(self, raw: str) -> None:
         record = self._record
@@ -288,6 +293,7 @@ class MediaStream:
             if delay > 0:
                 await asyncio.sleep(delay)
             if close_tick is not None and tick >= close_tick:
+                self._aborted = True
                 ws.transport.abort()  # a network failure: no stop, no close frame
                 return "stream-error"
             played = self._playback.drain()

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 CONNECT_TWIML = '<Response><Connect><Stream url="{url}"><Parameter name="token" value="t0k" /></Stream></Connect></Response>'
 
@@ -66,6 +67,8 @@ class StreamServer:
         self._handler = handler
         self._server: Server | None = None
         self.done = asyncio.Event()
+        self.started = asyncio.Event()
+        """Set when the first message arrived."""
 
     async def __aenter__(self) -> StreamServer:
         self._server = await serve(self._serve, "127.0.0.1", 0)
@@ -88,6 +91,8 @@ class StreamServer:
             else:
                 async for raw in ws:
                     self._record(raw)
+        except ConnectionClosed:
+            pass
         finally:
             self.done.set()
 
@@ -96,6 +101,7 @@ class StreamServer:
         self.raw.append(raw)
         message: dict[str, Any] = json.loads(raw)
         self.messages.append(message)
+        self.started.set()
         return message
 
     async def recv(self, ws: ServerConnection) -> dict[str, Any]:
