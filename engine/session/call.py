@@ -119,6 +119,7 @@ class CallSession:
         self._unflushed: list[TranscriptLine] = []
         self._opted_out = False
         self._last_sequence = -1
+        self._sid_recorded = False
 
     # ------------------------------------------------------------------ inputs from the host
     def on_status(self, callback: StatusCallback) -> None:
@@ -160,6 +161,9 @@ class CallSession:
         new = transition(self.state, event)
         if new == self.state:
             return
+        if self.call_sid is not None and not self._sid_recorded:
+            fields["twilio_call_sid"] = self.call_sid
+            self._sid_recorded = True
         if new.phase is Phase.CONNECTED:
             fields["call_connected_at"] = datetime.now(UTC)
         if new.terminal:

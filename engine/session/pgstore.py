@@ -1,0 +1,107 @@
+"""SessionStore over the real repositories (storage/): PostgreSQL, encrypted, RLS as the service.
+
+One short transaction per call (never a session shared between tasks). Status
+changes are compare-and-set on ``session_status``; internal phases (dialling,
+ringing, closing) are written to the ``phase`` column and the session events,
+so a phase-only change is a CAS on the unchanged status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import NotFoundError
+from engine.session.conversation import BusinessContext, context_from_profile
+from engine.session.state import CallState
+from engine.session.store import CallMetricsRecord, TranscriptLine
+from storage import Database, Principal
+from storage.records import CallMetrics as StoredMetrics
+from storage.records import TranscriptLine as StoredLine
+from storage.repositories.sessions import UPDATABLE
+
+log = logging.getLogger(__name__)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+class PostgresSessionStore:
+    def __init__(self, db: Database, *, host_id: str | None = None) -> None:
+        self._db = db
+        self._principal = Principal.service()
+        self._host_id = host_id
+
+    async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
+        sid = _uuid(store_id)
+        async with self._db.transaction(self._principal) as tx:
+            store = await tx.stores.get_store(sid)
+            try:
+                profile = await tx.contexts.get_current(sid)
+            except NotFoundError:
+                log.warning(
+                    "[session=%s store=%s] no business context; generic interview", session_id, store_id
+                )
+                return BusinessContext(store_name=store.name)
+        return context_from_profile(
+            store.name, profile.departments, profile.current_campaigns, profile.question_configuration
+        )
+
+    async def record_transition(
+        self, session_id: str, old: CallState, new: CallState, fields: Mapping[str, Any]
+    ) -> None:
+        values = {k: v for k, v in fields.items() if k in UPDATABLE}
+        values["phase"] = new.phase.value
+        if self._host_id is not None:
+            values.setdefault("host_id", self._host_id)
+        async with self._db.transaction(self._principal) as tx:
+            await tx.sessions.transition(
+                _uuid(session_id),
+                old.status,
+                new.status,
+                now=dt.datetime.now(dt.UTC),
+                detail=f"{old.phase.value}->{new.phase.value}",
+                **values,
+            )
+
+    async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None:
+        stored = [
+            StoredLine(
+                speaker=line.speaker,
+                message_order=line.message_order,
+                content=line.content,
+                timestamp_ms=line.timestamp_ms,
+                message_type=line.message_type,
+                confidence_score=line.confidence_score,
+                language_detected=line.language_detected,
+            )
+            for line in lines
+        ]
+        async with self._db.transaction(self._principal) as tx:
+            await tx.transcripts.add_lines(_uuid(session_id), stored)
+
+    async def add_call_metrics(self, session_id: str, metrics: CallMetricsRecord) -> None:
+        stored = StoredMetrics(
+            connection_quality=metrics.connection_quality,
+            audio_clarity_score=metrics.audio_clarity_score,
+            latency_ms=metrics.latency_ms,
+            packet_loss_percentage=min(metrics.packet_loss_percentage or 0.0, 99.99),
+            openai_api_latency=metrics.openai_api_latency,
+            technical_errors=metrics.technical_errors,
+            bandwidth_usage_kb=metrics.bandwidth_usage_kb,
+            device_info=metrics.device_info,
+        )
+        async with self._db.transaction(self._principal) as tx:
+            await tx.metrics.add(_uuid(session_id), stored)
+
+    async def add_opt_out(self, session_id: str, phone_e164: str) -> None:
+        async with self._db.transaction(self._principal) as tx:
+            await tx.opt_outs.add_opt_out(phone_e164)
+
+    async def is_opted_out(self, phone_e164: str) -> bool:
+        async with self._db.transaction(self._principal) as tx:
+            return await tx.opt_outs.is_opted_out(phone_e164)

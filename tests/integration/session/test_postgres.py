@@ -1,0 +1,73 @@
+"""A full call persisted in real PostgreSQL through the storage repositories."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from engine.domain import FailureReason, SessionStatus, Speaker
+from engine.session.pgstore import PostgresSessionStore
+from storage import Principal
+from storage.records import BusinessContext
+from tests.integration.session.conftest import RigFactory
+
+PHONE = "+46701749201"
+
+
+async def _store_with_context(pg_factory: Any, database: Any) -> uuid.UUID:
+    store_id = await pg_factory.store()
+    async with database.transaction(Principal.service()) as tx:
+        await tx.contexts.put_new_version(
+            BusinessContext(
+                store_id=store_id,
+                operating_hours={"mon": "08:00-20:00"},
+                departments=["frukt och grönt", "kassan"],
+                current_campaigns=[{"name": "kaffe"}],
+                question_configuration={
+                    "questions": [{"text": "Hittade du det du sökte?", "frequency": 1.0}]
+                },
+                baseline_facts={},
+            )
+        )
+    return store_id
+
+
+async def test_call_is_persisted(rig: RigFactory, database: Any, pg_factory: Any, no_leaks: None) -> None:
+    store_id = await _store_with_context(pg_factory, database)
+    session_id = await pg_factory.session(store_id, PHONE)
+    scenario = {"name": "pg", "phone": PHONE, "answers": ["Ja, allt fanns.", "Frukten var fin.", "Snabbt."]}
+    r = await rig(scenarios=[scenario], store=PostgresSessionStore(database, host_id="host-1"))
+    outcome = await r.call(str(session_id), PHONE, store_id=str(store_id))
+    assert outcome.status is SessionStatus.COMPLETED, outcome
+    async with database.transaction(Principal.service()) as tx:
+        record = await tx.sessions.get(session_id)
+        lines = await tx.transcripts.list_lines(session_id)
+        metrics = await tx.metrics.list_for_session(session_id)
+    assert record.session_status is SessionStatus.COMPLETED
+    assert (
+        record.openai_session_id == outcome.openai_session_id and record.twilio_call_sid == outcome.call_sid
+    )
+    assert record.call_connected_at is not None and record.call_ended_at is not None
+    assert record.phase == "completed" and record.duration_seconds is not None
+    assert "Hittade du det du sökte?" in [line.content for line in lines]
+    assert [line.content for line in lines if line.speaker is Speaker.CUSTOMER][1:3] == scenario["answers"][
+        :2
+    ]
+    assert [line.message_order for line in lines] == list(range(1, len(lines) + 1))
+    assert len(metrics) == 1 and metrics[0].packet_loss_percentage == 0.0
+
+
+async def test_opt_out_is_persisted(rig: RigFactory, database: Any, pg_factory: Any, no_leaks: None) -> None:
+    phone = "+46701749202"
+    store_id = await _store_with_context(pg_factory, database)
+    session_id = await pg_factory.session(store_id, phone)
+    r = await rig(
+        scenarios=[{"name": "pg-opt", "phone": phone, "consent": "Nej, ring inte igen."}],
+        store=PostgresSessionStore(database),
+    )
+    outcome = await r.call(str(session_id), phone, store_id=str(store_id))
+    assert outcome.failure_reason is FailureReason.OPTED_OUT and not outcome.retry_due
+    async with database.transaction(Principal.service()) as tx:
+        assert await tx.opt_outs.is_opted_out(phone)
+        record = await tx.sessions.get(session_id)
+    assert record.session_status is SessionStatus.ABANDONED and record.failure_reason == "opted_out"
