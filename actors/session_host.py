@@ -230,6 +230,8 @@ class RayHostFleet:
             resources={_ray.CALL_HUB: 1},
             max_restarts=0,  # a dead host's calls are gone; the Dispatcher retries them elsewhere
             max_concurrency=self.max_concurrency,
+            # Spread hosts over the nodes that have call_hub: a lost node takes fewer calls with it.
+            scheduling_strategy="SPREAD",
         ).remote(self.settings, host_id, self.call_host_factory)
         # Waits while the autoscaler adds a node if no call_hub is free.
         await _ray.call(handle.ready.remote(), f"host {host_id} start", self.start_timeout)
