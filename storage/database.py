@@ -126,7 +126,7 @@ class Database:
         try:
             async with session.begin():
                 await session.execute(_SET_PRINCIPAL, principal.settings())
-                tx = Tx(session, principal, self.blind_index)
+                tx = Tx(session, principal, self.blind_index, self.keyring)
                 yield tx
                 await tx.flush_audit()
         except CallEngineError:

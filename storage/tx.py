@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.crypto import BlindIndex
+from storage.crypto import BlindIndex, KeyRing
 from storage.principal import Principal
 
 if TYPE_CHECKING:
@@ -34,10 +34,13 @@ _INSERT_AUDIT = text(
 class Tx:
     """Never share a Tx between tasks: it wraps one AsyncSession."""
 
-    def __init__(self, session: AsyncSession, principal: Principal, blind_index: BlindIndex) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, blind_index: BlindIndex, keyring: KeyRing
+    ) -> None:
         self.session = session
         self.principal = principal
         self.blind_index = blind_index
+        self.keyring = keyring
         self._audit: list[dict[str, object]] = []
 
     def audit(

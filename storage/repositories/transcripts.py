@@ -4,58 +4,89 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from engine.domain import MessageType, Speaker
 from engine.errors import ValidationError
+from storage.crypto import aad
 from storage.models import ConversationTranscript
 from storage.models.base import table_of
 from storage.records import TranscriptLine
 from storage.repositories._common import Repository, as_float
-from storage.types import ForRow
 
 _T = table_of(ConversationTranscript)
 _C = _T.c
+_TABLE = "conversation_transcripts"
+# Raw psycopg with binary (%b) array parameters: ~10x cheaper to adapt than text arrays.
+_INSERT_MANY = (
+    f"INSERT INTO {_TABLE} (id, call_session_id, speaker, message_order, content, timestamp_ms, "
+    "confidence_score, language_detected, message_type) "
+    "SELECT id, %(session_id)b, speaker, message_order, content, timestamp_ms, "
+    "confidence_score::numeric(3, 2), coalesce(language_detected, 'sv'), message_type FROM unnest("
+    "%(ids)b::uuid[], %(speakers)b::varchar[], %(orders)b::integer[], %(contents)b::text[], "
+    "%(stamps)b::bigint[], %(confidences)b::float8[], %(languages)b::varchar[], %(types)b::varchar[]) "
+    "AS t(id, speaker, message_order, content, timestamp_ms, confidence_score, language_detected, message_type)"
+)
 
 
-def _confidence(value: float | None) -> Decimal | None:
+def _confidence(value: float | None) -> float | None:
     if value is None:
         return None
-    if not 0.0 <= value <= 1.0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise ValidationError("confidence_score", "must be within 0.00–1.00")
-    return Decimal(f"{value:.2f}")
+    return float(value)
 
 
 class TranscriptRepository(Repository):
     async def add_lines(self, session_id: uuid.UUID, lines: Sequence[TranscriptLine]) -> int:
-        """Insert ``lines`` in one batch (one statement); returns how many were written."""
+        """Insert ``lines`` in one statement and one round trip; returns how many were written.
+
+        ``INSERT … SELECT FROM unnest(arrays)`` (COPY is not allowed on RLS tables):
+        each column travels as one array parameter, so the cost per row is the
+        encryption plus a few list appends. All lines are validated before anything
+        is sent, so a bad line leaves nothing written.
+        """
         if not lines:
             return 0
-        rows = []
-        for line in lines:
+        n = len(lines)
+        ids = [uuid.uuid4() for _ in range(n)]
+        speakers, orders, contents, stamps, confidences, languages, types = [], [], [], [], [], [], []
+        encrypt = self.tx.keyring.encrypt
+        for row_id, line in zip(ids, lines, strict=True):
             if line.message_order < 0 or line.timestamp_ms < 0:
                 raise ValidationError("message_order", "message_order and timestamp_ms must be >= 0")
             if line.language_detected is not None and len(line.language_detected) > 10:
                 raise ValidationError("language_detected", "must be at most 10 characters")
-            row_id = uuid.uuid4()
-            rows.append(
+            if not isinstance(line.content, str):
+                raise ValidationError("content", "must be text")
+            speakers.append(Speaker(line.speaker).value)
+            types.append(MessageType(line.message_type).value)
+            orders.append(line.message_order)
+            stamps.append(line.timestamp_ms)
+            confidences.append(_confidence(line.confidence_score))
+            languages.append(line.language_detected)
+            contents.append(encrypt(line.content, aad(_TABLE, "content", row_id)))
+        connection = await self.session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        async with driver.cursor() as cursor:  # same connection, same transaction
+            await cursor.execute(
+                _INSERT_MANY,
                 {
-                    "id": row_id,
-                    "call_session_id": session_id,
-                    "speaker": Speaker(line.speaker).value,
-                    "message_order": line.message_order,
-                    "content": ForRow(row_id, line.content),
-                    "timestamp_ms": line.timestamp_ms,
-                    "confidence_score": _confidence(line.confidence_score),
-                    "language_detected": line.language_detected,
-                    "message_type": MessageType(line.message_type).value,
-                }
+                    "ids": ids,
+                    "session_id": session_id,
+                    "speakers": speakers,
+                    "orders": orders,
+                    "contents": contents,
+                    "stamps": stamps,
+                    "confidences": confidences,
+                    "languages": languages,
+                    "types": types,
+                },
             )
-        await self.session.execute(insert(_T), rows)
-        self.tx.audit("write", "conversation_transcripts", session_id, f"{len(rows)} lines")
-        return len(rows)
+        self.tx.audit("write", _TABLE, session_id, f"{n} lines")
+        return n
 
     async def list_lines(self, session_id: uuid.UUID) -> list[TranscriptLine]:
         """All lines of a session in message order, decrypted (audited read)."""
