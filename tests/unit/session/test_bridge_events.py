@@ -1,0 +1,159 @@
+"""The bridge's frame/event handlers without sockets: bad input, pass-through, barge-in, opt-out."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from engine.config import Settings
+from engine.realtime import events as rt
+from engine.session.bridge import Bridge
+from engine.session.clock import VirtualClock
+from engine.session.conversation import BusinessContext, build_script
+from engine.session.metrics import CallMetrics
+from engine.session.state import Event
+from engine.session.transcript import TranscriptLog
+
+PAYLOAD = "/" * 216
+
+
+async def _bridge() -> tuple[Bridge, list[str]]:
+    opted: list[str] = []
+
+    async def flush(lines: Any) -> None:
+        return None
+
+    async def opt_out() -> None:
+        opted.append("x")
+
+    async def connector() -> Any:
+        raise AssertionError("no sockets in unit tests")
+
+    clock = VirtualClock(100.0)
+    bridge = Bridge(
+        twilio_ws=None,  # type: ignore[arg-type]
+        stream_sid="MZ1",
+        connector=connector,
+        settings=Settings(),
+        script=build_script(BusinessContext(store_name="B"), "s"),
+        instructions="",
+        clock=clock,
+        log=logging.LoggerAdapter(logging.getLogger("t"), {}),
+        metrics=CallMetrics(),
+        transcript=TranscriptLog(),
+        flush=flush,
+        opt_out=opt_out,
+        started_at=100.0,
+    )
+    return bridge, opted
+
+
+def _media(chunk: int, ts: int | None = None, payload: str = PAYLOAD) -> str:
+    return json.dumps(
+        {
+            "event": "media",
+            "sequenceNumber": str(chunk + 1),
+            "streamSid": "MZ1",
+            "media": {
+                "track": "inbound",
+                "chunk": str(chunk),
+                "timestamp": str(ts or chunk * 20),
+                "payload": payload,
+            },
+        }
+    )
+
+
+async def test_media_passes_through_and_bad_frames_are_dropped_and_counted() -> None:
+    b, _ = await _bridge()
+    assert b.on_twilio_frame(_media(1))
+    assert json.loads(b._inbound_audio) == {"type": "input_audio_buffer.append", "audio": PAYLOAD}
+    assert not b.on_twilio_frame("{nope")
+    assert not b.on_twilio_frame('{"event":"surprise"}')
+    assert not b.on_twilio_frame(_media(1))  # duplicate
+    assert b.on_twilio_frame(_media(3))
+    assert not b.on_twilio_frame(_media(2))  # out of order
+    assert not b.on_twilio_frame(_media(4, payload="A" * 20000))  # oversized
+    assert not b.on_twilio_frame(json.dumps({"event": "media", "media": {"payload": "x", "chunk": "z"}}))
+    counts = b.metrics.errors
+    assert counts == {
+        "twilio_malformed": 1,
+        "twilio_unknown_event": 1,
+        "twilio_oversized": 1,
+        "twilio_invalid": 1,
+    }
+    assert b.metrics.frames_dropped == 2 and b.metrics.frames_lost == 1
+    assert b.end_event is None
+
+
+async def test_realtime_audio_goes_out_unchanged_with_marks_per_group() -> None:
+    b, _ = await _bridge()
+
+    def delta(n: int) -> str:
+        return json.dumps(
+            {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i1", "delta": PAYLOAD}
+        )
+
+    first = b.on_realtime_event(delta(0))
+    assert isinstance(first, tuple) and json.loads(first[0])["event"] == "mark"
+    assert json.loads(first[1]) == {"event": "media", "streamSid": "MZ1", "media": {"payload": PAYLOAD}}
+    outs = [b.on_realtime_event(delta(i)) for i in range(60)]
+    marks = [o for o in outs if isinstance(o, tuple)]
+    assert len(marks) == 60 * 160 // 8000  # one mark per second of audio, not per frame
+    assert b.on_realtime_event("{broken") is None and b.metrics.errors == {"realtime_malformed": 1}
+    assert b.on_realtime_event('{"type":"brand.new.event"}') is None
+
+
+async def test_barge_in_clears_truncates_and_cancels() -> None:
+    b, _ = await _bridge()
+    b.on_twilio_frame(_media(1, ts=1000))
+    b.on_realtime_event(json.dumps({"type": "response.created", "response": {"id": "r"}}))
+    for _ in range(20):
+        out = b.on_realtime_event(
+            json.dumps(
+                {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i1", "delta": PAYLOAD}
+            )
+        )
+        for frame in out if isinstance(out, tuple) else (out,):
+            b.to_twilio.put_nowait(frame)  # type: ignore[arg-type]
+    b.on_twilio_frame(_media(2, ts=1250))
+    b.on_realtime_event(
+        json.dumps({"type": "input_audio_buffer.speech_started", "item_id": "u1", "audio_start_ms": 5})
+    )
+    assert [json.loads(b.to_twilio.get_nowait())] == [{"event": "clear", "streamSid": "MZ1"}]
+    sent = [json.loads(b.to_realtime.get_nowait()) for _ in range(b.to_realtime.qsize())]
+    assert sent == [
+        json.loads(rt.truncate("i1", 250)),
+        {"type": "response.cancel"},
+    ]
+    # Late deltas of the cut item are dropped.
+    late = json.dumps(
+        {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i1", "delta": PAYLOAD}
+    )
+    assert b.on_realtime_event(late) is None
+
+
+async def test_dtmf_opt_out_ends_the_call() -> None:
+    b, opted = await _bridge()
+    b.on_twilio_frame(json.dumps({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"digit": "9"}}))
+    assert b.end_event is Event.OPTED_OUT
+    await b.finish_side_tasks()
+    assert opted == ["x"]
+
+
+async def test_spoken_goodbye_waits_for_the_closing() -> None:
+    b, _ = await _bridge()
+    b.on_realtime_event(
+        json.dumps(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "u1",
+                "content_index": 0,
+                "transcript": "Hej då!",
+                "languages": [{"code": "en"}],
+            }
+        )
+    )
+    assert b.end_event is None and b.pending_end is Event.INTERVIEW_DONE
+    assert b.metrics.language_drift == 1

@@ -1,0 +1,61 @@
+"""Silence and maximum-duration timers on a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.config import SessionSettings
+from engine.session.clock import VirtualClock
+from engine.session.timers import CallTimers, TimerAction
+
+S = SessionSettings(max_call_seconds=180, silence_nudge_seconds=8, silence_hangup_seconds=20)
+
+
+def test_nudge_then_hangup_measured_from_last_activity() -> None:
+    t = CallTimers(S, 0.0)
+    t.ai_started(0.0)
+    assert t.due(30.0) is None  # the AI is speaking
+    t.ai_stopped(5.0)
+    assert t.due(12.9) is None
+    assert t.due(13.0) is TimerAction.NUDGE
+    assert t.due(14.0) is None  # once per silence
+    assert t.due(25.0) is TimerAction.SILENCE_HANGUP
+
+
+def test_customer_speech_resets_silence() -> None:
+    t = CallTimers(S, 0.0)
+    t.customer_started(7.0)
+    assert t.due(50.0) is None
+    t.customer_stopped(50.0)
+    assert t.due(57.0) is None and t.due(58.0) is TimerAction.NUDGE
+
+
+def test_max_duration_fires_once_even_while_talking() -> None:
+    t = CallTimers(S, 0.0)
+    t.customer_started(1.0)
+    assert t.due(180.0) is TimerAction.MAX_DURATION
+    assert t.due(181.0) is None
+
+
+def test_next_check_points_at_the_next_deadline() -> None:
+    t = CallTimers(S, 0.0)
+    assert t.next_check(0.0) == 8.0
+    t.due(8.0)
+    assert t.next_check(8.0) == 12.0
+
+
+async def test_virtual_clock_wakes_sleepers_in_order() -> None:
+    clock = VirtualClock()
+    woke: list[float] = []
+
+    async def sleeper(d: float) -> None:
+        await clock.sleep(d)
+        woke.append(clock.now())
+
+    tasks = [asyncio.create_task(sleeper(d)) for d in (3.0, 1.0, 2.0)]
+    await asyncio.sleep(0)
+    await clock.advance(1.5)
+    assert woke == [1.0]
+    await clock.advance(5)
+    assert woke == [1.0, 2.0, 3.0] and clock.now() == 6.5
+    await asyncio.gather(*tasks)
