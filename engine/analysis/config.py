@@ -114,7 +114,10 @@ class FraudConfig:
     w_phone_too_often: float = 0.6
     """Same phone more than ``max_calls_per_phone`` times in the window."""
     w_duplicate: float = 0.9
-    """Near-duplicate of another caller's transcript."""
+    """Near-duplicate of another caller's transcript at the same store."""
+    w_duplicate_other_store: float = 0.45
+    """Near-duplicate of a caller at another store: recorded, below the suspicious threshold alone
+    (chains sharing phrasing templates; a script sold for one store is the common fraud)."""
     w_burst: float = 0.5
     """Store burst: more than ``burst_max_sessions`` sessions inside the burst window."""
 

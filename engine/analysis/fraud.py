@@ -167,7 +167,7 @@ async def content_check(
             c = min(1.0, max(0.0, answer.confidence))
             p_llm = c if answer.is_suspicious else 1.0 - c
             blended = (1 - fc.llm_content_weight) * rules_conf + fc.llm_content_weight * p_llm
-            if blended > rules_conf:
+            if answer.is_suspicious and blended > rules_conf:
                 found.append(("llm_content_suspicion", (blended - rules_conf) / max(1e-9, 1 - rules_conf)))
             why.append(f"LLM: {'suspicious' if answer.is_suspicious else 'not suspicious'} ({c:.2f})")
             why.extend(f"LLM indicator: {i}" for i in answer.indicators[:5])
@@ -223,6 +223,7 @@ def pattern_check(
             found.append(("phone_too_often", config.w_phone_too_often))
             why.append(f"same phone in {len(uses) + 1} calls in {config.phone_window_days:g} days")
     matches: list[str] = []
+    other_store: list[str] = []
     if len(text.split()) >= config.min_duplicate_words and sig:
         for cand in evidence.recent_signatures:
             if cand.session_id == facts.session_id:
@@ -230,17 +231,20 @@ def pattern_check(
             if facts.phone_index is not None and cand.phone_index == facts.phone_index:
                 continue  # the same caller repeating themself is the phone rules' business
             if similarity(sig, cand.signature) >= config.duplicate_jaccard:
-                matches.append(cand.session_id)
+                (matches if cand.same_store else other_store).append(cand.session_id)
     if matches:
         found.append(("near_duplicate_transcript", config.w_duplicate))
-        why.append(f"customer speech nearly identical to {len(matches)} other caller(s)")
+        why.append(f"customer speech nearly identical to {len(matches)} other caller(s) at this store")
+    elif other_store:
+        found.append(("near_duplicate_other_store", config.w_duplicate_other_store))
+        why.append(f"customer speech nearly identical to {len(other_store)} caller(s) at other stores")
     if evidence.store_sessions_in_burst_window > config.burst_max_sessions:
         found.append(("store_burst", config.w_burst))
         why.append(
             f"{evidence.store_sessions_in_burst_window} sessions at this store "
             f"within {config.burst_window_minutes:g} min"
         )
-    details: dict[str, object] = {"minhash": sig, "duplicate_of": matches[:10]}
+    details: dict[str, object] = {"minhash": sig, "duplicate_of": (matches + other_store)[:10]}
     return _result(CheckType.PATTERN, found, why, config, details=details)
 
 

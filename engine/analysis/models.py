@@ -141,6 +141,8 @@ class DuplicateCandidate(msgspec.Struct, frozen=True):
     session_id: str
     phone_index: str | None
     signature: list[int]
+    same_store: bool = True
+    """Whether the call was at the same store (cross-store duplicates weigh less)."""
 
 
 class PatternEvidence(msgspec.Struct, frozen=True):

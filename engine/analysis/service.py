@@ -237,7 +237,7 @@ async def check_fraud(
         since = session.call_initiated_at - dt.timedelta(days=fc.phone_window_days)
         same = await tx.sessions.same_caller_sessions(session_id, since)
         candidates = await _recent_signatures(
-            tx, now - dt.timedelta(days=fc.phone_window_days), fc.max_duplicate_candidates
+            tx, now - dt.timedelta(days=fc.phone_window_days), fc.max_duplicate_candidates, session.store_id
         )
         burst_since = session.call_initiated_at - dt.timedelta(minutes=fc.burst_window_minutes)
         burst = await tx.sessions.list(
@@ -321,19 +321,31 @@ def _verdict_of_existing(rows: list[rec.FraudResult], config: AnalysisConfig) ->
     return combine(checks, config.fraud)
 
 
-async def _recent_signatures(tx: Tx, since: dt.datetime, limit: int) -> list[DuplicateCandidate]:
-    out: list[DuplicateCandidate] = []
-    token: str | None = None
-    while len(out) < limit:
-        page = await tx.fraud.list(rec.FraudFilter(check_type=CheckType.PATTERN, since=since), 500, token)
-        for r in page.items:
-            ind = r.fraud_indicators
-            if isinstance(ind, dict) and isinstance(ind.get("minhash"), list) and ind["minhash"]:
-                out.append(DuplicateCandidate(str(r.call_session_id), None, [int(v) for v in ind["minhash"]]))
-        token = page.next_page_token
-        if not token:
-            break
-    return out[:limit]
+async def _recent_signatures(
+    tx: Tx, since: dt.datetime, limit: int, store_id: uuid.UUID
+) -> list[DuplicateCandidate]:
+    """MinHash signatures kept in recent pattern rows: this store's first, then other stores'."""
+    out: dict[str, DuplicateCandidate] = {}
+    for same_store in (True, False):
+        token: str | None = None
+        flt = rec.FraudFilter(
+            check_type=CheckType.PATTERN, since=since, store_id=store_id if same_store else None
+        )
+        while len(out) < limit:
+            page = await tx.fraud.list(flt, 500, token)
+            for r in page.items:
+                ind = r.fraud_indicators
+                key = str(r.call_session_id)
+                if key in out or not isinstance(ind, dict) or not isinstance(ind.get("minhash"), list):
+                    continue
+                if ind["minhash"]:
+                    out[key] = DuplicateCandidate(
+                        key, None, [int(v) for v in ind["minhash"]], same_store=same_store
+                    )
+            token = page.next_page_token
+            if not token:
+                break
+    return list(out.values())[:limit]
 
 
 async def review_fraud_result(
