@@ -6,98 +6,73 @@ runs :func:`engine.api.server.serve_in_process` on its own event loop. It is
 detached and restartable, and starts serving from its constructor, so a
 restarted actor serves again without anyone calling it.
 
-Ray calls go through two small seams here: :class:`RayDispatcherPort` (the
-API → Dispatcher control plane, Ray errors → engine errors) and
-:func:`start_ingress` / :func:`stop_ingress` for ``callengine serve``.
+The API reaches the runtime only through :mod:`actors.handles` (the Ray
+runtime's seam; Ray errors → engine errors), wrapped as the front door's ports
+(:class:`RayDispatcherPort`, :class:`RayReportPort`); ``callengine serve``
+uses :func:`start_ingress` / :func:`stop_ingress`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
+import os
 import uuid
 from typing import Any
 
 import ray
 
+from actors import _ray, handles
 from engine.config import Settings
-from engine.errors import ConfigError, UnavailableError
+from engine.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "callengine"
+NAMESPACE = _ray.NAMESPACE
 INGRESS_RESOURCE = "ingress"
 INGRESS_NAME_PREFIX = "callengine-ingress-"
-DEFAULT_DISPATCHER_NAME = "callengine-dispatcher"
-
-
-def _dispatcher_address() -> tuple[str, str]:
-    """(name, namespace) of the Dispatcher actor, from the Ray runtime when it names them."""
-    try:
-        from actors import dispatcher as runtime  # type: ignore[attr-defined]
-    except ImportError:
-        return DEFAULT_DISPATCHER_NAME, NAMESPACE
-    name = getattr(runtime, "DISPATCHER_NAME", None) or getattr(runtime, "NAME", DEFAULT_DISPATCHER_NAME)
-    return str(name), str(getattr(runtime, "NAMESPACE", NAMESPACE))
 
 
 class RayDispatcherPort:
-    """:class:`engine.api.ports.DispatcherPort` over the named, detached Dispatcher actor.
+    """:class:`engine.api.ports.DispatcherPort` over the Ray runtime's seam (:mod:`actors.handles`).
 
-    The handle is looked up lazily and dropped on failure, so a restarted
-    Dispatcher is found again. Ray errors leave as :class:`UnavailableError`.
+    Ray errors come out of that seam as engine errors (``UnavailableError``).
     """
 
-    def __init__(self, name: str | None = None, namespace: str | None = None, timeout: float = 2.0) -> None:
-        default_name, default_ns = _dispatcher_address()
-        self.name = name or default_name
-        self.namespace = namespace or default_ns
+    def __init__(self, timeout: float = 2.0) -> None:
         self.timeout = timeout
-        self._handle: Any = None
-
-    def _actor(self) -> Any:
-        if self._handle is None:
-            try:
-                self._handle = ray.get_actor(self.name, namespace=self.namespace)
-            except ValueError as exc:
-                raise UnavailableError(f"dispatcher actor {self.name!r} not found") from exc
-        return self._handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            ref = getattr(self._actor(), method).remote(*args)
-            return await asyncio.wait_for(ref, self.timeout)
-        except UnavailableError:
-            raise
-        except (TimeoutError, ray.exceptions.RayError) as exc:
-            self._handle = None
-            raise UnavailableError(f"dispatcher {method} failed: {type(exc).__name__}") from exc
 
     async def notify(self, session_id: uuid.UUID) -> None:
-        await self._call("notify", str(session_id))
+        await handles.notify_due(str(session_id), self.timeout)
 
     async def cancel(self, session_id: uuid.UUID) -> None:
-        await self._call("cancel", str(session_id))
+        await handles.cancel(str(session_id), self.timeout)
 
     async def ping(self) -> bool:
-        try:
-            result = await self._call("ping")
-        except UnavailableError:
-            return False
-        return result is None or bool(result)
+        return await handles.ping(self.timeout)
+
+
+class RayReportPort:
+    """:class:`engine.api.reports.ReportPort` over the Reporter actor (which owns the LLM client)."""
+
+    def __init__(self, timeout: float = 120.0) -> None:
+        self.timeout = timeout
+
+    async def generate(self, store_id: uuid.UUID, week_monday: dt.date) -> None:
+        await handles.build_report(str(store_id), week_monday.isoformat(), self.timeout)
 
 
 class IngressActor:
     """Hosts the grpc.aio front door in this actor's event loop (wrapped with ``ray.remote`` below)."""
 
-    def __init__(self, settings: Settings, port: int, dispatcher_name: str | None = None) -> None:
+    def __init__(self, settings: Settings, port: int) -> None:
         from engine.logs import configure_logging
 
         configure_logging()
         self._settings = settings
         self._port = port
-        self._dispatcher_name = dispatcher_name
         self._running: Any = None
         self._db: Any = None
         # Async actors run __init__ on their event loop: start serving right away,
@@ -110,8 +85,9 @@ class IngressActor:
 
         self._db = await Database.open(self._settings, upgrade=False)
         try:
-            port = RayDispatcherPort(self._dispatcher_name)
-            self._running = await serve_in_process(self._settings, self._db, port, self._port)
+            self._running = await serve_in_process(
+                self._settings, self._db, RayDispatcherPort(), self._port, reports=RayReportPort()
+            )
         except BaseException:
             await self._db.close()
             raise
@@ -123,6 +99,10 @@ class IngressActor:
     async def address(self) -> str:
         """Where this node's front door listens (waits until it does)."""
         return await asyncio.shield(self._ready)
+
+    async def process(self) -> tuple[int, str]:
+        """(pid, address) of this incarnation: tells a restarted actor from the one before."""
+        return os.getpid(), await self.address()
 
     async def serving(self) -> bool:
         await asyncio.shield(self._ready)

@@ -70,7 +70,8 @@ def serve_command(args: argparse.Namespace) -> int:
 
     import ray
 
-    from actors.ingress import INGRESS_RESOURCE, NAMESPACE, start_ingress, stop_ingress
+    from actors import bootstrap
+    from actors.ingress import INGRESS_RESOURCE, start_ingress, stop_ingress
     from engine.config import Settings
     from engine.logs import get_logger
     from storage.database import Database
@@ -80,18 +81,17 @@ def serve_command(args: argparse.Namespace) -> int:
     port = settings.api.port if args.port is None else args.port
     grace = settings.api.shutdown_grace_seconds if args.grace is None else args.grace
 
-    # Migrate (and, embedded, start PostgreSQL) once here; the ingress actors only connect.
+    # Migrate (and, embedded, start PostgreSQL) once here; the actors only connect.
     db = asyncio.run(Database.open(settings))
-    if settings.ray_address:
-        ray.init(address=settings.ray_address, namespace=NAMESPACE)
-    else:
-        ray.init(namespace=NAMESPACE, resources={INGRESS_RESOURCE: 1})
+    local = not settings.ray_address
+    # A local Ray is one node that offers the front door; a cluster's nodes say so themselves.
+    bootstrap.ensure_ray(settings, **({"resources": {INGRESS_RESOURCE: 1}} if local else {}))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ingresses = []
     try:
-        _bootstrap_engine(settings)
+        bootstrap.start_engine(settings)
         ingresses = start_ingress(settings, port)
         for ingress in ingresses:
             print(
@@ -104,20 +104,9 @@ def serve_command(args: argparse.Namespace) -> int:
     finally:
         if ingresses:
             stop_ingress(ingresses, grace)
+        if local:
+            # The local cluster ends with us: stop the engine's actors cleanly first.
+            bootstrap.stop_engine()
         asyncio.run(db.close())
         ray.shutdown()
     return 0
-
-
-def _bootstrap_engine(settings: Any) -> None:
-    """Start the engine's cluster-side actors through the Ray runtime's bootstrap, when it exists."""
-    try:
-        from actors import bootstrap as runtime  # type: ignore[attr-defined]
-    except ImportError:
-        print("note: actors.bootstrap not available; starting the front door only", file=sys.stderr)
-        return
-    start = getattr(runtime, "bootstrap", None) or getattr(runtime, "start", None)
-    if start is None:
-        print("note: actors.bootstrap has no bootstrap(); starting the front door only", file=sys.stderr)
-        return
-    start(settings)

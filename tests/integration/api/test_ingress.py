@@ -1,0 +1,144 @@
+"""The front door inside the cluster: detached ingress actors per node offering ``ingress``.
+
+Real Ray (the session's multi-node cluster), real PostgreSQL. The Dispatcher is
+a tiny named actor defined here (the real one is tested by the Ray runtime's
+suite): health must follow it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from actors.ingress import start_ingress, stop_ingress
+from engine.api.auth import TokenAuthority
+from engine.api.gen import callengine_pb2 as pb
+from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.config import ApiSettings, Secret, Settings
+from engine.domain import Role
+from tests.fixtures.postgres import PgServer, settings_for
+from tests.fixtures.ray_cluster import RayCluster
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+SECRET = "ingress-test-secret-0123456789abcdef0123"
+
+
+def _settings(pg_server: PgServer) -> Settings:
+    base = settings_for(pg_server)
+    api = dataclasses.replace(ApiSettings(), jwt_secret=Secret(SECRET), bind_host="127.0.0.1")
+    return dataclasses.replace(base, api=api)
+
+
+def _fake_dispatcher() -> Any:
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class FakeDispatcher:
+        def __init__(self) -> None:
+            self.notified: list[str] = []
+
+        async def notify(self, session_id: str) -> None:
+            self.notified.append(session_id)
+
+        async def cancel(self, session_id: str) -> bool:
+            return False
+
+        async def ping(self) -> bool:
+            return True
+
+        async def seen(self) -> list[str]:
+            return self.notified
+
+    return FakeDispatcher.options(name="callengine-dispatcher", namespace="callengine").remote()
+
+
+async def _wait_health(address: str, want: int, wait_s: float = 60) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stream = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="callengine.v1.CallEngine"), timeout=wait_s
+        )
+        async for resp in stream:
+            if resp.status == want:
+                stream.cancel()
+                return
+
+
+async def _dispatch(address: str, settings: Settings) -> pb.DispatchCallResponse:
+    md = (("authorization", "Bearer " + TokenAuthority(SECRET, "callengine").mint("t", Role.SERVICE)),)
+    store, vid = uuid.uuid4(), uuid.uuid4()
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.CallEngineStub(channel)
+        await stub.PutStore(
+            pb.PutStoreRequest(
+                store_id=str(store), business_id=str(uuid.uuid4()), name="S", business_name="B"
+            ),
+            metadata=md,
+        )
+        req = pb.PutVerificationRequest(
+            customer_verification_id=str(vid),
+            store_id=str(store),
+            phone_number="+46701112233",
+            purchase_amount="5",
+        )
+        req.purchase_time.FromDatetime(dt.datetime.now(dt.UTC))
+        await stub.PutVerification(req, metadata=md)
+        return await stub.DispatchCall(
+            pb.DispatchCallRequest(
+                customer_verification_id=str(vid), store_id=str(store), phone_number="+46701112233"
+            ),
+            metadata=md,
+            timeout=30,
+        )
+
+
+def _next_incarnation(handle: Any, old_pid: int, attempts: int = 60) -> str:
+    """Ask until a new process answers; calls to the dying one fail or still name it."""
+    import ray
+
+    for _ in range(attempts):
+        try:
+            pid, address = ray.get(handle.process.remote(), timeout=60)
+        except ray.exceptions.RayError:
+            continue
+        if pid != old_pid:
+            return str(address)
+    raise AssertionError("the ingress actor did not come back")
+
+
+def test_ingress_per_node_serves_follows_dispatcher_and_restarts(
+    ray_clean: RayCluster, pg_server: PgServer
+) -> None:
+    import ray
+
+    settings = _settings(pg_server)
+    ingresses = start_ingress(settings, 0)
+    try:
+        assert len(ingresses) == len(ray_clean.workers) == 2
+        assert len({i.node_id for i in ingresses}) == 2
+        address = ingresses[0].address
+        # No Dispatcher yet: the door is up but says NOT_SERVING.
+        asyncio.run(_wait_health(address, health_pb2.HealthCheckResponse.NOT_SERVING))
+        dispatcher = _fake_dispatcher()
+        ray.get(dispatcher.ping.remote(), timeout=30)
+        asyncio.run(_wait_health(address, health_pb2.HealthCheckResponse.SERVING))
+        out = asyncio.run(_dispatch(address, settings))
+        assert out.status == pb.SESSION_STATUS_PENDING
+        assert out.session_id in ray.get(dispatcher.seen.remote(), timeout=30)
+
+        # A crashed ingress comes back by itself (max_restarts=-1) and serves again.
+        handle = ingresses[1].handle
+        old_pid, _ = ray.get(handle.process.remote(), timeout=30)
+        ray.kill(handle, no_restart=False)
+        new_address = _next_incarnation(handle, old_pid)
+        asyncio.run(_wait_health(new_address, health_pb2.HealthCheckResponse.SERVING))
+        assert asyncio.run(_dispatch(new_address, settings)).status == pb.SESSION_STATUS_PENDING
+        ingresses[1] = dataclasses.replace(ingresses[1], address=new_address)
+    finally:
+        stop_ingress(ingresses, grace=1.0)
