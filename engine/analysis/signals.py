@@ -30,18 +30,27 @@ def words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
 
 
+def _phrase_body(phrase: str) -> str:
+    return r"\s+".join(re.escape(p) for p in words(phrase))
+
+
 @functools.lru_cache(maxsize=4096)
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """Regex for a stem or phrase: word-bounded, allowing inflection or a compound head."""
-    parts = [re.escape(p) for p in words(phrase)]
-    if not parts:
+    return group_pattern((phrase,))
+
+
+@functools.lru_cache(maxsize=4096)
+def group_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex matching any of ``phrases`` (longest first), as :func:`phrase_pattern` does."""
+    bodies = sorted({b for b in map(_phrase_body, phrases) if b}, key=len, reverse=True)
+    if not bodies:
         return re.compile(r"(?!x)x")
-    body = r"\s+".join(parts)
-    return re.compile(rf"(?<![a-zåäöéü0-9]){body}(?:{_SUFFIX}|{_COMPOUND})(?![a-zåäöéü0-9])")
+    return re.compile(rf"(?<![a-zåäöéü0-9])(?:{'|'.join(bodies)})(?:{_SUFFIX}|{_COMPOUND})(?![a-zåäöéü0-9])")
 
 
 def mentions(text: str, phrases: Iterable[str]) -> bool:
-    return any(phrase_pattern(p).search(text) for p in phrases)
+    return group_pattern(tuple(phrases)).search(text) is not None
 
 
 _TIME_RES = [re.compile(p) for p in lexicon.TIME_PATTERNS]
@@ -89,7 +98,7 @@ def foreign_departments(text: str, ctx: BusinessContext | None) -> list[str]:
     absent = {normalize(a) for a in ctx.baseline_facts.absent_departments}
     found: list[str] = []
     for name, stems in lexicon.COMMON_DEPARTMENTS.items():
-        owned = any(phrase_pattern(s).search(own_text) for s in (name, *stems))
+        owned = mentions(own_text, (name, *stems))
         if (not owned or normalize(name) in absent) and _PLACE_RES[name].search(text):
             found.append(name)
     for a in absent:
@@ -99,18 +108,15 @@ def foreign_departments(text: str, ctx: BusinessContext | None) -> list[str]:
 
 
 def sentence_sentiment(text: str) -> Sentiment:
-    toks = words(text)
-    pos = neg = 0
-    joined = " ".join(toks)
-    for stem in lexicon.NEGATIVE:
-        neg += len(phrase_pattern(stem).findall(joined))
-    for stem in lexicon.POSITIVE:
-        for m in phrase_pattern(stem).finditer(joined):
-            before = joined[: m.start()].split()[-2:]
-            if any(n in before for n in lexicon.NEGATIONS):
-                neg += 1
-            else:
-                pos += 1
+    joined = " ".join(words(text))
+    neg = len(group_pattern(lexicon.NEGATIVE).findall(joined))
+    pos = 0
+    for m in group_pattern(lexicon.POSITIVE).finditer(joined):
+        before = joined[: m.start()].split()[-2:]
+        if any(n in before for n in lexicon.NEGATIONS):
+            neg += 1
+        else:
+            pos += 1
     if neg > pos:
         return "negative"
     if pos > neg:
