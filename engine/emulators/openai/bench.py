@@ -59,6 +59,7 @@ class Stats:
 
 async def _serve(port: int) -> None:
     from engine.emulators.openai import OpenAIEmulator, OpenAIEmulatorOptions
+    from engine.emulators.openai.log import PacingStats
 
     emulator = OpenAIEmulator(OpenAIEmulatorOptions(port=port, api_key="sk-bench", output_chunk_ms=_CHUNK_MS))
     await emulator.start()
@@ -66,18 +67,16 @@ async def _serve(port: int) -> None:
 
     def report() -> None:
         # Emulator-side pacing: how late each output delta left against its real-time schedule.
-        stats = [log.pacing for log in emulator.sessions]
-        count = sum(p.count for p in stats)
-        print(
-            json.dumps(
-                {
-                    "server_late_mean_ms": round(sum(p.total_ms for p in stats) / count, 2) if count else 0.0,
-                    "server_late_max_ms": round(max((p.max_ms for p in stats), default=0.0), 1),
-                }
-            ),
-            flush=True,
-        )
+        pacing = PacingStats()
+        for log in emulator.sessions:
+            pacing.merge(log.pacing)
         emulator.sessions.clear()
+        result = {
+            "server_late_p50_ms": pacing.percentile_ms(0.5),
+            "server_late_p99_ms": pacing.percentile_ms(0.99),
+            "server_late_max_ms": round(pacing.max_ms, 1),
+        }
+        print(json.dumps(result), flush=True)
 
     loop.add_signal_handler(signal.SIGUSR1, report)
     print(f"PORT={emulator.port}", flush=True)
@@ -87,7 +86,8 @@ async def _serve(port: int) -> None:
         await emulator.stop()
 
 
-async def _session(url: str, stats: Stats, stop_at: float) -> None:
+async def _session(url: str, stats: Stats, stop_at: float, delay: float = 0.0) -> None:
+    await asyncio.sleep(delay)  # calls do not all start in the same instant
     answer = [
         base64.b64encode(f).decode() for f in _frames(encode_speech(ANSWER) + bytes([SILENCE_BYTE]) * 8000)
     ]
@@ -166,7 +166,8 @@ async def _run(sessions: int, seconds: float, port: int, pid: int) -> dict[str, 
     await _session(url, Stats(), asyncio.get_running_loop().time() + 0.5)  # warm-up
     stop_at = asyncio.get_running_loop().time() + seconds
     cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
-    await asyncio.gather(*(_session(url, stats, stop_at) for _ in range(sessions)))
+    stagger = min(2.0, seconds / 4)
+    await asyncio.gather(*(_session(url, stats, stop_at, stagger * i / sessions) for i in range(sessions)))
     cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
     late = sorted(stats.lateness_ms) or [0.0]
     return {

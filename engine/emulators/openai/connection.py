@@ -18,7 +18,7 @@ from engine.emulators.openai.events import Event, Ids
 from engine.emulators.openai.interviewer import Turn, next_line, parse_script, say_override
 from engine.emulators.openai.log import ErrorLog, ItemLog, ResponseLog, SessionLog
 from engine.emulators.openai.options import OpenAIEmulatorOptions
-from engine.emulators.openai.protocol import ClientEventError, decode_audio, parse_client_event
+from engine.emulators.openai.protocol import DECODED_AUDIO, ClientEventError, parse_client_event
 from engine.emulators.openai.response import BYTES_PER_MS, ResponseSpec, ResponseStream
 from engine.emulators.openai.session_config import apply_update, vad_config
 from engine.emulators.openai.vad import EnergyVad, SpeechStarted, SpeechStopped
@@ -109,7 +109,7 @@ class RealtimeConnection:
         self._emit({"type": "session.updated", "event_id": self._new("event"), "session": self.session})
 
     def _append(self, event: dict[str, Any]) -> None:
-        audio = decode_audio(event)
+        audio: bytes = event[DECODED_AUDIO]
         self.log.audio_bytes_in += len(audio)
         for vad_event in self._vad.feed(audio):
             if isinstance(vad_event, SpeechStarted):

@@ -53,20 +53,41 @@ class ErrorLog:
 
 @dataclasses.dataclass
 class PacingStats:
-    """Lateness of output audio deltas against their real-time schedule (wall ms)."""
+    """Lateness of output audio deltas against their real-time schedule (wall ms), every delta counted."""
 
     count: int = 0
     total_ms: float = 0.0
     max_ms: float = 0.0
+    buckets: dict[int, int] = dataclasses.field(default_factory=dict)
+    """Whole milliseconds of lateness → number of deltas (for percentiles)."""
 
     def add(self, late_ms: float) -> None:
         self.count += 1
         self.total_ms += late_ms
         self.max_ms = max(self.max_ms, late_ms)
+        key = int(late_ms)
+        self.buckets[key] = self.buckets.get(key, 0) + 1
+
+    def merge(self, other: PacingStats) -> None:
+        self.count += other.count
+        self.total_ms += other.total_ms
+        self.max_ms = max(self.max_ms, other.max_ms)
+        for key, n in other.buckets.items():
+            self.buckets[key] = self.buckets.get(key, 0) + n
 
     @property
     def mean_ms(self) -> float:
         return self.total_ms / self.count if self.count else 0.0
+
+    def percentile_ms(self, q: float) -> int:
+        """Upper bound (whole ms) of the q-quantile, 0 < q <= 1."""
+        target = q * self.count
+        seen = 0
+        for key in sorted(self.buckets):
+            seen += self.buckets[key]
+            if seen >= target:
+                return key + 1
+        return 0
 
 
 @dataclasses.dataclass

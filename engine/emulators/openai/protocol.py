@@ -16,6 +16,8 @@ import msgspec
 import pydantic
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
+DECODED_AUDIO = "\x00audio"
+"""Key under which a checked append carries its decoded bytes (no JSON key can collide: NUL-prefixed)."""
 """The real API refuses appends larger than 15 MiB."""
 
 
@@ -76,7 +78,7 @@ def parse_client_event(raw: str | bytes) -> dict[str, Any]:
     if raw_id is not None and event_id is None:
         raise ClientEventError("invalid_type", "Invalid type for 'event_id': expected a string.", "event_id")
     if kind == "input_audio_buffer.append":
-        _check_append(event, event_id)
+        event[DECODED_AUDIO] = _check_append(event, event_id)
         return event
     try:
         client_models()[kind].model_validate(event)
@@ -85,12 +87,7 @@ def parse_client_event(raw: str | bytes) -> dict[str, Any]:
     return event
 
 
-def decode_audio(event: dict[str, Any]) -> bytes:
-    """The bytes of an already-checked append."""
-    return binascii.a2b_base64(event["audio"])
-
-
-def _check_append(event: dict[str, Any], event_id: str | None) -> None:
+def _check_append(event: dict[str, Any], event_id: str | None) -> bytes:
     audio = event.get("audio")
     kind = "input_audio_buffer.append"
     if audio is None:
@@ -106,7 +103,7 @@ def _check_append(event: dict[str, Any], event_id: str | None) -> None:
             "invalid_value", "Invalid 'audio': the audio exceeds 15 MiB.", "audio", event_id, kind
         )
     try:
-        binascii.a2b_base64(audio, strict_mode=True)
+        return binascii.a2b_base64(audio, strict_mode=True)
     except binascii.Error as exc:
         raise ClientEventError(
             "invalid_value",

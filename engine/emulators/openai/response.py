@@ -153,8 +153,7 @@ class ResponseStream:
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            else:
-                self._pacing.add(-delay * 1000)
+            self._pacing.add(max(0.0, loop.time() - due) * 1000)
             piece = self.audio[offset : offset + chunk]
             self.sent_bytes = offset + len(piece)
             self.log.audio_bytes_sent = self.sent_bytes

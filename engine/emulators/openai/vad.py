@@ -19,6 +19,8 @@ from engine.emulators.speech import FRAME_BYTES, ULAW_TO_LINEAR
 FRAME_MS = 20
 _BYTES_PER_MS = 8
 _SQUARES = tuple(v * v for v in ULAW_TO_LINEAR)
+_STRIDE = 3
+"""Every third sample is enough for a level estimate (a stride that divides 8000/f would alias tones to DC)."""
 _MIN_SPEECH_FRAMES = 2
 """Consecutive loud frames before speech counts as started (a click is not a turn)."""
 MAX_MANUAL_BUFFER_BYTES = 15 * 60 * 8000
@@ -28,7 +30,7 @@ MAX_MANUAL_BUFFER_BYTES = 15 * 60 * 8000
 def threshold_to_mean_square(threshold: float) -> float:
     dbfs = -70.0 + 60.0 * min(max(threshold, 0.0), 1.0)
     rms = 32768.0 * math.pow(10.0, dbfs / 20.0)
-    return rms * rms * FRAME_BYTES
+    return rms * rms * len(range(0, FRAME_BYTES, _STRIDE))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +114,7 @@ class EnergyVad:
             if len(self._manual) < MAX_MANUAL_BUFFER_BYTES:
                 self._manual += frame
             return None
-        loud = sum(map(_SQUARES.__getitem__, frame)) >= self._sum_limit
+        loud = sum(map(_SQUARES.__getitem__, frame[::_STRIDE])) >= self._sum_limit
         if self._utterance is None:
             if not loud:
                 self._prefix.extend(self._onset)
