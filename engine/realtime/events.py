@@ -195,7 +195,12 @@ def decode(raw: str | bytes) -> ServerEvent | Other:
 
 # ---------------------------------------------------------------- client → server
 
-_encode = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+
+
+def _encode(event: dict[str, Any]) -> str:
+    # Text frames: the Realtime API speaks JSON text, never binary frames.
+    return _encoder.encode(event).decode()
 
 
 def append_audio(payload_b64: str) -> str:
@@ -203,7 +208,7 @@ def append_audio(payload_b64: str) -> str:
     return '{"type":"input_audio_buffer.append","audio":"' + payload_b64 + '"}'
 
 
-def session_update(*, instructions: str, voice: str, vad: dict[str, Any] | None = None) -> bytes:
+def session_update(*, instructions: str, voice: str, vad: dict[str, Any] | None = None) -> str:
     turn_detection: dict[str, Any] = {
         "type": "server_vad",
         "threshold": 0.5,
@@ -234,28 +239,28 @@ def session_update(*, instructions: str, voice: str, vad: dict[str, Any] | None 
     )
 
 
-def response_create(instructions: str | None = None) -> bytes:
+def response_create(instructions: str | None = None) -> str:
     event: dict[str, Any] = {"type": "response.create"}
     if instructions is not None:
         event["response"] = {"instructions": instructions}
     return _encode(event)
 
 
-def say(text: str) -> bytes:
+def say(text: str) -> str:
     """Make the AI say exactly ``text`` (docs/instruction-format.md, rule 4)."""
     return response_create("SÄG: " + text)
 
 
-def commit() -> bytes:
+def commit() -> str:
     """Commit what the customer said so far (they hung up mid-sentence)."""
     return _encode({"type": "input_audio_buffer.commit"})
 
 
-def response_cancel() -> bytes:
+def response_cancel() -> str:
     return _encode({"type": "response.cancel"})
 
 
-def truncate(item_id: str, audio_end_ms: int) -> bytes:
+def truncate(item_id: str, audio_end_ms: int) -> str:
     return _encode(
         {
             "type": "conversation.item.truncate",
@@ -266,7 +271,7 @@ def truncate(item_id: str, audio_end_ms: int) -> bytes:
     )
 
 
-def text_item(role: str, text: str) -> bytes:
+def text_item(role: str, text: str) -> str:
     """Replay one earlier utterance as text (restoring a conversation on a new socket)."""
     part_type = "output_text" if role == "assistant" else "input_text"
     return _encode(

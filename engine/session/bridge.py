@@ -85,7 +85,7 @@ class Bridge(RealtimeHandler):
         self.playback = Playback()
         self.timers = CallTimers(settings.session, started_at)
         self.to_twilio: asyncio.Queue[str] = asyncio.Queue(TO_TWILIO_MAX)
-        self.to_realtime: asyncio.Queue[str | bytes] = asyncio.Queue(TO_REALTIME_MAX)
+        self.to_realtime: asyncio.Queue[str] = asyncio.Queue(TO_REALTIME_MAX)
         self._done = asyncio.Event()
         self.end_event: Event | None = None
         self.pending_end: Event | None = None
@@ -120,7 +120,7 @@ class Bridge(RealtimeHandler):
         except asyncio.QueueFull:
             self.metrics.error("twilio_queue_full", self.ms())
 
-    def send_realtime(self, event: str | bytes) -> None:
+    def send_realtime(self, event: str) -> None:
         """Control events: never dropped for audio (the queue leaves room by dropping audio)."""
         while self.to_realtime.full():
             self.to_realtime.get_nowait()

@@ -41,7 +41,7 @@ class RealtimeHandler:
     pending_end: Event | None
     realtime_expires_at: float | None
     openai_session_ids: list[str]
-    to_realtime: asyncio.Queue[str | bytes]
+    to_realtime: asyncio.Queue[str]
 
     def ms(self) -> int:
         raise NotImplementedError
@@ -55,7 +55,7 @@ class RealtimeHandler:
     def send_twilio(self, frame: str) -> None:
         raise NotImplementedError
 
-    def send_realtime(self, event: str | bytes) -> None:
+    def send_realtime(self, event: str) -> None:
         raise NotImplementedError
 
     def clear_twilio(self) -> None:
