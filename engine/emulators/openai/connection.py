@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ from engine.logs import get_logger
 logger = get_logger(__name__)
 
 _MIN_COMMIT_MS = 100
+_WORDS = re.compile(r"\S+\s*")
 _FLUSH_SILENCE = bytes([SILENCE_BYTE]) * (FRAME_BYTES * 10)
 """Silence fed after a committed turn so the decoder completes a packet cut right at the end."""
 
@@ -238,16 +240,25 @@ class RealtimeConnection:
                     "delta": text,
                 }
             )
-        self._emit(
-            {
-                "type": "conversation.item.input_audio_transcription.completed",
-                "event_id": self._new("event"),
-                "item_id": item_id,
-                "content_index": 0,
-                "transcript": text,
-                "usage": {"type": "duration", "seconds": round(audio_bytes / 8000, 3)},
-            }
-        )
+        completed: Event = {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "event_id": self._new("event"),
+            "item_id": item_id,
+            "content_index": 0,
+            "transcript": text,
+            "usage": {"type": "duration", "seconds": round(audio_bytes / 8000, 3)},
+        }
+        transcription = self.session["audio"]["input"]["transcription"]
+        if "item.input_audio_transcription.logprobs" in (self.session.get("include") or []):
+            # The codec's CRC makes every decoded word certain.
+            completed["logprobs"] = [
+                {"token": word, "bytes": list(word.encode()), "logprob": -0.01}
+                for word in _WORDS.findall(text)
+            ]
+        language = transcription.get("language")
+        if language and "transcribe" in str(transcription.get("model", "")):
+            completed["languages"] = [{"code": language}]  # only the gpt-*-transcribe models report it
+        self._emit(completed)
 
     def _clear(self, event: dict[str, Any]) -> None:
         self._vad.clear()

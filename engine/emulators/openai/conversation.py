@@ -93,12 +93,22 @@ class Conversation:
 
     def truncate(self, event: dict[str, Any], streaming: tuple[str, int] | None) -> None:
         """``streaming``: (item id, audio ms sent so far) of the response being streamed, if any."""
-        index = self.index_of(event["item_id"], event, "item_id")
-        target = self.items[index]
         event_id = event.get("event_id")
-        if not target.output_audio:
+        target = self.find(event["item_id"])
+        if target is None:
             raise ClientEventError(
-                "invalid_value",
+                "item_truncate_invalid_item_id",
+                f"Error truncating item: the item with id '{event['item_id']}' does not exist.",
+                "item_id",
+                event_id,
+                event["type"],
+            )
+        available = target.audio_ms
+        if streaming is not None and streaming[0] == target.id:
+            available = streaming[1]
+        if not target.output_audio or available == 0:
+            raise ClientEventError(
+                "unsupported_content_type",
                 "Only model output audio messages can be truncated.",
                 "item_id",
                 event_id,
@@ -113,9 +123,6 @@ class Conversation:
                 event["type"],
             )
         end_ms = event["audio_end_ms"]
-        available = target.audio_ms
-        if streaming is not None and streaming[0] == target.id:
-            available = streaming[1]
         if end_ms < 0 or end_ms > available:
             raise ClientEventError(
                 "invalid_value",
@@ -125,7 +132,7 @@ class Conversation:
                 event["type"],
             )
         full = target.text or ""
-        kept = full[: len(full) * end_ms // available] if available else ""
+        kept = full[: len(full) * end_ms // available]
         target.text = kept
         target.audio_ms = end_ms
         for part in target.item.get("content", []):

@@ -99,7 +99,7 @@ async def test_truncate_errors(client: AsyncOpenAI, emulator: OpenAIEmulator) ->
 
         await conn.conversation.item.truncate(item_id="item_nope", content_index=0, audio_end_ms=10)
         unknown = (await rt.until("error"))[-1]
-        assert unknown.error.param == "item_id"
+        assert (unknown.error.code, unknown.error.param) == ("item_truncate_invalid_item_id", "item_id")
 
         await conn.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=total_ms + 500)
         beyond = (await rt.until("error"))[-1]

@@ -225,3 +225,15 @@ async def test_text_mode_response(rt: ValidatingRealtimeClient) -> None:
     events = await rt.until("response.done")
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == GREETING
     assert audio_of(events) == b""
+
+
+async def test_transcription_logprobs_and_language_when_asked(rt: ValidatingRealtimeClient) -> None:
+    session = session_config(transcription={"model": "gpt-4o-transcribe", "language": "sv"})
+    session["include"] = ["item.input_audio_transcription.logprobs"]
+    await rt.connection.session.update(session=session)  # type: ignore[arg-type]
+    await rt.until("session.updated")
+    await rt.send_audio(silence_frames(200) + encode_speech("Helt okej") + silence_frames(700))
+    completed = (await rt.until("conversation.item.input_audio_transcription.completed"))[-1]
+    assert completed.transcript == "Helt okej"
+    assert [p.token for p in completed.logprobs] == ["Helt ", "okej"]
+    assert completed.languages[0].code == "sv"
