@@ -21,12 +21,38 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
+
 from engine.config import DatabaseSettings, Secret, Settings
 from engine.domain import MessageType, Speaker
 from storage import Database, Principal
 from storage.records import TranscriptLine
 
 SENTENCE = "Personalen i frukt och grönt var väldigt hjälpsamma och hyllorna var välfyllda i dag."
+
+
+def _server_processes(db: Database) -> list[psutil.Process]:
+    """The embedded postmaster and its backends (empty for an external server)."""
+    if db.embedded_pgdata is None:
+        return []
+    pid = int((db.embedded_pgdata / "postmaster.pid").read_text().split()[0])
+    postmaster = psutil.Process(pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _cpu_all(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            total += _cpu(process)
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def _settings(data_dir: Path, url: str | None) -> Settings:
@@ -67,12 +93,16 @@ async def run(rows: int, batch: int, round_trips: int, url: str | None, writers:
         ]
         async with db.transaction(Principal.service()) as tx:  # warm-up
             await tx.transcripts.add_lines(session_id, lines)
+        server = _server_processes(db)
+        cpu0 = _cpu(psutil.Process()), _cpu_all(server)
         start = time.perf_counter()
         written = 0
         while written < rows:
             async with db.transaction(Principal.service()) as tx:
                 written += await tx.transcripts.add_lines(session_id, lines)
         elapsed = time.perf_counter() - start
+        client_us = (_cpu(psutil.Process()) - cpu0[0]) / written * 1e6
+        server_us = (_cpu_all(server) - cpu0[1]) / written * 1e6 if server else float("nan")
         sessions = [(await _setup(db))[1] for _ in range(writers)]
 
         async def writer(sid: uuid.UUID) -> int:
@@ -124,6 +154,8 @@ async def run(rows: int, batch: int, round_trips: int, url: str | None, writers:
             f"| encrypted transcript rows/s, batches of {batch}, one writer | **{written / elapsed:,.0f}** |",
             f"| encrypted transcript rows/s, batches of {batch}, {writers} concurrent writers "
             f"| **{parallel_written / parallel_elapsed:,.0f}** |",
+            f"| CPU per encrypted row, one writer: engine process / PostgreSQL "
+            f"| {client_us:.1f} / {server_us:.1f} µs (≈ {1e6 / (client_us + server_us):,.0f} rows per core-second) |",
             f"| get session (txn + principal + SELECT), p50 / p99 | {pct(single, 50):.2f} / {pct(single, 99):.2f} ms |",
             f"| add 10 transcript lines (one flush), p50 / p99 | {pct(small, 50):.2f} / {pct(small, 99):.2f} ms |",
             f"| read + decrypt a 40-line transcript, p50 | {statistics.median(read):.2f} ms |",

@@ -48,8 +48,8 @@ def normalize_phone(raw: str) -> str:
 
 
 def aad(table: str, column: str, row_id: uuid.UUID) -> bytes:
-    """Associated data binding a ciphertext to one place: table, column and row."""
-    return f"{table}.{column}:{row_id}".encode()
+    """Associated data binding a ciphertext to one place: ``table.column:`` + the row id's 16 bytes."""
+    return f"{table}.{column}:".encode() + row_id.bytes
 
 
 class KeyRing:
