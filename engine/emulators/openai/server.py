@@ -64,6 +64,7 @@ class OpenAIEmulator:
         self._connection_numbers = itertools.count(1)
         self._drop_base = 0
         self._sockets: set[web.WebSocketResponse] = set()
+        self._live: dict[int, _RealtimeSocket] = {}
         self._session_added = asyncio.Condition()
         self._chat: ChatHandler | None = None
 
@@ -123,6 +124,15 @@ class OpenAIEmulator:
     def reset_drop_count(self) -> None:
         """Count ``faults.realtime.drop_connections`` from the next connection on."""
         self._drop_base = len(self.sessions)
+
+    async def drop(self, connection_number: int | None = None, *, close_code: int | None = None) -> None:
+        """Drop a live Realtime socket now (default: the newest); ``close_code=None`` aborts TCP (1006)."""
+        if not self._live:
+            return
+        number = connection_number if connection_number is not None else max(self._live)
+        socket = self._live.get(number)
+        if socket is not None:
+            await socket.drop(close_code)
 
     async def wait_for_sessions(self, count: int) -> list[SessionLog]:
         """Wait until at least ``count`` Realtime connections were accepted (wrap in ``asyncio.timeout``)."""
@@ -229,10 +239,13 @@ class OpenAIEmulator:
         async with self._session_added:
             self.sessions.append(log)
             self._session_added.notify_all()
+        socket = _RealtimeSocket(self, ws, request, log, ids, number - self._drop_base)
+        self._live[number] = socket
         try:
-            await _RealtimeSocket(self, ws, request, log, ids, number - self._drop_base).serve()
+            await socket.serve()
         finally:
             self._sockets.discard(ws)
+            del self._live[number]
             log.closed.set()
         return ws
 
@@ -352,8 +365,10 @@ class _RealtimeSocket:
         await self._drop()
 
     async def _drop(self) -> None:
+        await self.drop(self._emulator.faults.realtime.drop_close_code)
+
+    async def drop(self, code: int | None) -> None:
         self._log.close_reason = "dropped"
-        code = self._emulator.faults.realtime.drop_close_code
         logger.info("realtime fault: dropping session=%s code=%s", self._log.session_id, code)
         if code is None:
             transport = self._request.transport
