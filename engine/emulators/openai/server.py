@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import msgspec
 from aiohttp import WSMsgType, web
 
+from engine.emulators.openai import events
 from engine.emulators.openai.connection import RealtimeConnection
 from engine.emulators.openai.events import Event, Ids
 from engine.emulators.openai.log import SessionLog
@@ -175,7 +176,13 @@ class OpenAIEmulator:
         if not isinstance(body, dict):
             return openai_error(400, "The request body must be a JSON object.", code="invalid_json")
         self.chat_requests += 1
-        code, payload = await handler.handle(body)
+        try:
+            code, payload = await handler.handle(body)
+        except Exception:  # a bug in the chat logic must look like a server error, not a dropped request
+            logger.exception("chat completions handler failed")
+            return openai_error(
+                500, "The server had an error while processing your request.", error_type="server_error"
+            )
         return web.json_response(
             payload, status=code, headers={"x-request-id": f"req_{secrets.token_hex(12)}"}
         )
@@ -270,6 +277,7 @@ class _RealtimeSocket:
         self._drop_number = drop_number
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        self._ids = ids
         self._conn = RealtimeConnection(options=self._options, log=log, emit=self._emit, ids=ids)
 
     def _emit(self, event: Event) -> None:
@@ -346,17 +354,11 @@ class _RealtimeSocket:
         self._log.close_reason = "expired"
         await self._conn.aclose()
         self._emit(
-            {
-                "type": "error",
-                "event_id": self._conn._ids.new("event"),
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": "session_expired",
-                    "message": f"Your session hit the maximum duration of {minutes:g} minutes.",
-                    "param": None,
-                    "event_id": None,
-                },
-            }
+            events.error(
+                self._ids.new("event"),
+                "session_expired",
+                f"Your session hit the maximum duration of {minutes:g} minutes.",
+            )
         )
         self._queue.put_nowait((0.0, _CLOSE))
 
