@@ -33,8 +33,6 @@ log = get_logger(__name__)
 KNOWN_ATTEMPTS = 10_000
 """Attempts a host remembers (to refuse a second dial of the same attempt)."""
 
-DEFAULT_STORE_FACTORY = "engine.session.pgstore:create_store"
-
 
 def load_factory(path: str) -> Callable[..., Any]:
     module, _, attr = path.partition(":")
@@ -48,7 +46,7 @@ class SessionHostActor:
     """Hosts calls; the Dispatcher polls :meth:`status` (heartbeat + outcomes) and acks outcomes.
 
     ``call_host_factory`` (an import path ``module:function``) builds the CallHost:
-    ``await factory(settings, on_outcome)`` → ``(call_host, lookup)`` where
+    ``await factory(settings, on_outcome, host_id=...)`` → ``(call_host, lookup)`` where
     ``await lookup(session_id)`` → ``(phone_e164, store_id)`` read from storage
     in this process, so a phone number never travels through Ray. The default
     builds a real CallHost over the PostgreSQL session store.
@@ -72,7 +70,7 @@ class SessionHostActor:
         async with self._lock:
             if self._host is None:
                 factory = load_factory(self._factory_path or "actors.session_host:default_call_host")
-                self._host, self._lookup = await factory(self.settings, self._record)
+                self._host, self._lookup = await factory(self.settings, self._record, host_id=self.host_id)
                 await self._host.start()
                 self._ready.set()
                 log.info("session host %s up at %s", self.host_id, self._host.public_url)
@@ -149,13 +147,18 @@ class SessionHostActor:
         return os.getpid()
 
 
-async def default_call_host(settings: Settings, on_outcome: Callable[[Any], None]) -> tuple[Any, Any]:
+async def default_call_host(
+    settings: Settings, on_outcome: Callable[[Any], None], *, host_id: str
+) -> tuple[Any, Any]:
     """The production CallHost: real Twilio/OpenAI clients over the PostgreSQL session store."""
     from engine.session.host import CallHost
+    from engine.session.pgstore import PostgresSessionStore
     from storage import Database, Principal
 
     db = await Database.open(settings, upgrade=False)
-    store = await load_factory(DEFAULT_STORE_FACTORY)(settings, db)
+    # The store stamps host_id on every transition: the id the Dispatcher claimed with,
+    # so a lost host's sessions are found by it.
+    store = PostgresSessionStore(db, host_id=host_id)
 
     async def lookup(session_id: str) -> tuple[str, str]:
         async with db.transaction(Principal.service()) as tx:

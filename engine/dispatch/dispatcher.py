@@ -59,6 +59,8 @@ class DispatcherOptions:
     respect_call_windows: bool = True
     defer_seconds: float = 5.0
     """How far a session is pushed back when it cannot go now for a reason other than its window."""
+    heartbeat_timeout: float = 30.0
+    """A host silent this long (status calls failing without a clear death) is treated as lost."""
     pace_seconds: float = 1.0
     """How long one tick may wait for rate-limit tokens before yielding to heartbeats."""
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -164,11 +166,23 @@ class DispatcherCore:
         return started
 
     async def _heartbeat(self) -> None:
-        for host_id, host in list(self.hosts.items()):
+        hosts = list(self.hosts.items())
+        # Concurrently: one silent host must not stall the others' heartbeats.
+        results = await asyncio.gather(*(h.client.status() for _, h in hosts), return_exceptions=True)
+        for (host_id, host), result in zip(hosts, results, strict=True):
             try:
-                status = await host.client.status()
+                if isinstance(result, BaseException):
+                    raise result
+                status = result
             except HostLostError:
                 await self._host_lost(host_id)
+                continue
+            except CallEngineError as exc:
+                # No answer (timeout, unreachable node): lost once silent for heartbeat_timeout.
+                silent = self.clock.monotonic() - host.view.last_seen
+                log.warning("host %s missed a heartbeat (%.1fs silent): %s", host_id, silent, exc)
+                if silent >= self.opts.heartbeat_timeout:
+                    await self._host_lost(host_id, kill=host.client)
                 continue
             now = self.clock.monotonic()
             v = host.view
@@ -218,8 +232,13 @@ class DispatcherCore:
         elif decision.give_up_reason is FailureReason.MAX_RETRIES:
             await self.queue.fail(session_id, FailureReason.MAX_RETRIES)
 
-    async def _host_lost(self, host_id: str) -> None:
+    async def _host_lost(self, host_id: str, kill: HostClient | None = None) -> None:
         self.hosts.pop(host_id, None)
+        if kill is not None:
+            # A silent host may still be alive behind a partition: make sure it is gone
+            # before its calls are retried, so none can be live twice.
+            with contextlib.suppress(CallEngineError):
+                await self.fleet.retire(kill)
         lost = await self.queue.fail_in_progress_for_host(host_id, FailureReason.HOST_LOST)
         log.warning("host %s lost with %d live sessions; retrying them", host_id, len(lost))
         self.metrics.count(m.HOST_LOST.name, 1)

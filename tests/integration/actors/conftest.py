@@ -19,12 +19,12 @@ from tests.integration.actors.sim_host import CALL_LOG, CallLog
 SIM_FACTORY = "tests.integration.actors.sim_host:factory"
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+async def wait_for(predicate: Callable[[], Awaitable[bool]], limit_s: float, what: str) -> None:
     """Poll an async predicate until true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while not await predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(f"timed out after {limit_s:.0f}s waiting for {what}")
         await asyncio.sleep(0.1)
 
 

@@ -148,7 +148,7 @@ class SimCallHost:
         await self.db.close()
 
 
-async def factory(settings: Settings, on_outcome: Callable[[Any], None]) -> tuple[Any, Any]:
+async def factory(settings: Settings, on_outcome: Callable[[Any], None], **_: Any) -> tuple[Any, Any]:
     from storage import Database, Principal
 
     db = await Database.open(settings, upgrade=False)

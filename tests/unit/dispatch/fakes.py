@@ -16,7 +16,7 @@ from engine.dispatch.ports import (
 )
 from engine.dispatch.windows import CallWindows
 from engine.domain import FailureReason, SessionStatus
-from engine.errors import ResourceExhaustedError
+from engine.errors import ResourceExhaustedError, UnavailableError
 
 
 @dataclass
@@ -103,11 +103,14 @@ class FakeHost:
     known: set[tuple[str, int]] = field(default_factory=set)
     outcomes: list[Outcome] = field(default_factory=list)
     dead: bool = False
+    silent: bool = False
     draining: bool = False
 
     def _check(self) -> None:
         if self.dead:
             raise HostLostError(f"{self.host_id} is dead")
+        if self.silent:
+            raise UnavailableError(f"{self.host_id}: timed out")
 
     async def start_call(self, call: CallStart) -> bool:
         self._check()
@@ -182,4 +185,6 @@ class FakeFleet:
 
     async def retire(self, host: FakeHost) -> None:  # type: ignore[override]
         self.retired.append(host.host_id)
+        if host.silent:
+            raise UnavailableError("cannot reach it to stop it")
         host.dead = True

@@ -195,3 +195,19 @@ async def test_full_host_refusal_gives_session_back() -> None:
     q.add("x", clock.now())
     await settle(core, clock, ticks=2)
     assert q.rows["x"].status in ("pending", "claimed")
+
+
+async def test_silent_host_is_lost_after_heartbeat_timeout() -> None:
+    core, q, fleet, clock, _ = setup(
+        2, capacity=2, max_hosts=2, heartbeat_timeout=10.0, respect_call_windows=False
+    )
+    await settle(core, clock, ticks=2)
+    host = fleet.hosts[0]
+    held = set(host.active)
+    host.silent = True
+    await settle(core, clock, ticks=1, step=5.0)
+    assert host.host_id in core.hosts  # one missed heartbeat is not death
+    await settle(core, clock, ticks=2, step=6.0)
+    assert host.host_id not in core.hosts and host.host_id in fleet.retired
+    for sid in held:
+        assert q.rows[sid].failure_reason is FailureReason.HOST_LOST and q.rows[sid].retry_count == 1
