@@ -10,6 +10,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.validation import CHECK_TYPE_TO_PB, REVIEW_TO_PB, SESSION_STATUS_TO_PB
+from engine.domain import SessionStatus
 from storage import records as r
 
 
@@ -73,8 +74,6 @@ def call_session(rec: r.CallSessionRecord) -> pb.CallSession:
 
 
 def status_event(event: r.SessionEvent, session: r.CallSessionRecord) -> pb.CallStatusEvent:
-    from engine.domain import SessionStatus
-
     reason = ""
     if event.status is SessionStatus.FAILED:
         reason = session.failure_reason or event.detail or ""

@@ -35,6 +35,7 @@ from storage.records import CallSessionRecord, FraudFilter
 log = logging.getLogger("engine.api")
 
 WRITERS = (Role.ADMIN, Role.SERVICE)
+WATCH_MAX_POLL_SECONDS = 2.0
 
 
 def principal_of(caller: Caller) -> Principal:
@@ -67,7 +68,6 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
         self.watch_poll_seconds = watch_poll_seconds
         self.clock = clock
-        self._notify_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ calls
 
@@ -135,6 +135,9 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         principal = principal_of(caller)
         last_id = 0
         last_status: SessionStatus | None = None
+        # Poll fast while things change, back off (to WATCH_MAX_POLL_SECONDS) while a
+        # session waits, e.g. for its call window: bounded load for many idle watchers.
+        delay = self.watch_poll_seconds
         while True:
             async with self.db.transaction(principal) as tx:
                 events = await tx.sessions.events_since(session_id, last_id, 100)
@@ -148,8 +151,11 @@ class CallEngineService(pb_grpc.CallEngineServicer):
                 yield convert.status_event(event, rec)
                 if event.status.terminal:
                     return
+            if events:
+                delay = self.watch_poll_seconds
             if len(events) < 100:
-                await asyncio.sleep(self.watch_poll_seconds)
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, max(self.watch_poll_seconds, WATCH_MAX_POLL_SECONDS))
 
     @unary
     async def CancelCall(self, request: pb.CancelCallRequest, caller: Caller) -> pb.CallSession:

@@ -142,7 +142,9 @@ class CallEngineServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelCall(self, request, context):
-        """Cancel a call that has not finished. A terminal call is returned unchanged.
+        """Cancel a call that has not finished. A pending call is failed at once with
+        failure_reason "canceled"; a call in progress is hung up by its host (its
+        final status follows; watch it). A terminal call is returned unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
