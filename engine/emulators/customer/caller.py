@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import random
 from typing import Protocol
 
@@ -28,6 +29,8 @@ _VOICED_MIN = FRAME_BYTES // 10
 _GOODBYES = ("hej då", "hejdå", "adjö")
 SAFETY_HANGUP_S = 900.0
 _DECODE_BATCH = FRAME_BYTES * 10
+UNDERRUN_GRACE_MS = 3000
+"""How long a gap inside a decoded utterance may last before the turn is taken as over anyway."""
 
 
 def is_voiced(frame: bytes) -> bool:
@@ -127,6 +130,7 @@ class ScenarioCaller:
         self._last_voice = 0
         self._heard: list[str] = []
         self._pending = bytearray()
+        self._played = 0  # AI frames played in this turn
         self._replied = False  # already replied to this AI turn (barge-in)
         self._closing_done = False
         self._hung_up = False
@@ -152,10 +156,14 @@ class ScenarioCaller:
                 self._ai_in_turn = True
                 self._turn_start = self._tick
                 self._heard = []
+                self._played = 0
                 self._replied = False
             self._last_voice = self._tick
-        if self._ai_in_turn:
-            self._pending += played if played is not None else _SILENCE_FRAME
+        if self._ai_in_turn and played is not None:
+            # Only bytes that played: a gap (playback underrun) is silence to the ear, but the
+            # utterance's text lives in the byte stream, which must arrive intact and in order.
+            self._played += 1
+            self._pending += played
             if len(self._pending) >= _DECODE_BATCH:
                 self._decode()
 
@@ -186,10 +194,15 @@ class ScenarioCaller:
         delay_ms = self._scenario.reply_delay_ms
         if turn is not None and turn.delay_ms is not None and not self._is_closing():
             delay_ms = turn.delay_ms
-        if (self._tick - self._last_voice) * TICK_MS < max(delay_ms, TICK_MS):
+        silent_ms = (self._tick - self._last_voice) * TICK_MS
+        if silent_ms < max(delay_ms, TICK_MS):
+            return
+        self._decode()
+        if silent_ms < UNDERRUN_GRACE_MS and self._utterance_unfinished():
+            # A gap inside an utterance: the audio is late (a playback underrun in real time,
+            # likely at a high speed factor), not the end of the AI's turn.
             return
         # The AI's turn is over.
-        self._decode()
         self._ai_in_turn = False
         self._decoder.reset()
         if self._replied:
@@ -207,6 +220,13 @@ class ScenarioCaller:
         else:
             turn = Turn(say=self._improvise())
         self._start_turn(turn)
+
+    def _utterance_unfinished(self) -> bool:
+        # Every utterance carries its text near its start, so an undecoded one is unfinished;
+        # a decoded one is finished once as many frames as its audio has have played.
+        if not self._heard:
+            return True
+        return self._played < sum(_utterance_frames(t) for t in self._heard) - 1
 
     def _speak(self) -> CallerAction:
         if self._speaking:
@@ -249,7 +269,9 @@ class ScenarioCaller:
         return persona_answer(self._scenario.persona, question, self._departments, self._campaigns, self._rng)
 
 
-_SILENCE_FRAME = bytes([0xFF]) * FRAME_BYTES
+@functools.lru_cache(maxsize=1024)
+def _utterance_frames(text: str) -> int:
+    return len(encode_speech(text)) // FRAME_BYTES
 
 
 def _as_turn(entry: str | Turn) -> Turn:

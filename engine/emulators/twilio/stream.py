@@ -80,7 +80,7 @@ class Playback:
         self._queue.clear()
 
     def drain(self) -> bytes | None:
-        """Up to one frame of audio played this tick (None if nothing was queued)."""
+        """The audio played this tick: up to one frame (None if nothing was queued)."""
         out = bytearray()
         queue = self._queue
         while queue:
@@ -98,11 +98,9 @@ class Playback:
             else:
                 out += head[:take]
                 queue[0] = head[take:]
-        if not out:
-            return None
-        if len(out) < FRAME_BYTES:
-            out += _SILENCE[: FRAME_BYTES - len(out)]
-        return bytes(out)
+        # A partial frame (the queue ran dry) is returned as is: the caller hears silence for
+        # the rest of the tick, but its decoder must see only the bytes the app really sent.
+        return bytes(out) if out else None
 
 
 class _Impairer:

@@ -1,0 +1,151 @@
+"""Both emulators together through a minimal bridge: the simulated customer and the emulated
+interviewer hold a whole conversation, so the two agree on turn-taking (docs/instruction-format.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from openai import AsyncOpenAI
+from twilio.rest import Client
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from engine.emulators.openai import OpenAIEmulator
+from engine.emulators.scenarios import Turn, default_scenarios
+from engine.emulators.twilio import TwilioEmulator
+from tests.fixtures.emulators import Emulators
+from tests.unit.emulators.twilio_helpers import CONNECT_TWIML, StreamServer
+
+SCRIPT = {
+    "HÄLSNING": "Hej! Jag ringer från Matboden Solna Centrum om ditt köp i dag.",
+    "SAMTYCKE": "Samtalet spelas in. Är det okej att jag ställer några korta frågor?",
+    "FRÅGA 1": "Hur upplevde du frukt och grönt?",
+    "FRÅGA 2": "Vad tyckte du om vår kampanj på kaffe?",
+    "FRÅGA 3": "Var det något som kunde ha varit bättre vid kassan?",
+    "PÅMINNELSE": "Är du kvar? Jag hör dig inte riktigt.",
+    "AVSLUTNING": "Tack för dina svar! Du får mellan 2 och 15 procent tillbaka på köpet. Hej då!",
+}
+INSTRUCTIONS = (
+    "Du är en vänlig intervjuare.\n### SAMTALSMANUS\n"
+    + "\n".join(f"{k}: {v}" for k, v in SCRIPT.items())
+    + "\n### SLUT\n"
+)
+
+
+class MiniBridge:
+    """Twilio stream <-> Realtime, the simplest correct way: pass mu-law through, clear on barge-in."""
+
+    def __init__(self, emulators: Emulators) -> None:
+        self.client = AsyncOpenAI(api_key=emulators.openai.api_key, base_url=emulators.openai.base_url)
+        self.ai_lines: list[str] = []
+
+    async def __call__(self, ws: ServerConnection, messages: list[dict[str, Any]]) -> None:
+        await ws.recv()
+        sid = json.loads(await ws.recv())["streamSid"]
+        closing = asyncio.Event()
+        async with self.client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.session.update(
+                session={
+                    "type": "realtime",
+                    "instructions": INSTRUCTIONS,
+                    "audio": {
+                        "input": {
+                            "format": {"type": "audio/pcmu"},
+                            "turn_detection": {
+                                "type": "server_vad",
+                                "silence_duration_ms": 500,
+                                "create_response": True,
+                            },
+                        },
+                        "output": {"format": {"type": "audio/pcmu"}},
+                    },
+                }
+            )
+            await conn.response.create()
+
+            async def from_twilio() -> None:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if message["event"] == "media":
+                        # send_raw: the SDK's typed transform costs ~3 ms per event, too slow per frame.
+                        payload = message["media"]["payload"]
+                        await conn.send_raw(
+                            json.dumps({"type": "input_audio_buffer.append", "audio": payload})
+                        )
+                    elif message["event"] == "mark" and message["mark"]["name"] == "closing":
+                        return
+                    elif message["event"] == "stop":
+                        return
+
+            async def from_openai() -> None:
+                async for event in conn:
+                    if event.type == "response.output_audio.delta":
+                        await ws.send(
+                            json.dumps(
+                                {"event": "media", "streamSid": sid, "media": {"payload": event.delta}}
+                            )
+                        )
+                    elif event.type == "response.output_audio_transcript.done":
+                        self.ai_lines.append(event.transcript)
+                        if event.transcript == SCRIPT["AVSLUTNING"]:
+                            closing.set()
+                            await ws.send(
+                                json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": "closing"}})
+                            )
+                    elif event.type == "input_audio_buffer.speech_started":
+                        await ws.send(json.dumps({"event": "clear", "streamSid": sid}))
+
+            reader = asyncio.create_task(from_twilio())
+            writer = asyncio.create_task(from_openai())
+            try:
+                await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (reader, writer):
+                    task.cancel()
+                await asyncio.gather(reader, writer, return_exceptions=True)
+        try:
+            await ws.close()
+        except ConnectionClosed:
+            pass
+
+
+@pytest.fixture
+def emulator_speed() -> float:
+    return 10.0
+
+
+async def test_full_interview_between_the_emulators(
+    twilio_emulator: TwilioEmulator, openai_emulator_factory: Callable[..., Awaitable[OpenAIEmulator]]
+) -> None:
+    # The real model streams audio faster than real time; so does the emulator here (output_pace),
+    # which keeps Twilio's playback buffer filled even when this busy machine stalls for a moment.
+    emulators = Emulators(twilio_emulator, await openai_emulator_factory(output_pace=3.0))
+    scenario = default_scenarios().by_name("happy-anna")
+    bridge = MiniBridge(emulators)
+    client = Client(emulators.twilio.account_sid, emulators.twilio.auth_token)
+    client.api.base_url = emulators.twilio.base_url
+    async with StreamServer(bridge) as server:
+        call = await asyncio.to_thread(
+            client.calls.create,
+            to=scenario.phone,
+            from_="+46850000000",
+            twiml=CONNECT_TWIML.format(url=server.url),
+        )
+        record = await emulators.twilio.call(call.sid).wait_ended(60)
+    await bridge.client.close()
+    questions = [SCRIPT["FRÅGA 1"], SCRIPT["FRÅGA 2"], SCRIPT["FRÅGA 3"]]
+    assert bridge.ai_lines == [
+        SCRIPT["HÄLSNING"] + " " + SCRIPT["SAMTYCKE"],
+        *questions,
+        SCRIPT["AVSLUTNING"],
+    ]
+    assert record.customer_heard == bridge.ai_lines
+    answers = [a.say if isinstance(a, Turn) else a for a in scenario.answers]
+    assert record.customer_said[:4] == [scenario.consent, *answers]
+    assert record.end_reason == "app-closed-stream" and record.decode_errors == 0
+    [session] = emulators.openai.sessions
+    assert session is not None
