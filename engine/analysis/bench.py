@@ -127,6 +127,7 @@ async def bench_pure(base_url: str, calls: int) -> dict[str, float]:
     for lines in transcripts:
         await assess_call(lines, ctx, None, DEFAULT_CONFIG, now=now)
     out["assess rules-only /s"] = calls / (time.perf_counter() - started)
+    await llm.aclose()
     return out
 
 
@@ -212,6 +213,7 @@ async def bench_db(base_url: str, sessions: int, report_calls: int) -> dict[str,
         out["weekly report build s (median of 3)"] = statistics.median(times)
         out["weekly report calls"] = float(report.total_feedback_count)
     finally:
+        await llm.aclose()
         await db.close()
     return out
 

@@ -126,6 +126,10 @@ class OpenAIStructuredLLM:
         self._sleep = sleep
         self._clock = clock
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connection pool (call on shutdown, inside the event loop)."""
+        await self._client.close()
+
     async def complete(
         self, schema: type[SchemaT], system: str, user: str, prompt_version: str
     ) -> tuple[SchemaT | None, LLMCallInfo]:
