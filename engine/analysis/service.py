@@ -29,13 +29,13 @@ from engine.analysis.llm import StructuredLLM
 from engine.analysis.models import (
     CallFacts,
     CheckResult,
-    DuplicateCandidate,
     FraudVerdict,
     PatternEvidence,
     PhoneUse,
     TranscriptLine,
 )
 from engine.analysis.scoring import overall_score, reward_percentage, round2
+from engine.analysis.signature_index import SignatureIndex, index_for
 from engine.domain import CheckType, ReviewDecision
 from engine.errors import NotFoundError, ValidationError
 from engine.logs import get_logger
@@ -219,10 +219,12 @@ async def check_fraud(
     config: AnalysisConfig = DEFAULT_CONFIG,
     now: dt.datetime | None = None,
     force: bool = False,
+    signatures: SignatureIndex | None = None,
 ) -> FraudVerdict:
     """Run the four checks, store one row each, fold the verdict into the assessment.
 
     Idempotent: a session that already has fraud rows is not checked again unless ``force``.
+    ``signatures``: the near-duplicate index (default: one per process and database).
     """
     now = now or _utcnow()
     fc = config.fraud
@@ -236,9 +238,11 @@ async def check_fraud(
         verification = await tx.stores.get_verification(session.customer_verification_id)
         since = session.call_initiated_at - dt.timedelta(days=fc.phone_window_days)
         same = await tx.sessions.same_caller_sessions(session_id, since)
-        candidates = await _recent_signatures(
-            tx, now - dt.timedelta(days=fc.phone_window_days), fc.max_duplicate_candidates, session.store_id
+        index = signatures or index_for(
+            db, dt.timedelta(days=fc.phone_window_days), fc.max_duplicate_candidates
         )
+        await index.refresh(tx, now)
+        candidates = index.candidates(str(session.store_id))
         burst_since = session.call_initiated_at - dt.timedelta(minutes=fc.burst_window_minutes)
         burst = await tx.sessions.list(
             store_id=session.store_id,
@@ -269,7 +273,7 @@ async def check_fraud(
         store_sessions_in_burst_window=len(burst.items),
     )
     verdict = await run_fraud_checks(lines, ctx, facts, evidence, llm, config)
-    rows = [_row(c, verdict) for c in verdict.checks]
+    rows = [_row(c, verdict, str(session.store_id)) for c in verdict.checks]
     async with db.transaction(Principal.service()) as tx:
         await _lock_session(tx, session_id)
         if force or not await _fraud_rows(tx, session_id):
@@ -286,12 +290,15 @@ async def check_fraud(
     return verdict
 
 
-def _row(check: CheckResult, verdict: FraudVerdict) -> rec.FraudResult:
+def _row(check: CheckResult, verdict: FraudVerdict, store_id: str) -> rec.FraudResult:
+    extra: dict[str, Any] = dict(check.details)
+    if check.check_type == CheckType.PATTERN:
+        extra["store"] = store_id  # lets the signature index tell same-store duplicates apart
     return rec.FraudResult(
         check_type=check.check_type,
         is_suspicious=check.is_suspicious,
         confidence_level=check.confidence_level,
-        fraud_indicators={"indicators": check.fraud_indicators, **check.details},
+        fraud_indicators={"indicators": check.fraud_indicators, **extra},
         context_violations=check.context_violations,
         decision_reasoning=check.decision_reasoning,
         # The grey zone is decided per call: its suspicious checks go to review together.
@@ -319,33 +326,6 @@ def _verdict_of_existing(rows: list[rec.FraudResult], config: AnalysisConfig) ->
         for r in rows
     ]
     return combine(checks, config.fraud)
-
-
-async def _recent_signatures(
-    tx: Tx, since: dt.datetime, limit: int, store_id: uuid.UUID
-) -> list[DuplicateCandidate]:
-    """MinHash signatures kept in recent pattern rows: this store's first, then other stores'."""
-    out: dict[str, DuplicateCandidate] = {}
-    for same_store in (True, False):
-        token: str | None = None
-        flt = rec.FraudFilter(
-            check_type=CheckType.PATTERN, since=since, store_id=store_id if same_store else None
-        )
-        while len(out) < limit:
-            page = await tx.fraud.list(flt, 500, token)
-            for r in page.items:
-                ind = r.fraud_indicators
-                key = str(r.call_session_id)
-                if key in out or not isinstance(ind, dict) or not isinstance(ind.get("minhash"), list):
-                    continue
-                if ind["minhash"]:
-                    out[key] = DuplicateCandidate(
-                        key, None, [int(v) for v in ind["minhash"]], same_store=same_store
-                    )
-            token = page.next_page_token
-            if not token:
-                break
-    return list(out.values())[:limit]
 
 
 async def review_fraud_result(

@@ -142,3 +142,24 @@ async def test_weekly_report_two_weeks_and_idempotent_rebuild(
     async with database.transaction(Principal.service()) as tx:
         listed = await tx.reports.list(store)
     assert [r.analysis_week for r in listed] == [week]
+
+
+async def test_signature_index_reads_only_new_rows(database: Database, seeder: Seeder) -> None:
+    from engine.analysis.signature_index import SignatureIndex
+
+    store = await seeder.store()
+    index = SignatureIndex(dt.timedelta(days=7), 2000, overlap=dt.timedelta(0))
+    answers = unique_answers()
+    a = await seeder.call(store, answers, call_at=AFTERNOON)
+    b = await seeder.call(store, unique_answers(), call_at=AFTERNOON + dt.timedelta(minutes=5))
+    c = await seeder.call(store, answers, call_at=AFTERNOON + dt.timedelta(minutes=10))
+    await service.check_fraud(database, None, a, now=NOW, signatures=index)
+    first = index.rows_read
+    await service.check_fraud(database, None, b, now=NOW, signatures=index)
+    assert index.rows_read - first <= 2  # the boundary row and the one new row, not the window again
+    verdict = await service.check_fraud(database, None, c, now=NOW, signatures=index)
+    pattern = next(ch for ch in verdict.checks if ch.check_type == CheckType.PATTERN)
+    assert (
+        pattern.details["duplicate_of"] == [str(a)]
+        and "near_duplicate_transcript" in pattern.fraud_indicators
+    )
