@@ -34,6 +34,7 @@ from engine.analysis.models import (
     PhoneUse,
     TranscriptLine,
 )
+from engine.analysis.report_source import calls_between
 from engine.analysis.scoring import overall_score, reward_percentage, round2
 from engine.analysis.signature_index import SignatureIndex, index_for
 from engine.domain import CheckType, ReviewDecision
@@ -355,18 +356,6 @@ def _week_bounds(week: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _call_records(assessments: list[rec.Assessment]) -> tuple[list[report_mod.CallRecord], int]:
-    out: list[report_mod.CallRecord] = []
-    bad = 0
-    for a in assessments:
-        call, invalid = report_mod.call_record(
-            a.overall_quality_score, a.reward_percentage, a.is_fraudulent, a.business_actionable_items
-        )
-        out.append(call)
-        bad += invalid
-    return out, bad
-
-
 async def build_weekly_report(
     db: Database,
     llm: StructuredLLM | None,
@@ -388,12 +377,10 @@ async def build_weekly_report(
         store = await tx.stores.get_store(store_id)
         start, end = _week_bounds(week, store.timezone)
         prev_start, _ = _week_bounds(week - dt.timedelta(days=7), store.timezone)
-        current = await tx.assessments.list_for_store(store_id, start, end)
-        previous = await tx.assessments.list_for_store(store_id, prev_start, start)
+        calls, bad = await calls_between(tx, store_id, start, end)
+        prev_calls, _ = await calls_between(tx, store_id, prev_start, start)
         earlier = await tx.reports.list(store_id, limit=config.report.history_weeks + 2)
         ctx, _ = await _context(tx, store_id)
-    calls, bad = _call_records(current)
-    prev_calls, _ = _call_records(previous)
     history = sorted(
         (
             report_mod.WeekPoint(r.analysis_week, r.total_feedback_count, r.average_quality_score)
