@@ -173,3 +173,19 @@ async def test_render_html_has_charts_and_escapes() -> None:
     page = render_html(r, "Butik <Test>")
     assert page.count("<svg") == 2 and "<polyline" in page
     assert "Butik &lt;Test&gt;" in page and "Mejeri" in page
+
+
+async def test_llm_failure_falls_back_to_statistics() -> None:
+    class DownLLM:
+        model = "down"
+
+        async def complete(
+            self, schema: type[SchemaT], system: str, user: str, prompt_version: str
+        ) -> tuple[SchemaT | None, LLMCallInfo]:
+            return None, LLMCallInfo(self.model, prompt_version, 3, 5.0, error="RateLimitError")
+
+    prev, cur = two_weeks()
+    r = await build_report(WEEK, cur, prev, [], DownLLM(), DEFAULT_CONFIG)
+    assert r.report_metadata["themes_source"] == "statistics"
+    assert r.report_metadata["llm"]["error"] == "RateLimitError"
+    assert r.negative_issues and all(t["source"] == "statistics" for t in r.negative_issues)
