@@ -114,3 +114,14 @@ def test_files_toml_yaml_and_directories(tmp_path: Path) -> None:
         load_scenarios(tmp_path / "c.yaml")
     with pytest.raises(ValidationError, match="no such file"):
         load_scenarios(tmp_path / "missing.toml")
+
+
+def test_documented_example_is_valid() -> None:
+    import tomllib
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "emulators.md"
+    block = doc.read_text(encoding="utf-8").split("```toml\n")[-1].split("```")[0]
+    data = tomllib.loads(block)
+    data["scenarios"][0].pop("copy_answers_from")  # names a scenario of the default set
+    scenarios = parse_scenarios(data)
+    assert len(scenarios.scenarios[0].answers) == 6
