@@ -244,3 +244,25 @@ def test_migrations_go_down_and_up_again(isolated_pg_url: str) -> None:
         assert left == (0,)
     migrate.upgrade(isolated_pg_url)
     assert migrate.current(isolated_pg_url) == migrate.head()
+
+
+def test_rls_is_forced_and_the_app_role_is_restricted(owner_url: str) -> None:
+    with raw(owner_url, db_role=None) as conn:
+        rows = conn.execute(
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname <> 'alembic_version'"
+        ).fetchall()
+        assert len(rows) == 14  # 7 seed + 4 existing-system + 3 engine tables
+        assert all(enabled and forced for _, enabled, forced in rows), rows
+        role = conn.execute(
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'callengine_app'"
+        ).fetchone()
+        assert role == (False, False, False, False)
+        grants = {
+            p
+            for (p,) in conn.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'callengine_app' AND table_name = 'audit_log'"
+            )
+        }
+        assert grants == {"SELECT", "INSERT"}
