@@ -38,6 +38,13 @@ def _frame(frame_id: int) -> str:
     return base64.b64encode(b"\x7f" + struct.pack(">Q", frame_id) + b"\xff" * (FRAME - 9)).decode()
 
 
+def _value_at(raw: str, key: str) -> str:
+    """The start of a JSON string value (any spacing), without parsing the whole message."""
+    at = raw.index(key) + len(key)
+    at = raw.index('"', raw.index(":", at)) + 1
+    return raw[at : at + 12]
+
+
 def _frame_id(payload: str) -> int:
     raw = base64.b64decode(payload[:12])
     return struct.unpack(">Q", raw[1:9])[0] if raw[:1] == b"\x7f" else -1
@@ -75,8 +82,7 @@ class Peer:
             async for message in ws:
                 raw = message if isinstance(message, str) else message.decode()
                 if '"input_audio_buffer.append"' in raw[:40]:
-                    start = raw.index('"audio":"') + 9
-                    self.arrived(_frame_id(raw[start : start + 12]), self.to_realtime_ns)
+                    self.arrived(_frame_id(_value_at(raw, '"audio"')), self.to_realtime_ns)
                     continue
                 event = json.loads(raw)
                 kind = event.get("type")
@@ -126,8 +132,7 @@ class Peer:
                 async for message in ws:
                     raw = message if isinstance(message, str) else message.decode()
                     if '"media"' in raw[:20]:
-                        start_at = raw.index('"payload":"') + 11
-                        self.arrived(_frame_id(raw[start_at : start_at + 12]), self.to_twilio_ns)
+                        self.arrived(_frame_id(_value_at(raw, '"payload"')), self.to_twilio_ns)
                     elif '"mark"' in raw[:20]:
                         name = json.loads(raw)["mark"]["name"]
                         await ws.send(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": name}}))
@@ -246,6 +251,104 @@ class StubCalls:
         return None
 
 
+async def _baseline_bridge(twilio_ws: Any, realtime_url: str) -> None:
+    """The minimal public Twilio<->Realtime bridge shape (json + base64 round trip, no persistence)."""
+    from websockets.asyncio.client import connect
+
+    async with connect(
+        realtime_url, additional_headers={"Authorization": "Bearer x"}, compression=None
+    ) as rt:
+        await rt.send(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
+        await rt.send(json.dumps({"type": "response.create"}))
+        sid: dict[str, str] = {}
+
+        async def from_twilio() -> None:
+            async for message in twilio_ws:
+                data = json.loads(message)
+                if data["event"] == "media":
+                    await rt.send(
+                        json.dumps({"type": "input_audio_buffer.append", "audio": data["media"]["payload"]})
+                    )
+                elif data["event"] == "start":
+                    sid["sid"] = data["start"]["streamSid"]
+
+        async def to_twilio() -> None:
+            async for message in rt:
+                event = json.loads(message)
+                if event["type"] == "response.output_audio.delta" and "sid" in sid:
+                    payload = base64.b64encode(base64.b64decode(event["delta"])).decode()
+                    await twilio_ws.send(
+                        json.dumps({"event": "media", "streamSid": sid["sid"], "media": {"payload": payload}})
+                    )
+
+        await asyncio.gather(from_twilio(), to_twilio())
+
+
+async def run_baseline(sessions: int, seconds: float) -> dict[str, Any]:
+    from websockets.asyncio.server import serve
+
+    proc, port = await _start_peer()
+    assert proc.stdin is not None and proc.stdout is not None
+    rt_url = f"ws://127.0.0.1:{port}/v1/realtime?model=m"
+    server = await serve(lambda ws: _baseline_bridge(ws, rt_url), "127.0.0.1", 0, compression=None)
+    url = f"ws://127.0.0.1:{next(iter(server.sockets)).getsockname()[1]}/media/x"
+    rss0 = _rss_kb()
+    for _ in range(sessions):
+        proc.stdin.write((json.dumps({"url": url, "token": "t"}) + "\n").encode())
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(3.0)
+    result = await _measure(proc, sessions, seconds, rss0)
+    server.close()
+    await _stop_peer(proc)
+    return {"mode": "baseline (minimal public bridge shape)", **result}
+
+
+async def _start_peer() -> tuple[asyncio.subprocess.Process, int]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.session.bench", "--peer",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    ready = (await proc.stdout.readline()).decode().split()
+    return proc, int(ready[1])
+
+
+async def _stop_peer(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            await proc.wait()
+
+
+async def _measure(proc: asyncio.subprocess.Process, live: int, seconds: float, rss0: int) -> dict[str, Any]:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b'{"reset": true}\n')
+    cpu0 = time.process_time()
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu = time.process_time() - cpu0
+    wall = time.monotonic() - t0
+    rss = _rss_kb() - rss0
+    proc.stdin.write(b'{"report": true}\n')
+    await proc.stdin.drain()
+    line = (await proc.stdout.readline()).decode()
+    peer = json.loads(line.split(" ", 1)[1])
+    return {
+        "live_sessions": live,
+        "seconds": round(wall, 1),
+        "engine_cpu_pct_of_core": round(100 * cpu / wall, 1),
+        "cpu_pct_per_call": round(100 * cpu / wall / max(live, 1), 3),
+        "calls_per_core_at_this_cost": round(max(live, 1) / (cpu / wall)) if cpu else None,
+        "rss_growth_mb": round(rss / 1024, 1),
+        "mb_per_session": round(rss / 1024 / max(live, 1), 3),
+        "relay_twilio_to_realtime_ms": peer["to_realtime_ms"],
+        "relay_realtime_to_twilio_ms": peer["to_twilio_ms"],
+        "peer_cpu_pct_of_core": round(100 * peer["peer_cpu_s"] / (wall + 3), 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
 def _rss_kb() -> int:
     with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
         for line in fh:
@@ -265,13 +368,8 @@ async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
     from engine.session.store import MemorySessionStore
 
     logging.getLogger("engine").setLevel(logging.WARNING)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.session.bench", "--peer",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stdout is not None and proc.stdin is not None
-    ready = (await proc.stdout.readline()).decode().split()
-    port = int(ready[1])
+    proc, port = await _start_peer()
+    assert proc.stdin is not None
     settings = Settings(
         twilio=TwilioSettings(account_sid="AC" + "0" * 32, auth_token=Secret(AUTH_TOKEN)),
         openai=OpenAISettings(api_key=Secret("bench"), base_url=f"http://127.0.0.1:{port}/v1"),
@@ -283,45 +381,19 @@ async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
         settings, host=dataclasses.replace(settings.host, sessions_per_host=sessions)
     )
     store = MemorySessionStore({"*": BusinessContext(store_name="Benchbutiken", departments=["kassan"])})
-    host = CallHost(settings, store, lambda _s: StubCalls(proc.stdin))  # type: ignore[arg-type]
+    stdin = proc.stdin
+    host = CallHost(settings, store, lambda _s: StubCalls(stdin))  # type: ignore[arg-type,return-value]
     await host.start()
     rss0 = _rss_kb()
     for i in range(sessions):
         await host.start_call(CallRequest(f"bench-{i}", "store", f"+4670000{i:04d}"))
         await asyncio.sleep(0.005)
-    # Warm up: every call streaming both ways.
-    await asyncio.sleep(3.0)
+    await asyncio.sleep(3.0)  # warm up: every call streaming both ways
     live = sum(1 for i in range(sessions) if (s := host.session(f"bench-{i}")) and s.bridge is not None)
-    proc.stdin.write(b'{"reset": true}\n')
-    cpu0 = time.process_time()
-    t0 = time.monotonic()
-    await asyncio.sleep(seconds)
-    cpu = time.process_time() - cpu0
-    wall = time.monotonic() - t0
-    rss = _rss_kb() - rss0
-    proc.stdin.write(b'{"report": true}\n')
-    await proc.stdin.drain()
-    line = (await proc.stdout.readline()).decode()
-    peer = json.loads(line.split(" ", 1)[1])
+    result = await _measure(proc, live, seconds, rss0)
     await host.stop()
-    proc.stdin.close()
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(10):
-            await proc.wait()
-    return {
-        "sessions": sessions,
-        "live_sessions": live,
-        "seconds": round(wall, 1),
-        "engine_cpu_pct_of_core": round(100 * cpu / wall, 1),
-        "cpu_pct_per_call": round(100 * cpu / wall / max(live, 1), 3),
-        "calls_per_core_at_this_cost": round(max(live, 1) / (cpu / wall), 0) if cpu else None,
-        "rss_growth_mb": round(rss / 1024, 1),
-        "mb_per_session": round(rss / 1024 / max(live, 1), 3),
-        "relay_twilio_to_realtime_ms": peer["to_realtime_ms"],
-        "relay_realtime_to_twilio_ms": peer["to_twilio_ms"],
-        "peer_cpu_pct_of_core": round(100 * peer["peer_cpu_s"] / (wall + 3), 1),
-        "load_avg": os.getloadavg()[0],
-    }
+    await _stop_peer(proc)
+    return {"mode": "callengine CallHost", "sessions": sessions, **result}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,12 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--baseline", action="store_true", help="measure the minimal bridge shape instead")
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peer:
         asyncio.run(Peer().run())
         return 0
-    print(json.dumps(asyncio.run(run_engine(args.sessions, args.seconds)), indent=2))
+    run = run_baseline if args.baseline else run_engine
+    print(json.dumps(asyncio.run(run(args.sessions, args.seconds)), indent=2))
     return 0
 
 

@@ -91,6 +91,8 @@ class Bridge(RealtimeHandler):
         self.pending_end: Event | None = None
         self._pending_deadline: float | None = None
         self._restoring = False
+        self._rt_writing = False
+        self._tw_writing = False
         self._renew = False
         self._rt_ws: ClientConnection | None = None
         self.realtime_expires_at: float | None = None
@@ -191,18 +193,34 @@ class Bridge(RealtimeHandler):
 
     async def _put_realtime_audio(self) -> None:
         frame = self._inbound_audio
-        if self._restoring or self._rt_ws is None:
+        ws = self._rt_ws
+        if self._restoring or ws is None:
             self.send_realtime(frame)  # drops the oldest while there is no socket
-        else:
+        elif self._rt_writing or self.to_realtime.qsize():
             await self.to_realtime.put(frame)  # backpressure onto Twilio's TCP stream
+        else:
+            # Fast path: nothing is waiting, so skip the queue hop (order is preserved).
+            self.metrics.bytes_out += len(frame)
+            try:
+                await ws.send(frame)
+            except websockets.exceptions.ConnectionClosed:
+                pass  # the Realtime supervisor sees the drop and restores the socket
 
     async def _twilio_writer(self) -> None:
         ws = self.twilio_ws
         queue = self.to_twilio
         while True:
             frame = await queue.get()
-            await ws.send(frame)
-            self.metrics.bytes_out += len(frame)
+            self._tw_writing = True
+            try:
+                await ws.send(frame)
+                self.metrics.bytes_out += len(frame)
+                while queue.qsize():
+                    frame = queue.get_nowait()
+                    await ws.send(frame)
+                    self.metrics.bytes_out += len(frame)
+            finally:
+                self._tw_writing = False
 
     # ------------------------------------------------------------------ Realtime side
     async def _open_realtime(self, restore: bool) -> ClientConnection:
@@ -276,14 +294,21 @@ class Bridge(RealtimeHandler):
 
     async def _realtime_reader(self, ws: ClientConnection) -> None:
         handle = self.on_realtime_event
+        twilio = self.twilio_ws
         async for raw in ws:
             self.metrics.bytes_in += len(raw)
             out = handle(raw)
             if out is None:
                 continue
-            # put() blocks when Twilio lags: backpressure onto the Realtime socket.
-            if type(out) is str:
-                await self.to_twilio.put(out)
+            if type(out) is str and not self._tw_writing and not self.to_twilio.qsize():
+                # Fast path: nothing is waiting, so skip the queue hop (order is preserved).
+                self.metrics.bytes_out += len(out)
+                try:
+                    await twilio.send(out)
+                except websockets.exceptions.ConnectionClosed:
+                    pass  # the Twilio reader ends the call
+            elif type(out) is str:
+                await self.to_twilio.put(out)  # blocks when Twilio lags: backpressure
             else:
                 for frame in out:
                     await self.to_twilio.put(frame)
@@ -292,8 +317,16 @@ class Bridge(RealtimeHandler):
         queue = self.to_realtime
         while True:
             event = await queue.get()
-            await ws.send(event)
-            self.metrics.bytes_out += len(event)
+            self._rt_writing = True
+            try:
+                await ws.send(event)
+                self.metrics.bytes_out += len(event)
+                while queue.qsize():
+                    event = queue.get_nowait()
+                    await ws.send(event)
+                    self.metrics.bytes_out += len(event)
+            finally:
+                self._rt_writing = False
 
     def renew_realtime(self) -> None:
         if self._rt_ws is not None and not self._renew:
