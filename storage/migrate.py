@@ -9,8 +9,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from engine.errors import StorageError, UnavailableError
 
@@ -34,11 +35,18 @@ def _config(connection: Connection) -> Config:
     return cfg
 
 
+# Serializes migrations across processes (e.g. several Ray actors opening the database at once).
+_MIGRATION_LOCK = 0x63616C6C  # "call"
+
+
 @contextmanager
-def _connect(url: str) -> Iterator[Connection]:
-    engine = create_engine(driver_url(url), poolclass=None)
+def _connect(url: str, *, lock: bool = False) -> Iterator[Connection]:
+    engine = create_engine(driver_url(url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
+            if lock:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.commit()  # a session-level lock: held until this connection closes
             yield conn
             conn.commit()
     except OperationalError as exc:
@@ -52,12 +60,12 @@ def _connect(url: str) -> Iterator[Connection]:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    with _connect(url) as conn:
+    with _connect(url, lock=True) as conn:
         command.upgrade(_config(conn), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
-    with _connect(url) as conn:
+    with _connect(url, lock=True) as conn:
         command.downgrade(_config(conn), revision)
 
 

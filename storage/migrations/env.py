@@ -19,6 +19,7 @@ if connection is None:
 
 connection.execute(text("SET lock_timeout = '5s'"))
 connection.execute(text("SET statement_timeout = '15min'"))
+connection.commit()  # session settings stay; alembic now opens one transaction per migration
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,

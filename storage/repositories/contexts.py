@@ -47,7 +47,7 @@ class BusinessContextRepository(Repository):
         """Insert the next version (current + 1). With ``expected_version``, ConflictError if stale.
 
         Two concurrent writers cannot both create the same version: the unique
-        (store_id, context_version) index rejects the second (ConflictError, retryable).
+        (store_id, context_version) index rejects the second (ConflictError; re-read and retry).
         """
         for name in _REQUIRED:
             value = getattr(context, name)

@@ -107,3 +107,14 @@ def test_cleanup_command_dry_run(
     assert "would change 0 rows" in capsys.readouterr().out
     assert cli(["db", "rotate-keys", "--batch-size", "10"]) == 0
     assert "re-encrypted 0 values" in capsys.readouterr().out
+
+
+def test_concurrent_upgrades_are_serialized(isolated_pg_url: str) -> None:
+    """Several processes (Ray actors) may open the database at once; migrations must not race."""
+    import concurrent.futures
+
+    migrate.downgrade(isolated_pg_url, "base")
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        for future in [pool.submit(migrate.upgrade, isolated_pg_url) for _ in range(3)]:
+            future.result()
+    assert migrate.current(isolated_pg_url) == migrate.head()
