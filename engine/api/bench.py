@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import multiprocessing as mp
@@ -21,6 +22,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,35 @@ class _NoDispatcher:
         return True
 
 
-def _server_main(data_dir: str, ready: Any, stop: Any) -> None:
+class _MemorySessions:
+    """``--storage memory``: the front door alone (gRPC, auth, validation, conversion), no database."""
+
+    async def create_pending(
+        self, verification_id: uuid.UUID, store_id: uuid.UUID, phone: str, not_before: Any, now: Any
+    ) -> Any:
+        from engine.domain import SessionStatus
+        from storage.records import CallSessionRecord
+
+        return CallSessionRecord(
+            uuid.uuid4(), verification_id, store_id, SessionStatus.PENDING, now, now, created_at=now
+        )
+
+
+class _MemoryDb:
+    engine = None  # the health probe fails (NOT_SERVING); RPCs are served regardless
+
+    def __init__(self) -> None:
+        self.sessions = _MemorySessions()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, principal: Any) -> AsyncIterator[Any]:
+        yield self
+
+    async def close(self) -> None:
+        return None
+
+
+def _server_main(data_dir: str, ready: Any, stop: Any, storage: str = "postgres") -> None:
     from engine.api.auth import TokenAuthority
     from engine.api.server import serve_in_process
     from engine.config import DatabaseSettings, Settings
@@ -54,7 +84,7 @@ def _server_main(data_dir: str, ready: Any, stop: Any) -> None:
             settings, database=dataclasses.replace(settings.database, pool_size=20)
         )
         assert isinstance(settings.database, DatabaseSettings)
-        db = await Database.open(settings)
+        db: Any = _MemoryDb() if storage == "memory" else await Database.open(settings)
         server = await serve_in_process(
             settings,
             db,
@@ -84,7 +114,7 @@ class Result:
     errors: int
 
 
-async def _client(address: str, calls: int, concurrency: int) -> Result:
+async def _client(address: str, calls: int, concurrency: int, seed: bool = True) -> Result:
     import grpc
 
     from engine.api.auth import TokenAuthority
@@ -97,12 +127,6 @@ async def _client(address: str, calls: int, concurrency: int) -> Result:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = pb_grpc.CallEngineStub(channel)
         store, business = uuid.uuid4(), uuid.uuid4()
-        await stub.PutStore(
-            pb.PutStoreRequest(
-                store_id=str(store), business_id=str(business), name="Bench", business_name="B"
-            ),
-            metadata=md,
-        )
         verifications = [uuid.uuid4() for _ in range(calls + concurrency)]
 
         async def put(vid: uuid.UUID) -> None:
@@ -115,7 +139,14 @@ async def _client(address: str, calls: int, concurrency: int) -> Result:
             req.purchase_time.GetCurrentTime()
             await stub.PutVerification(req, metadata=md)
 
-        await _run_all([put(v) for v in verifications], concurrency)
+        if seed:
+            await stub.PutStore(
+                pb.PutStoreRequest(
+                    store_id=str(store), business_id=str(business), name="Bench", business_name="B"
+                ),
+                metadata=md,
+            )
+            await _run_all([put(v) for v in verifications], concurrency)
         requests = [
             pb.DispatchCallRequest(
                 customer_verification_id=str(v), store_id=str(store), phone_number="+46701234567"
@@ -166,15 +197,15 @@ async def _run_all(coros: list[Any], concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def run(calls: int, concurrency: int, data_dir: str | None = None) -> Result:
+def run(calls: int, concurrency: int, data_dir: str | None = None, storage: str = "postgres") -> Result:
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix="callengine-bench-") as tmp:
-        proc = ctx.Process(target=_server_main, args=(data_dir or tmp, ready, stop), daemon=True)
+        proc = ctx.Process(target=_server_main, args=(data_dir or tmp, ready, stop, storage), daemon=True)
         proc.start()
         try:
             address = ready.get(timeout=180)
-            return asyncio.run(_client(address, calls, concurrency))
+            return asyncio.run(_client(address, calls, concurrency, seed=storage == "postgres"))
         finally:
             stop.set()
             proc.join(30)
@@ -187,9 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--data-dir", default=None, help="embedded PostgreSQL dir (default: a temp dir)")
+    parser.add_argument(
+        "--storage",
+        choices=("postgres", "memory"),
+        default="postgres",
+        help="memory: measure the front door alone, sessions not persisted",
+    )
     args = parser.parse_args(argv)
-    result = run(args.calls, args.concurrency, args.data_dir)
-    print(json.dumps(dataclasses.asdict(result) | {"cpus": os.cpu_count()}, indent=2))
+    result = run(args.calls, args.concurrency, args.data_dir, args.storage)
+    extra = {"storage": args.storage, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    print(json.dumps(dataclasses.asdict(result) | extra, indent=2))
     return 0
 
 
