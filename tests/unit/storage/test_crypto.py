@@ -95,3 +95,13 @@ def test_any_text_roundtrips(text: str) -> None:
     ring = KeyRing.parse(f"a:{K1}")
     where = aad("conversation_transcripts", "content", uuid.UUID(int=7))
     assert ring.decrypt(ring.encrypt(text, where), where) == text
+
+
+@given(st.text(alphabet="+0123456789 -().abc", max_size=24))
+def test_phone_input_either_normalizes_or_is_a_validation_error(raw: str) -> None:
+    try:
+        normalized = normalize_phone(raw)
+    except ValidationError as exc:
+        assert exc.field == "phone_number"
+        return
+    assert normalized.startswith("+") and normalized[1:].isdigit() and 8 <= len(normalized) <= 16
