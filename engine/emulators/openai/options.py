@@ -80,6 +80,8 @@ class OpenAIEmulatorOptions:
     """Emulated 'thinking' time between ``response.created`` and the first audio delta."""
     max_session_seconds: float = 3600.0
     """Session time limit; at expiry the emulator sends ``error`` (code ``session_expired``) and closes."""
+    max_session_logs: int = 1000
+    """``OpenAIEmulator.sessions`` keeps at most this many closed connections (the newest)."""
     validate_events: bool = False
     """Debug: validate every emitted event against the openai SDK's models (slow; for tests)."""
     faults: OpenAIFaults = dataclasses.field(default_factory=OpenAIFaults)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import itertools
 import secrets
 from types import TracebackType
 from typing import Any, Protocol
@@ -62,7 +61,8 @@ class OpenAIEmulator:
         self.chat_requests = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
-        self._connection_numbers = itertools.count(1)
+        self.connections = 0
+        """Realtime connections accepted so far (``sessions`` may have forgotten the oldest)."""
         self._drop_base = 0
         self._sockets: set[web.WebSocketResponse] = set()
         self._live: dict[int, _RealtimeSocket] = {}
@@ -124,7 +124,7 @@ class OpenAIEmulator:
 
     def reset_drop_count(self) -> None:
         """Count ``faults.realtime.drop_connections`` from the next connection on."""
-        self._drop_base = len(self.sessions)
+        self._drop_base = self.connections
 
     async def drop(self, connection_number: int | None = None, *, close_code: int | None = None) -> None:
         """Drop a live Realtime socket now (default: the newest); ``close_code=None`` aborts TCP (1006)."""
@@ -135,10 +135,19 @@ class OpenAIEmulator:
         if socket is not None:
             await socket.drop(close_code)
 
+    def _forget_old_sessions(self) -> None:
+        """Keep memory flat under long load runs: only the newest ``max_session_logs`` closed logs stay."""
+        limit = self.options.max_session_logs
+        excess = len(self.sessions) - limit
+        if excess > 0:
+            closed = [log for log in self.sessions if log.closed.is_set()][:excess]
+            drop = {id(log) for log in closed}
+            self.sessions[:] = [log for log in self.sessions if id(log) not in drop]
+
     async def wait_for_sessions(self, count: int) -> list[SessionLog]:
         """Wait until at least ``count`` Realtime connections were accepted (wrap in ``asyncio.timeout``)."""
         async with self._session_added:
-            await self._session_added.wait_for(lambda: len(self.sessions) >= count)
+            await self._session_added.wait_for(lambda: self.connections >= count)
         return self.sessions
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -239,7 +248,8 @@ class OpenAIEmulator:
             )
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True, compress=False)
         await ws.prepare(request)
-        number = next(self._connection_numbers)
+        self.connections += 1
+        number = self.connections
         ids = Ids()
         log = SessionLog(connection_number=number, session_id=ids.new("sess"), model=model)
         self._sockets.add(ws)
@@ -254,6 +264,7 @@ class OpenAIEmulator:
             self._sockets.discard(ws)
             del self._live[number]
             log.closed.set()
+            self._forget_old_sessions()
         return ws
 
 

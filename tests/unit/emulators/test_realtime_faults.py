@@ -147,3 +147,18 @@ async def test_stop_closes_open_sessions_and_leaks_no_tasks() -> None:
     assert emulator.sessions[0].closed.is_set()
     leftover = {t for t in asyncio.all_tasks() - baseline if not t.done() and t is not asyncio.current_task()}
     assert leftover == set()
+
+
+async def test_session_logs_are_bounded_and_waitable() -> None:
+    async with OpenAIEmulator(OpenAIEmulatorOptions(speed=100, max_session_logs=1)) as emulator:
+        client = AsyncOpenAI(base_url=emulator.base_url, api_key=emulator.api_key, max_retries=0)
+        for _ in range(2):
+            async with client.realtime.connect(model="gpt-realtime") as conn:
+                async with asyncio.timeout(5):
+                    await emulator.wait_for_sessions(1)
+                await ValidatingRealtimeClient(conn).until("session.created")
+            async with asyncio.timeout(5):
+                await emulator.sessions[-1].closed.wait()
+        await client.close()
+        assert emulator.connections == 2
+        assert [log.connection_number for log in emulator.sessions] == [2]
