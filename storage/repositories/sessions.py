@@ -36,6 +36,10 @@ _RECORD_COLUMNS = tuple(
     _C[name]
     for name in CallSessionRecord.__struct_fields__  # type: ignore[attr-defined]
 )
+_HELD = or_(
+    _C.session_status == SessionStatus.IN_PROGRESS.value,
+    and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at.is_(None)),
+)
 UPDATABLE = frozenset(
     {
         "call_connected_at",
@@ -313,13 +317,7 @@ class SessionRepository(Repository):
         self, host_id: str, reason: str, now: dt.datetime
     ) -> builtins.list[CallSessionRecord]:
         """Fail every session a (dead) host held: in progress, or claimed and not yet answered."""
-        held = and_(
-            _C.host_id == host_id,
-            or_(
-                _C.session_status == SessionStatus.IN_PROGRESS.value,
-                and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at.is_(None)),
-            ),
-        )
+        held = and_(_C.host_id == host_id, _HELD)
         rows = (
             await self.session.execute(
                 update(_T)
@@ -342,6 +340,16 @@ class SessionRepository(Repository):
             )
             self.tx.audit("write", "feedback_call_sessions", record.id, f"host lost: {reason[:60]}")
         return records
+
+    async def held_by_host(self, host_id: str) -> builtins.list[uuid.UUID]:
+        """Sessions a host holds: in progress, or claimed and not yet answered."""
+        rows = await self.session.execute(select(_C.id).where(_C.host_id == host_id, _HELD))
+        return [r[0] for r in rows]
+
+    async def hosts_with_live_sessions(self) -> builtins.list[str]:
+        """Every host id that holds at least one session (for recovery after a restart)."""
+        rows = await self.session.execute(select(_C.host_id).where(_C.host_id.is_not(None), _HELD).distinct())
+        return sorted(str(r[0]) for r in rows)
 
     async def cancel(self, session_id: uuid.UUID, now: dt.datetime) -> CallSessionRecord:
         """pending → failed(canceled). A call already in progress must be ended by its host."""

@@ -102,7 +102,10 @@ async def test_transition_retry_and_host_loss(database: Database, pg_factory: Pg
                 session_id, SessionStatus.IN_PROGRESS, SessionStatus.FAILED, now=T0, store_id=None
             )
     async with database.transaction(SERVICE) as tx:
+        assert await tx.sessions.held_by_host(host) == [session_id]
+        assert host in await tx.sessions.hosts_with_live_sessions()
         lost = await tx.sessions.fail_in_progress_for_host(host, "host_lost", T0)
+        assert await tx.sessions.held_by_host(host) == []
         assert session_id in {r.id for r in lost}
         for attempt in range(1, MAX_RETRIES + 1):
             rec = await tx.sessions.schedule_retry(session_id, T0, "host_lost", T0)
