@@ -53,5 +53,6 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         # A virtual sleep moves time forward and yields once, so loops driven by
         # this clock run instantly and deterministically.
+        await asyncio.sleep(0)  # let tasks started "now" run at the current time first
         self._offset += max(0.0, seconds)
         await asyncio.sleep(0)

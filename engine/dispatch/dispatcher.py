@@ -246,40 +246,44 @@ class DispatcherCore:
             await self._retry(session_id, FailureReason.HOST_LOST)
 
     async def _dispatch(self) -> int:
-        now = self.clock.now()
-        self.metrics.gauge(m.QUEUE_DEPTH.name, await self.queue.queue_depth(now))
+        """Claim and start due calls. Tokens are taken one by one at the account's rate
+        (pacing inside the tick); the host calls themselves run concurrently."""
+        self.metrics.gauge(m.QUEUE_DEPTH.name, await self.queue.queue_depth(self.clock.now()))
         account = self.opts.account
-        started = 0
-        live_verifications = {v for h in self.hosts.values() for v in h.active.values() if v}
-        paced = 0.0
+        live = {v for h in self.hosts.values() for v in h.active.values() if v}
+        budget_end = self.clock.monotonic() + self.opts.pace_seconds
+        launches: list[asyncio.Task[bool]] = []
         while True:
             host = self._pick()
             if host is None:
                 break
-            tokens = self.limiter.available(account, self.clock.monotonic())
+            mono = self.clock.monotonic()
+            # What the bucket can release before this tick's budget ends.
+            tokens = self.limiter.available(account, mono) + int(
+                self.opts.calls_per_second * max(0.0, budget_end - mono)
+            )
             if tokens <= 0:
-                # Pace within the tick rather than one call per tick: wait for the
-                # next token while the tick's budget lasts.
-                wait = self.limiter.wait_time(account, self.clock.monotonic())
-                if paced + wait > self.opts.pace_seconds:
-                    break
-                await self.clock.sleep(wait)
-                paced += wait
-                continue
+                break
             limit = min(tokens, host.view.available)
-            batch = await self.queue.claim_due(now, limit, host.view.host_id)
+            batch = await self.queue.claim_due(self.clock.now(), limit, host.view.host_id)
             for due in batch:
-                if await self._start(host, due, live_verifications):
-                    started += 1
+                if not await self._admit(due, live, budget_end):
+                    continue
+                host.view.reserved += 1
+                host.active[due.session_id] = due.verification_id
+                live.add(due.verification_id)
+                launches.append(asyncio.create_task(self._launch(host, due), name=f"start-{due.session_id}"))
             if len(batch) < limit:
                 break
-        return started
+        results = await asyncio.gather(*launches)
+        return sum(results)
 
     def _pick(self) -> _Host | None:
         view = choose_host(h.view for h in self.hosts.values())
         return None if view is None else self.hosts[view.host_id]
 
-    async def _start(self, host: _Host, due: DueSession, live: set[str]) -> bool:
+    async def _admit(self, due: DueSession, live: set[str], budget_end: float) -> bool:
+        """May this claimed session be dialled now? If not, it is failed or given back."""
         now = self.clock.now()
         if await self.queue.is_opted_out(due.session_id):
             await self.queue.fail(due.session_id, FailureReason.OPTED_OUT)
@@ -293,9 +297,16 @@ class DispatcherCore:
             if opens is None or opens > now:
                 await self.queue.defer(due.session_id, opens or now + timedelta(days=7))
                 return False
-        if not self.limiter.try_acquire(due.account or self.opts.account, self.clock.monotonic()):
-            await self.queue.defer(due.session_id, now)
-            return False
+        account = due.account or self.opts.account
+        while not self.limiter.try_acquire(account, self.clock.monotonic()):
+            wait = self.limiter.wait_time(account, self.clock.monotonic())
+            if self.clock.monotonic() + wait > budget_end + 1e-6:
+                await self.queue.defer(due.session_id, now)
+                return False
+            await self.clock.sleep(wait)
+        return True
+
+    async def _launch(self, host: _Host, due: DueSession) -> bool:
         call = CallStart(due.session_id, due.verification_id, due.store_id, due.retry_count)
         try:
             await host.client.start_call(call)
@@ -305,12 +316,10 @@ class DispatcherCore:
         except CallEngineError as exc:
             # The host refused (full, draining): give the session back untouched.
             log.warning("host %s refused session %s: %s", host.view.host_id, due.session_id, exc)
-            await self.queue.defer(due.session_id, now)
+            host.active.pop(due.session_id, None)
             host.view.reserved = host.view.free_slots
+            await self.queue.defer(due.session_id, self.clock.now())
             return False
-        host.view.reserved += 1
-        host.active[due.session_id] = due.verification_id
-        live.add(due.verification_id)
         self.dialled += 1
         self.metrics.count(m.DIALS.name, 1, {"account": due.account or self.opts.account})
         return True

@@ -14,9 +14,9 @@ import pytest
 from engine.config import DispatchSettings, HostSettings, Settings, TwilioSettings
 from tests.fixtures.postgres import PgFactory, PgServer, settings_for
 from tests.fixtures.ray_cluster import RayCluster
-from tests.integration.actors.sim_host import CALL_LOG, CallLog
+from actors.sim_host import CALL_LOG, CallLog
 
-SIM_FACTORY = "tests.integration.actors.sim_host:factory"
+SIM_FACTORY = "actors.sim_host:factory"
 
 
 async def wait_for(predicate: Callable[[], Awaitable[bool]], limit_s: float, what: str) -> None:

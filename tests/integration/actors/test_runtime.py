@@ -1,7 +1,7 @@
 """The Ray runtime on a local 2-worker-node cluster with real PostgreSQL.
 
 Calls are placed by the real Dispatcher on real SessionHost actors; the call
-itself is the stand-in in sim_host.py (see there for why).
+itself is the stand-in in actors/sim_host.py (see there for why).
 """
 
 from __future__ import annotations

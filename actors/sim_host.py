@@ -1,8 +1,8 @@
-"""A stand-in CallHost for the runtime's integration tests, plus the call log it writes to.
+"""A stand-in CallHost for the runtime's integration tests and benchmark, plus the call log it writes to.
 
-Why not the real CallHost: its PostgreSQL session store (engine.session.pgstore)
-has not landed yet, and these tests are about the Ray runtime — placement,
-supervision, restarts, rate — not the audio path. The stand-in follows the
+Why not the real CallHost: these measure and test the Ray runtime — placement,
+supervision, restarts, rate — not the audio path (the session's own tests and
+benchmark cover that against the emulators). The stand-in follows the
 CallHost contract: it persists the session's status itself (pending →
 in_progress → completed) in the real database, writes a transcript line every
 tick while "talking", and reports a SessionOutcome-shaped object.
@@ -33,14 +33,20 @@ CALL_LOG = "callengine-test-call-log"
 
 
 class CallLog:
-    def __init__(self, hold_by_attempt: dict[int, float], default_hold: float = 0.5) -> None:
+    def __init__(
+        self, hold_by_attempt: dict[int, float], default_hold: float = 0.5, transcript: bool = True
+    ) -> None:
         self.dials: list[dict[str, Any]] = []
         self.hold_by_attempt = hold_by_attempt
         self.default_hold = default_hold
+        self.transcript = transcript
 
-    def record(self, entry: dict[str, Any]) -> float:
+    def record(self, entry: dict[str, Any]) -> tuple[float, bool]:
         self.dials.append(entry)
-        return self.hold_by_attempt.get(entry["attempt"], self.default_hold)
+        return self.hold_by_attempt.get(entry["attempt"], self.default_hold), self.transcript
+
+    def count(self) -> int:
+        return len(self.dials)
 
     def all(self) -> list[dict[str, Any]]:
         return list(self.dials)
@@ -99,12 +105,12 @@ class SimCallHost:
             "at": time.time(),
             "phone_ok": request.phone_e164.startswith("+46"),
         }
-        hold = await self.log.record.remote(entry)
+        hold, transcript = await self.log.record.remote(entry)
         self._sessions[request.session_id] = asyncio.create_task(
-            self._talk(request, hold), name=f"sim-{request.session_id}"
+            self._talk(request, hold, transcript), name=f"sim-{request.session_id}"
         )
 
-    async def _talk(self, request: Any, hold: float) -> None:
+    async def _talk(self, request: Any, hold: float, transcript: bool) -> None:
         from storage import Principal
         from storage.records import TranscriptLine
 
@@ -112,7 +118,9 @@ class SimCallHost:
         started = time.monotonic()
         order = 0
         try:
-            while time.monotonic() - started < hold:
+            if not transcript:
+                await asyncio.sleep(hold)
+            while transcript and time.monotonic() - started < hold:
                 order += 1
                 line = TranscriptLine(
                     Speaker.AI,
