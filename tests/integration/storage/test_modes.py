@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import shutil
 import tempfile
@@ -10,12 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main as cli
 from engine.config import DatabaseSettings, Settings
 from engine.errors import ConfigError
 from storage import Database, Principal, embedded, migrate
+from storage import cli as storage_cli
 from tests.fixtures.postgres import PgFactory, PgServer, settings_for
 from tests.integration.storage.conftest import raw
+
+
+def cli(argv: list[str]) -> int:
+    """Run a ``callengine db …`` command (storage's own parser: independent of other commands)."""
+    parser = argparse.ArgumentParser(prog="callengine")
+    storage_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 @pytest.fixture(autouse=True)
