@@ -60,6 +60,8 @@ class CallRecord:
     """AI utterances the customer decoded from the played audio."""
     decode_errors: int = 0
     callbacks: list[CallbackRecord] = dataclasses.field(default_factory=list)
+    pacing_late_ms: list[float] = dataclasses.field(default_factory=list)
+    """How late each media tick ran (only with ``record_pacing``)."""
     ended: asyncio.Event = dataclasses.field(default_factory=asyncio.Event, repr=False)
     _status_waiters: dict[str, asyncio.Event] = dataclasses.field(default_factory=dict, repr=False)
 

@@ -44,6 +44,8 @@ class TwilioEmulatorOptions:
     faults: TwilioFaults = dataclasses.field(default_factory=TwilioFaults)
     stream_open_timeout_s: float = 5.0
     """Real seconds to wait for the app's WebSocket handshake."""
+    record_pacing: bool = False
+    """Benchmarks: log each media tick's lateness (real ms) in ``CallRecord.pacing_late_ms``."""
 
     def __post_init__(self) -> None:
         if not self.speed > 0:

@@ -67,6 +67,7 @@ class RunnerContext:
     scenarios: ScenarioSet
     http: aiohttp.ClientSession
     stream_open_timeout_s: float
+    record_pacing: bool = False
 
 
 class CallRunner:
@@ -218,6 +219,7 @@ class CallRunner:
             speed=ctx.speed,
             open_timeout_s=ctx.stream_open_timeout_s,
             close_after_ms=ctx.faults.close_stream_after_ms,
+            record_pacing=ctx.record_pacing,
         )
         impairments = self._scenario.impairments if self._scenario else None
         self._stream = MediaStream(verb, self.record, caller, stream_ctx, impairments)

@@ -234,6 +234,7 @@ class TwilioEmulator:
             scenarios=self.scenarios,
             http=self._http,
             stream_open_timeout_s=self.options.stream_open_timeout_s,
+            record_pacing=self.options.record_pacing,
         )
         runner = CallRunner(record, params, scenario, ctx)
         self._by_sid[record.sid] = runner
