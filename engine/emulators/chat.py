@@ -28,26 +28,10 @@ END_MARK = "### SLUT"
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _WORD_RE = re.compile(r"[a-zåäöéü0-9]+")
-_GENERIC = {
-    "bra",
-    "det var bra",
-    "allt var bra",
-    "helt okej",
-    "okej",
-    "ok",
-    "ja",
-    "nej",
-    "vet inte",
-    "jag vet inte",
-    "ingen aning",
-    "inget",
-    "inget speciellt",
-    "inget särskilt",
-    "fint",
-    "det var fint",
-    "som vanligt",
-    "minns inte",
-}
+_GENERIC = frozenset(
+    "bra|det var bra|allt var bra|helt okej|okej|ok|ja|nej|vet inte|jag vet inte|ingen aning|"
+    "inget|inget speciellt|inget särskilt|fint|det var fint|som vanligt|minns inte".split("|")
+)
 _NEGATIVE = (
     "dålig",
     "kö",
@@ -110,7 +94,30 @@ class ChatCompletionsEmulator:
             message, param = problem
             return 400, _error(message, "invalid_request_error", param, "invalid_value")
         self._counter += 1
-        content = _answer(body)
+        tool = _tool_to_call(body)
+        reply: dict[str, Any]
+        if tool is not None:
+            fn = tool["function"]
+            params = fn.get("parameters") or {"type": "object", "properties": {}}
+            arguments = json.dumps(instance_of(params, params, fn["name"]), ensure_ascii=False)
+            content = arguments
+            reply = {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_local{self._counter}",
+                        "type": "function",
+                        "function": {"name": fn["name"], "arguments": arguments},
+                    }
+                ],
+            }
+            finish = "tool_calls"
+        else:
+            content = _answer(body)
+            reply = {"role": "assistant", "content": content, "refusal": None}
+            finish = "stop"
         prompt_chars = sum(len(_text(m.get("content"))) for m in body["messages"])
         prompt_tokens = max(1, prompt_chars // 4)
         completion_tokens = max(1, len(content) // 4)
@@ -119,14 +126,7 @@ class ChatCompletionsEmulator:
             "object": "chat.completion",
             "created": int(self._clock()),
             "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
-                }
-            ],
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None, "message": reply}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
@@ -164,6 +164,25 @@ def _validate(body: Any) -> tuple[str, str | None] | None:
         return "Streaming is not supported by the offline emulator.", "stream"
     if body.get("n") not in (None, 1):
         return "The offline emulator supports only n=1.", "n"
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            return "Invalid type for 'tools': expected an array.", "tools"
+        for i, t in enumerate(tools):
+            fn = t.get("function") if isinstance(t, dict) else None
+            if (
+                not isinstance(fn, dict)
+                or t.get("type") != "function"
+                or not _NAME_RE.match(str(fn.get("name", "")))
+            ):
+                return f"Invalid value for 'tools[{i}]'.", f"tools[{i}]"
+            if fn.get("strict"):
+                bad = _strict_problem(fn.get("parameters") or {}, "")
+                if bad:
+                    return (
+                        f"Invalid schema for function '{fn['name']}': {bad}",
+                        f"tools[{i}].function.parameters",
+                    )
     rf = body.get("response_format")
     if rf is None:
         return None
@@ -205,6 +224,21 @@ def _strict_problem(node: Any, path: str) -> str | None:
             found = _strict_problem(value, f"{path}[{i}]")
             if found:
                 return found
+    return None
+
+
+def _tool_to_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool the emulated model calls: a named/required choice, or (auto) when the user spoke last."""
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice", "auto")
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        return next((t for t in tools if t["function"]["name"] == name), None)
+    last = body["messages"][-1]
+    if choice == "required" or last.get("role") == "user":
+        return dict(tools[0])
     return None
 
 

@@ -182,3 +182,35 @@ def test_generic_instances_validate_against_their_schemas() -> None:
     for model in (Intent, Order, analysis_llm.CallAssessment, analysis_llm.WeeklyThemes):
         schema = model.model_json_schema()
         model.model_validate(chat.instance_of(schema, schema))
+
+
+class GetWeather(pydantic.BaseModel):
+    city: str
+    days: int
+
+
+async def test_strict_function_tool_is_called_and_parsed(chat_server: ChatServer) -> None:
+    c = client(chat_server)
+    completion = await c.chat.completions.parse(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Vädret i Solna?"}],
+        tools=[openai.pydantic_function_tool(GetWeather)],
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.tool_calls
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "GetWeather" and isinstance(call.function.parsed_arguments, GetWeather)
+    # after the tool result, the model answers in text
+    follow = await c.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "user", "content": "Vädret i Solna?"},
+            {
+                "role": "assistant",
+                "tool_calls": [call.model_dump(exclude={"function": {"parsed_arguments"}})],
+            },
+            {"role": "tool", "tool_call_id": call.id, "content": "sol"},
+        ],
+        tools=[openai.pydantic_function_tool(GetWeather)],
+    )
+    assert follow.choices[0].finish_reason == "stop" and follow.choices[0].message.content
