@@ -6,8 +6,10 @@ The emulator runs in a child process; this process drives N raw WebSocket
 clients that behave like a bridge: a 20 ms mu-law frame every 20 ms (silence,
 or the customer's answer after each AI line), the AI's audio streamed back by
 the emulator at real-time pace. Reported per N: the emulator's CPU (share of
-one core, from /proc), and the lateness of received output-audio deltas
-against the real-time schedule their first delta sets (p50/p99/max).
+one core, from /proc) and CPU per second of call (→ calls one core sustains),
+the lateness of received output-audio deltas against the real-time schedule
+their first delta sets (client side, p50/p99/max) and of their sending (server
+side: event-loop lag).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import base64
 import json
 import os
 import signal
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -52,9 +53,13 @@ _TYPE = msgspec.json.Decoder(_Typed)
 
 @dataclass
 class Stats:
-    lateness_ms: list[float] = field(default_factory=list)
+    late_hist: dict[int, int] = field(default_factory=dict)
+    """Whole ms of client-side lateness → number of output deltas."""
     responses: int = 0
     errors: int = 0
+
+    def late(self, ms: float) -> None:
+        self.late_hist[int(ms)] = self.late_hist.get(int(ms), 0) + 1
 
 
 async def _serve(port: int) -> None:
@@ -68,13 +73,16 @@ async def _serve(port: int) -> None:
     def report() -> None:
         # Emulator-side pacing: how late each output delta left against its real-time schedule.
         pacing = PacingStats()
-        for log in emulator.sessions:
+        logs = list(emulator.sessions)
+        for log in logs:
             pacing.merge(log.pacing)
         emulator.sessions.clear()
         result = {
             "server_late_p50_ms": pacing.percentile_ms(0.5),
             "server_late_p99_ms": pacing.percentile_ms(0.99),
             "server_late_max_ms": round(pacing.max_ms, 1),
+            "audio_in_s": sum(log.audio_bytes_in for log in logs) / 8000,
+            "audio_out_s": sum(r.audio_bytes_sent for log in logs for r in log.responses) / 8000,
         }
         print(json.dumps(result), flush=True)
 
@@ -134,7 +142,7 @@ async def _session(url: str, stats: Stats, stop_at: float, delay: float = 0.0) -
                         first, index = now, 0
                     else:
                         index += 1
-                        stats.lateness_ms.append(max(0.0, (now - first - index * _CHUNK_MS / 1000) * 1000))
+                        stats.late(max(0.0, (now - first - index * _CHUNK_MS / 1000) * 1000))
                 elif kind == "response.done":
                     first = None
                     stats.responses += 1
@@ -160,25 +168,63 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _run(sessions: int, seconds: float, port: int, pid: int) -> dict[str, float]:
+async def _drive(port: int, sessions: int, seconds: float, stagger: float) -> None:
+    """One load-generator process: ``sessions`` calls; prints its Stats as JSON."""
     stats = Stats()
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
-    await _session(url, Stats(), asyncio.get_running_loop().time() + 0.5)  # warm-up
     stop_at = asyncio.get_running_loop().time() + seconds
-    cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
-    stagger = min(2.0, seconds / 4)
     await asyncio.gather(*(_session(url, stats, stop_at, stagger * i / sessions) for i in range(sessions)))
-    cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
-    late = sorted(stats.lateness_ms) or [0.0]
+    print(json.dumps({"responses": stats.responses, "errors": stats.errors, "late_hist": stats.late_hist}))
+
+
+def _percentile(hist: dict[int, int], q: float) -> int:
+    total = sum(hist.values())
+    seen = 0
+    for key in sorted(hist):
+        seen += hist[key]
+        if seen >= q * total:
+            return key + 1
+    return 0
+
+
+async def _run(sessions: int, seconds: float, port: int, pid: int, per_driver: int) -> dict[str, float]:
+    url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+    await _session(url, Stats(), asyncio.get_running_loop().time() + 0.5)  # warm-up
+    drivers = max(1, -(-sessions // per_driver))
+    shares = [sessions // drivers + (1 if i < sessions % drivers else 0) for i in range(drivers)]
+    stagger = min(2.0, seconds / 4)
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "engine.emulators.openai.bench",
+            "--drive",
+            str(port),
+            str(share),
+            str(seconds),
+            str(stagger),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for share in shares
+    ]
+    cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
+    outputs = [json.loads((await proc.communicate())[0]) for proc in procs]
+    cpu_s = _cpu_seconds(pid) - cpu0
+    cpu = cpu_s / (time.monotonic() - wall0)
+    hist: dict[int, int] = {}
+    for out in outputs:
+        for key, n in out["late_hist"].items():
+            hist[int(key)] = hist.get(int(key), 0) + n
     return {
         "sessions": sessions,
+        "drivers": drivers,
+        "cpu_s": cpu_s,
         "emulator_cpu_pct": round(cpu * 100, 1),
-        "cpu_pct_per_session": round(cpu * 100 / sessions, 3),
-        "responses": stats.responses,
-        "errors": stats.errors,
-        "late_p50_ms": round(statistics.median(late), 1),
-        "late_p99_ms": round(late[int(len(late) * 0.99) - 1 if len(late) > 1 else 0], 1),
-        "late_max_ms": round(late[-1], 1),
+        "responses": sum(out["responses"] for out in outputs),
+        "errors": sum(out["errors"] for out in outputs),
+        "late_p50_ms": _percentile(hist, 0.5),
+        "late_p99_ms": _percentile(hist, 0.99),
+        "late_max_ms": max(hist, default=0),
     }
 
 
@@ -191,9 +237,14 @@ async def _main(args: argparse.Namespace) -> None:
     port = int(line.split("=", 1)[1])
     try:
         for n in args.sessions:
-            result = await _run(n, args.seconds, port, child.pid)
+            result = await _run(n, args.seconds, port, child.pid, args.per_driver)
             child.send_signal(signal.SIGUSR1)
             result.update(json.loads(await child.stdout.readline()))
+            # CPU per second of call (inbound audio is continuous, one second per session-second):
+            # stable under machine contention, unlike wall-clock lateness.
+            cpu_s = float(result.pop("cpu_s"))
+            result["core_ms_per_call_s"] = round(cpu_s * 1000 / max(result["audio_in_s"], 1e-9), 2)
+            result["calls_per_core"] = int(result["audio_in_s"] / max(cpu_s, 1e-9))
             print(json.dumps(result), flush=True)
     finally:
         child.terminate()
@@ -206,11 +257,16 @@ def main() -> None:
     )
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--per-driver", type=int, default=40, help="calls per load-generator process")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--drive", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve(args.port))
+    elif args.drive:
+        port, sessions, seconds, stagger = args.drive
+        asyncio.run(_drive(int(port), int(sessions), float(seconds), float(stagger)))
     else:
         asyncio.run(_main(args))
 
