@@ -149,7 +149,14 @@ class _StoredVerdict(msgspec.Struct, frozen=True):
 
 
 def _verdict_from_rows(rows: list[rec.FraudResult], config: AnalysisConfig) -> _StoredVerdict:
-    """Combine stored checks, honouring admin reviews (false positives drop out, confirmed fraud wins)."""
+    """Combine stored checks, honouring admin reviews (false positives drop out, confirmed fraud wins).
+
+    Only the newest row per check type counts (a forced re-check adds rows; ``rows`` is newest first).
+    """
+    latest: dict[CheckType, rec.FraudResult] = {}
+    for r in rows:
+        latest.setdefault(r.check_type, r)
+    rows = list(latest.values())
     live = [r for r in rows if r.is_suspicious and r.review_decision != ReviewDecision.FALSE_POSITIVE]
     combined = round2(noisy_or([r.confidence_level for r in live]))
     confirmed = any(r.review_decision == ReviewDecision.CONFIRMED_FRAUD for r in rows)
@@ -310,6 +317,10 @@ def _row(check: CheckResult, verdict: FraudVerdict, store_id: str) -> rec.FraudR
 
 
 def _verdict_of_existing(rows: list[rec.FraudResult], config: AnalysisConfig) -> FraudVerdict:
+    latest: dict[CheckType, rec.FraudResult] = {}
+    for r in rows:  # newest first: a forced re-check supersedes older rows
+        latest.setdefault(r.check_type, r)
+    rows = list(latest.values())
     checks = [
         CheckResult(
             check_type=r.check_type,
