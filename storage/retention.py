@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.errors import PermissionDeniedError
 from storage.database import Database
 from storage.models import (
     CallQualityMetric,
@@ -125,6 +126,8 @@ async def erase_customer(
     only non-identifying fields; a live session is failed (``customer_erased``). The
     opt-out list keeps its blind index so the number is still never called.
     """
+    if not principal.privileged:
+        raise PermissionDeniedError("erasing customer data requires an admin or the service")
     now = now or dt.datetime.now(dt.UTC)
     counts: dict[str, int] = {}
     bidx = db.blind_index.of(phone)

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from engine.domain import CheckType, ConnectionQuality, MessageType, SessionStatus, Speaker
+from engine.errors import PermissionDeniedError
 from storage import Database, Principal
 from storage.records import Assessment, CallMetrics, FraudResult, TranscriptLine
 from storage.retention import cleanup, erase_customer
@@ -105,6 +106,8 @@ async def test_erase_customer(database: Database, pg_factory: PgFactory) -> None
             await tx.transcripts.add_lines(sid, _lines(3))
         await tx.assessments.put(Assessment(done, 0.5, 0.5, 0.5, 0.5, 5, analysis_summary="Anna sa hej"))
     admin = Principal.admin(uuid.uuid4())
+    with pytest.raises(PermissionDeniedError):
+        await erase_customer(database, Principal.store_owner(None, set()), phone)
     report = await erase_customer(database, admin, phone)
     assert report.counts["conversation_transcripts"] == 3
     assert report.counts["feedback_call_sessions"] == 2
