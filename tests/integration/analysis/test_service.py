@@ -106,6 +106,13 @@ async def test_copied_script_is_flagged_folded_and_reviewable(database: Database
     async with database.transaction(admin) as tx:
         restored = await tx.assessments.get_by_session(copy)
     assert not restored.is_fraudulent and restored.reward_percentage == pre["reward_percentage"]
+    # a forced re-check adds a fresh set of rows; only the newest per check type counts
+    await service.check_fraud(database, None, copy, now=NOW, force=True)
+    async with database.transaction(admin) as tx:
+        rows = (await tx.fraud.list(rec.FraudFilter(call_session_id=copy))).items
+        rechecked = await tx.assessments.get_by_session(copy)
+    assert len(rows) == 8 and rechecked.is_fraudulent
+    assert [r["check_type"] for r in rechecked.fraud_reasons or []] == ["pattern"]  # type: ignore[index]
 
 
 async def test_weekly_report_two_weeks_and_idempotent_rebuild(
