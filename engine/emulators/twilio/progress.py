@@ -115,7 +115,7 @@ class CallRunner:
         except asyncio.CancelledError:
             if self.record.status not in ("completed", "busy", "no-answer", "failed", "canceled"):
                 self.record.end_reason = self.record.end_reason or "emulator-stopped"
-                self._set_status("completed" if self._answered_at is not None else "canceled")
+                self._terminal("completed" if self._answered_at is not None else "canceled")
             raise
         finally:
             if self._amd_task is not None:
