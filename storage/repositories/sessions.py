@@ -221,6 +221,9 @@ class SessionRepository(Repository):
         ``store_id`` restricts the claim to one store.
         """
         aware("now", now)
+        limit = page_size(limit, 10_000)
+        if not host_id or len(host_id) > 100:
+            raise ValidationError("host_id", "must be 1–100 characters")
         due = and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at <= now)
         if store_id is not None:
             due = and_(due, _C.store_id == store_id)
