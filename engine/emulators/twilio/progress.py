@@ -85,6 +85,8 @@ class CallRunner:
         self._callback_seq = 0
         self._answered_at: float | None = None
         self._amd_task: asyncio.Task[None] | None = None
+        self.deleted = False
+        """REST DELETE: the call is gone from the API (still in the emulator's call log)."""
 
     # -- REST control -----------------------------------------------------------
 

@@ -29,7 +29,8 @@ from engine.emulators.twilio.calllog import CallRecord
 from engine.emulators.twilio.options import TwilioEmulatorOptions, TwilioFaults
 from engine.emulators.twilio.progress import CallRunner, RunnerContext
 from engine.emulators.twilio.rest import API_VERSION, TwilioApiError, call_json, parse_create, parse_update
-from engine.emulators.twilio.twiml import Verb
+from engine.emulators.twilio.twiml import Verb, parse_twiml
+from engine.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class TwilioEmulator:
 
     def _runner_for(self, request: web.Request) -> CallRunner:
         runner = self._by_sid.get(request.match_info["sid"])
-        if runner is None or getattr(runner, "deleted", False):
+        if runner is None or runner.deleted:
             raise TwilioApiError(404, 20404, f"The requested resource {request.path} was not found")
         return runner
 
@@ -277,9 +278,6 @@ class TwilioEmulator:
         return web.json_response(call_json(runner.record, self.account_sid))
 
     async def _fetch_redirect(self, runner: CallRunner, url: str) -> tuple[Verb, ...]:
-        from engine.emulators.twilio.twiml import parse_twiml
-        from engine.errors import ValidationError
-
         status, body = await runner.webhook(url, runner.base_params("in-progress"), "POST")
         if status is None or not 200 <= status < 300:
             raise TwilioApiError(400, 11200, "HTTP retrieval failure for the redirect Url")
@@ -292,7 +290,7 @@ class TwilioEmulator:
         runner = self._runner_for(request)
         if runner.record.status in ("queued", "ringing", "in-progress"):
             raise TwilioApiError(400, 20009, "Cannot delete a call that is still in progress")
-        runner.deleted = True  # type: ignore[attr-defined]
+        runner.deleted = True
         return web.Response(status=204)
 
     async def _list(self, request: web.Request) -> web.Response:
