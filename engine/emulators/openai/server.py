@@ -247,7 +247,11 @@ class OpenAIEmulator:
                 400, "Missing required parameter: 'model'.", code="missing_required_parameter", param="model"
             )
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True, compress=False)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:  # the client gave up during the handshake
+            logger.info("realtime handshake abandoned by the client")
+            return ws
         self.connections += 1
         number = self.connections
         ids = Ids()
