@@ -170,3 +170,30 @@ async def test_signature_index_reads_only_new_rows(database: Database, seeder: S
         pattern.details["duplicate_of"] == [str(a)]
         and "near_duplicate_transcript" in pattern.fraud_indicators
     )
+
+
+async def test_schema_violating_jsonb_is_recorded_not_fatal(
+    database: Database, seeder: Seeder, pg_server: Any
+) -> None:
+    import psycopg
+
+    from tests.unit.analysis.samples import profile_payload
+
+    bad = profile_payload()
+    bad["departments"] = [{"name": 5}]
+    store = await seeder.store(with_context=False)
+    async with database.transaction(Principal.service()) as tx:
+        await tx.contexts.put_new_version(rec.BusinessContext(store_id=store, **bad))
+    sid = await seeder.call(store, DETAILED, call_at=AFTERNOON)
+    stored = await service.assess_session(database, None, sid, now=NOW)
+    md: dict[str, Any] = stored.analysis_metadata  # type: ignore[assignment]
+    assert "business_context_invalid:departments[0].name" in md["reasons"] and md["context_missing"]
+    # a stored actionable item with a broken shape is skipped and counted by the report
+    with psycopg.connect(pg_server.owner_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE quality_assessments SET business_actionable_items = '[{\"topic\": 3}]'::jsonb WHERE call_session_id = %s",
+            (sid,),
+        )
+    week = monday_of(dt.datetime.now(dt.UTC).date())
+    report = await service.build_weekly_report(database, None, store, week)
+    assert report.total_feedback_count == 1 and report.report_metadata["invalid_items_skipped"] == 1  # type: ignore[index,call-overload]
