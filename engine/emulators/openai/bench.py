@@ -173,7 +173,14 @@ async def _drive(port: int, sessions: int, seconds: float, stagger: float) -> No
     stats = Stats()
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
     stop_at = asyncio.get_running_loop().time() + seconds
-    await asyncio.gather(*(_session(url, stats, stop_at, stagger * i / sessions) for i in range(sessions)))
+
+    async def guarded(index: int) -> None:
+        try:
+            await _session(url, stats, stop_at, stagger * index / sessions)
+        except (OSError, TimeoutError, websockets.WebSocketException):
+            stats.errors += 1  # a call that could not connect or was cut counts as an error
+
+    await asyncio.gather(*(guarded(i) for i in range(sessions)))
     print(json.dumps({"responses": stats.responses, "errors": stats.errors, "late_hist": stats.late_hist}))
 
 
