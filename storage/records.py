@@ -165,6 +165,15 @@ class FraudStatistics(msgspec.Struct, frozen=True):
     false_positive: int
 
 
+class QualityStatistics(msgspec.Struct, frozen=True):
+    """Call quality aggregated per connection_quality for one store (no per-call data)."""
+
+    connection_quality: ConnectionQuality
+    calls: int
+    avg_latency_ms: float | None
+    avg_packet_loss: float | None
+
+
 class BusinessContext(msgspec.Struct, frozen=True):
     store_id: uuid.UUID
     operating_hours: JSON

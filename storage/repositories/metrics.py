@@ -6,17 +6,21 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from engine.domain import ConnectionQuality
 from engine.errors import ValidationError
 from storage.models import CallQualityMetric
 from storage.models.base import table_of
-from storage.records import CallMetrics
+from storage.records import CallMetrics, QualityStatistics
 from storage.repositories._common import Repository, as_float, aware, score
 
 _T = table_of(CallQualityMetric)
 _C = _T.c
+_STATS = text(
+    "SELECT connection_quality, calls, avg_latency_ms, avg_packet_loss "
+    "FROM call_quality_statistics(:store_id, :since, :until)"
+)
 
 
 def _int(field: str, value: int | None) -> int | None:
@@ -73,3 +77,23 @@ class CallMetricsRepository(Repository):
             select(*_T.c).where(_C.call_session_id == session_id).order_by(_C.measured_at)
         )
         return [_record(r) for r in rows]
+
+    async def statistics(
+        self, store_id: uuid.UUID, since: dt.datetime, until: dt.datetime
+    ) -> list[QualityStatistics]:
+        """Aggregates for the store's dashboard; allowed for its owner (SECURITY DEFINER function)."""
+        params = {
+            "store_id": store_id,
+            "since": aware("since", since).astimezone(dt.UTC).replace(tzinfo=None),
+            "until": aware("until", until).astimezone(dt.UTC).replace(tzinfo=None),
+        }
+        rows = await self.session.execute(_STATS, params)
+        return [
+            QualityStatistics(
+                ConnectionQuality(r.connection_quality),
+                r.calls,
+                as_float(r.avg_latency_ms),
+                as_float(r.avg_packet_loss),
+            )
+            for r in rows
+        ]

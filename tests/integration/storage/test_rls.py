@@ -123,6 +123,10 @@ async def test_repositories_enforce_the_same_rules(database: Database, pg_factor
         assert (await tx.sessions.get(session_b)).store_id == store_b
         stats = await tx.fraud.statistics(store_b, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))
         assert [(s.check_type, s.total, s.suspicious) for s in stats] == [(CheckType.TIMING, 1, 1)]
+        quality = await tx.metrics.statistics(store_b, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))
+        assert [(q.connection_quality, q.calls, q.avg_latency_ms) for q in quality] == [
+            (ConnectionQuality.GOOD, 1, 120.0)
+        ]
         version = await tx.contexts.put_new_version(BusinessContext(store_b, {"mon": "9-18"}, [], {}, {}))
         assert version.context_version == 2
     with pytest.raises(PermissionDeniedError):
