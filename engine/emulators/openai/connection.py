@@ -193,7 +193,13 @@ class RealtimeConnection:
         self, turn: ConvItem, audio: bytes, respond: bool, earlier: asyncio.Task[None] | None
     ) -> None:
         # Decoding takes milliseconds of numpy per turn: keep it off the event loop.
-        text, failed = await asyncio.to_thread(transcribe, audio)
+        try:
+            text, failed = await asyncio.to_thread(transcribe, audio)
+        except Exception as exc:  # never lose the turn over a decoder bug
+            logger.warning(
+                "realtime transcription crashed session=%s error=%s", self.log.session_id, type(exc).__name__
+            )
+            text, failed = "", True
         if earlier is not None:
             await asyncio.wait({earlier})  # turns finish in the order they were committed
         turn.text, turn.pending = text or None, False
@@ -379,7 +385,15 @@ class RealtimeConnection:
         self._response_task = task
 
     async def _stream(self, stream: ResponseStream) -> None:
-        await stream.run()
+        try:
+            await stream.run()
+        except (
+            Exception
+        ) as exc:  # e.g. a SÄG text too long for the voice: fail the response, keep the session
+            logger.warning(
+                "realtime response failed session=%s error=%s", self.log.session_id, type(exc).__name__
+            )
+            stream.finish("failed", "The emulator could not produce this response.")
         self._response_finished(stream)
 
     def _cancel_response(self, reason: str) -> None:

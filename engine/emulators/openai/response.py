@@ -236,9 +236,18 @@ class ResponseStream:
             output_text_tokens=events.text_tokens(transcript),
             output_audio_tokens=self.audio_ms_sent // 50,
         )
-        details = None
-        if not complete:
+        details: dict[str, Any] | None = None
+        if status == "cancelled":
             details = {"type": "cancelled", "reason": reason}
+        elif status == "failed":
+            details = {
+                "type": "failed",
+                "error": {
+                    "type": "server_error",
+                    "code": "emulator_error",
+                    "message": reason or "internal error",
+                },
+            }
         self._emit(
             {
                 "type": "response.done",
@@ -247,6 +256,6 @@ class ResponseStream:
             }
         )
         self.log.status = status
-        self.log.reason = reason
+        self.log.reason = reason if status == "cancelled" else None
         self.log.audio_bytes_sent = self.sent_bytes
         return usage

@@ -237,3 +237,16 @@ async def test_transcription_logprobs_and_language_when_asked(rt: ValidatingReal
     assert completed.transcript == "Helt okej"
     assert [p.token for p in completed.logprobs] == ["Helt ", "okej"]
     assert completed.languages[0].code == "sv"
+
+
+async def test_response_that_cannot_be_voiced_fails_and_the_session_goes_on(
+    rt: ValidatingRealtimeClient,
+) -> None:
+    await configure(rt)
+    await rt.connection.response.create(response={"instructions": "SÄG: " + "å" * 3000})  # > 4 KiB of UTF-8
+    done = (await rt.until("response.done"))[-1]
+    assert done.response.status == "failed"
+    assert done.response.status_details.error.code == "emulator_error"
+    await rt.until("rate_limits.updated")
+    await rt.connection.response.create()
+    assert decode_speech(audio_of(await rt.until("response.done"))) == [GREETING]
