@@ -7,6 +7,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.analysis.context import completeness_score, context_to_payload, validate_business_context
 from engine.errors import ValidationError
@@ -81,3 +83,27 @@ def test_completeness_grows_with_detail() -> None:
     assert 0.0 <= s_min < s_full <= 1.0
     assert s_full >= 0.8
     assert completeness_score(None) == 0.0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+fields = st.sampled_from(
+    ["operating_hours", "departments", "current_campaigns", "question_configuration", "baseline_facts"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(fields, json_values), st.sampled_from(list(profile_payload())), json_values)
+def test_any_json_payload_gives_a_profile_or_a_named_validation_error(
+    random_payload: dict[str, Any], key: str, value: Any
+) -> None:
+    for payload in (random_payload, {**profile_payload(), key: value}):
+        try:
+            validate_business_context(payload)
+        except ValidationError as exc:
+            assert exc.field
