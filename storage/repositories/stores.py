@@ -7,7 +7,7 @@ import uuid
 import zoneinfo
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from engine.domain import BusinessUserRole
@@ -139,9 +139,15 @@ class StoreRepository(Repository):
         )
 
     async def verification_store(self, verification_id: uuid.UUID) -> uuid.UUID:
-        """The store of a verification, without reading its phone number."""
-        v = _VERIFICATION.c
-        store_id = (await self.session.execute(select(v.store_id).where(v.id == verification_id))).scalar()
+        """The store of a verification, without reading its phone number.
+
+        Goes through the SECURITY DEFINER ``verification_store()`` so a store owner can
+        check their own verification while customer_verifications stays hidden from them.
+        """
+        store_id = (
+            await self.session.execute(text("SELECT verification_store(:id)"), {"id": verification_id})
+        ).scalar()
         if store_id is None:
             raise NotFoundError(f"customer verification {verification_id} not found")
+        assert isinstance(store_id, uuid.UUID)
         return store_id

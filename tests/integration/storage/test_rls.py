@@ -78,7 +78,7 @@ async def test_rls_matrix(database: Database, pg_factory: object, owner_url: str
         assert conn.execute("SELECT count(*) FROM customer_verifications").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
         # writes outside their own rights are refused by PostgreSQL
-        n = conn.execute("UPDATE feedback_call_sessions SET failure_reason = 'x' WHERE id = %s", (session_a,))
+        n = conn.execute("UPDATE feedback_call_sessions SET failure_reason = 'x' WHERE id = %s", (session_b,))
         assert n.rowcount == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(

@@ -157,3 +157,19 @@ async def test_list_pages_and_cancel(database: Database, pg_factory: PgFactory) 
         assert (rec.session_status, rec.failure_reason) == (SessionStatus.FAILED, "canceled")
         with pytest.raises(ConflictError):
             await tx.sessions.cancel(made[0], T0)
+
+
+async def test_store_owner_dispatches_and_cancels_only_for_own_stores(
+    database: Database, pg_factory: PgFactory
+) -> None:
+    mine, theirs = await pg_factory.store(), await pg_factory.store()
+    my_verification = await pg_factory.verification(mine, "+46701113355")
+    their_verification = await pg_factory.verification(theirs, "+46701113366")
+    owner = Principal.store_owner(uuid.uuid4(), {mine})
+    async with database.transaction(owner) as tx:
+        rec = await tx.sessions.create_pending(my_verification, mine, "+46701113355", None, T0)
+        assert (await tx.sessions.cancel(rec.id, T0)).failure_reason == "canceled"
+        with pytest.raises(NotFoundError):
+            await tx.sessions.create_pending(their_verification, theirs, "+46701113366", None, T0)
+        with pytest.raises(NotFoundError):
+            await tx.stores.get_verification(my_verification)  # phone numbers stay hidden
