@@ -31,6 +31,7 @@ def broken(path: list[Any], value: Any) -> dict[str, Any]:
         (["departments", 0, "color"], "red", "departments[0].color"),
         (["operating_hours", "monday", "open"], "8 am", "operating_hours.monday.open"),
         (["operating_hours", "timezone"], "Mars/Olympus", "operating_hours.timezone"),
+        (["operating_hours", "timezone"], "a" * 300, "operating_hours.timezone"),
         (
             ["question_configuration", "questions", 1, "frequency"],
             1.5,
