@@ -75,7 +75,10 @@ def run(calls: int, slots: int, hold: float, cps: float) -> dict[str, Any]:
     asyncio.run(_seed(settings, calls))
     hosts_needed = -(-calls // slots)
     ray.init(
-        namespace="callengine", resources={"call_hub": hosts_needed + 1, "control": 4}, log_to_driver=False
+        address="local",  # a fresh local Ray, even if another is running on this machine
+        namespace="callengine",
+        resources={"call_hub": hosts_needed + 1, "control": 4},
+        log_to_driver=False,
     )
     try:
         log: Any = (

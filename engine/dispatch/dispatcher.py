@@ -59,6 +59,8 @@ class DispatcherOptions:
     respect_call_windows: bool = True
     defer_seconds: float = 5.0
     """How far a session is pushed back when it cannot go now for a reason other than its window."""
+    max_starting_hosts: int = 4
+    """Host starts in flight at once (an actor start is a process start: ~3/s on 2 cores)."""
     heartbeat_timeout: float = 30.0
     """A host silent this long (status calls failing without a clear death) is treated as lost."""
     pace_seconds: float = 1.0
@@ -339,6 +341,8 @@ class DispatcherCore:
         want = p.start_hosts
         if not self.hosts and not self._starting and self.opts.min_hosts > 0:
             want = max(want, self.opts.min_hosts)
+        # Bounded: each start is a new worker process, and a burst of them starves the node.
+        want = min(want, max(0, self.opts.max_starting_hosts - len(self._starting)))
         for _ in range(want):
             self._start_host()
         if waiting:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from actors.sim_host import CALL_LOG, CallLog
 from engine.config import DispatchSettings, HostSettings, Settings, TwilioSettings
 from tests.fixtures.postgres import PgFactory, PgServer, settings_for
 from tests.fixtures.ray_cluster import RayCluster
-from actors.sim_host import CALL_LOG, CallLog
 
 SIM_FACTORY = "actors.sim_host:factory"
 

@@ -211,3 +211,11 @@ async def test_silent_host_is_lost_after_heartbeat_timeout() -> None:
     assert host.host_id not in core.hosts and host.host_id in fleet.retired
     for sid in held:
         assert q.rows[sid].failure_reason is FailureReason.HOST_LOST and q.rows[sid].retry_count == 1
+
+
+async def test_host_starts_are_bounded() -> None:
+    core, _q, fleet, clock, _ = setup(10, capacity=1, max_hosts=10, max_starting_hosts=3)
+    await core.tick()
+    assert len(core._starting) == 3
+    await settle(core, clock, ticks=6)
+    assert len(fleet.hosts) == 10 and len(fleet.dial_log) == 10
