@@ -93,6 +93,15 @@ class ChatCompletionsEmulator:
         if problem is not None:
             message, param = problem
             return 400, _error(message, "invalid_request_error", param, "invalid_value")
+        try:
+            return 200, self._completion(body)
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+            # Schemas the generator cannot instantiate (e.g. non-object nodes): a client error, not a crash.
+            return 400, _error(
+                f"Unsupported request: {type(exc).__name__}", "invalid_request_error", None, None
+            )
+
+    def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         self._counter += 1
         tool = _tool_to_call(body)
         reply: dict[str, Any]
@@ -121,7 +130,7 @@ class ChatCompletionsEmulator:
         prompt_chars = sum(len(_text(m.get("content"))) for m in body["messages"])
         prompt_tokens = max(1, prompt_chars // 4)
         completion_tokens = max(1, len(content) // 4)
-        return 200, {
+        return {
             "id": f"chatcmpl-local{self._counter}",
             "object": "chat.completion",
             "created": int(self._clock()),
@@ -252,7 +261,10 @@ def _answer(body: dict[str, Any]) -> str:
     js = rf["json_schema"]
     handler = _OWN_SCHEMAS.get(js["name"])
     if handler is not None:
-        return json.dumps(handler(user), ensure_ascii=False)
+        try:
+            return json.dumps(handler(user), ensure_ascii=False)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            pass  # a prompt not written by the engine: answer like any other schema
     schema = js["schema"]
     return json.dumps(instance_of(schema, schema, js["name"]), ensure_ascii=False)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import jsonschema
 import openai
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.analysis import llm as analysis_llm
 from engine.emulators import chat
@@ -214,3 +217,35 @@ async def test_strict_function_tool_is_called_and_parsed(chat_server: ChatServer
         tools=[openai.pydantic_function_tool(GetWeather)],
     )
     assert follow.choices[0].finish_reason == "stop" and follow.choices[0].message.content
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=10,
+)
+_schema_names = st.sampled_from(["CallAssessment", "ContentFraudCheck", "WeeklyThemes", "Other"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(_json, _schema_names, _json, st.text(max_size=80))
+async def test_any_body_gets_200_or_400_never_an_exception(
+    junk: Any, name: str, schema: Any, prompt: str
+) -> None:
+    emulator = chat.ChatCompletionsEmulator()
+    bodies = [
+        junk,
+        {"model": "m", "messages": junk},
+        {
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": f"### BUTIK\n{json.dumps(junk)}\n### SAMTAL\nKUND: {prompt}"}
+            ],
+            "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema}},
+        },
+        {"model": "m", "messages": [{"role": "user", "content": prompt}], "tools": junk, "tool_choice": junk},
+    ]
+    for body in bodies:
+        status, payload = await emulator.handle(body)
+        assert status in (200, 400)
+        assert ("error" in payload) == (status == 400)
