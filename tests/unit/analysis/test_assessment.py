@@ -7,6 +7,8 @@ from typing import Any
 
 import openai
 import pydantic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.analysis.assessment import apply_fraud_verdict, assess_call
 from engine.analysis.config import DEFAULT_CONFIG, LLMConfig
@@ -171,3 +173,30 @@ async def test_malformed_answer_is_a_recorded_failure(chat_server: ChatServer) -
 
     parsed, info = await llm.complete(CallAssessment, "s", "u", "v")
     assert parsed is None and info.error == "malformed_answer:ValidationError" and info.attempts == 2
+
+
+_words = st.sampled_from(
+    "bra dålig kö kassan frukt bageriet mejeri kaffe klockan 17.30 personalen trevlig slut dyrt vet inte ja nej och".split()
+)
+_answer = st.lists(_words, max_size=25).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_answer, max_size=4),
+    st.one_of(
+        st.none(), st.fixed_dictionaries({k: st.floats(-1, 2) for k in ("legitimacy", "depth", "usefulness")})
+    ),
+    st.booleans(),
+)
+async def test_reward_always_within_range_and_scores_within_unit(
+    answers: list[str], llm_scores: dict[str, float] | None, with_context: bool
+) -> None:
+    fake = FakeLLM(llm_answer(**llm_scores)) if llm_scores is not None else None
+    a = await assess_call(
+        transcript(answers), profile() if with_context else None, fake, DEFAULT_CONFIG, now=NOW
+    )
+    assert 2.0 <= a.reward_percentage <= 15.0
+    for score in (a.legitimacy_score, a.depth_score, a.usefulness_score, a.overall_quality_score):
+        assert 0.0 <= score <= 1.0
+    assert a.analysis_metadata.status in ("scored", "insufficient_transcript")
