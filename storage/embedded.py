@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,18 @@ def release(pgdata: Path) -> None:
         if handle.started_here:
             handle.server.cleanup()
             log.info("embedded PostgreSQL in %s stopped", pgdata)
+
+
+@contextmanager
+def held(pgdata: Path) -> Iterator[str]:
+    """Keep the embedded server up for a block (yields the owner URI).
+
+    For a driver that starts worker processes (Ray actors) which open the database
+    themselves: while the driver holds the server, workers find it running, never
+    stop it, and a killed worker cannot leave it behind; the driver stops it on exit.
+    """
+    uri = acquire(pgdata)
+    try:
+        yield uri
+    finally:
+        release(pgdata)

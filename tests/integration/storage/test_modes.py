@@ -127,3 +127,27 @@ def test_concurrent_upgrades_are_serialized(isolated_pg_url: str) -> None:
         for future in [pool.submit(migrate.upgrade, isolated_pg_url) for _ in range(3)]:
             future.result()
     assert migrate.current(isolated_pg_url) == migrate.head()
+
+
+def test_another_process_never_stops_a_server_it_did_not_start(pg_server: PgServer) -> None:
+    """Like a Ray actor: opens and closes the embedded database the driver holds."""
+    import subprocess
+    import sys
+    import textwrap
+
+    if pg_server.external:
+        pytest.skip("embedded mode only")
+    script = textwrap.dedent(
+        f"""
+        import asyncio, pathlib
+        from tests.fixtures.postgres import PgServer, settings_for
+        from storage import Database
+        async def main():
+            server = PgServer("", pathlib.Path({str(pg_server.data_dir)!r}), external=False)
+            db = await Database.open(settings_for(server), upgrade=False)
+            await db.close()
+        asyncio.run(main())
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120, cwd=Path(__file__).parents[3])
+    assert embedded._running(pg_server.data_dir / "pgdata")
