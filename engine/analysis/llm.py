@@ -161,6 +161,10 @@ class OpenAIStructuredLLM:
                 error = f"{type(exc).__name__}:{exc.status_code}"
                 log.warning("llm %s failed without retry: %s", schema.__name__, error)
                 break
+            except openai.OpenAIError as exc:  # anything else the SDK raises (e.g. response validation)
+                error = type(exc).__name__
+                log.warning("llm %s failed without retry: %s", schema.__name__, error)
+                break
             choice = completion.choices[0] if completion.choices else None
             parsed = choice.message.parsed if choice else None
             if parsed is None:

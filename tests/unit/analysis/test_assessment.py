@@ -200,3 +200,19 @@ async def test_reward_always_within_range_and_scores_within_unit(
     for score in (a.legitimacy_score, a.depth_score, a.usefulness_score, a.overall_quality_score):
         assert 0.0 <= score <= 1.0
     assert a.analysis_metadata.status in ("scored", "insufficient_transcript")
+
+
+async def test_non_retryable_errors_stop_at_once(chat_server: ChatServer) -> None:
+    slept: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+
+    bad_key = openai.AsyncOpenAI(api_key="x", base_url=chat_server.base_url + "/nowhere", max_retries=0)
+    llm = OpenAIStructuredLLM(bad_key, "gpt-4o-mini", LLMConfig(attempts=3), sleep=fake_sleep)
+    parsed, info = await llm.complete(CallAssessmentProbe, "s", "u", "v")
+    assert parsed is None and info.error == "NotFoundError:404" and info.attempts == 1 and slept == []
+
+
+class CallAssessmentProbe(pydantic.BaseModel):
+    ok: bool
