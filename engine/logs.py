@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 
-_PHONE_RE = re.compile(r"\+?\d[\d \-]{7,}\d")
+# E.164 (+46701234567) and Swedish national formats (070-123 45 67), but not
+# UUIDs, dates or times, so log lines keep their ids.
+_PHONE_RE = re.compile(r"(?<![\w.:-])(?:\+\d{6,15}|0\d{1,3}[ -]?\d{2,4}(?:[ -]?\d{2,3}){1,3})(?![\w.:-])")
 
 
 class PersonalDataFilter(logging.Filter):
@@ -35,7 +37,15 @@ def configure_logging(*, verbose: bool = False) -> None:
     handler.addFilter(PersonalDataFilter())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("websockets", "httpx", "httpcore", "twilio.http_client", "openai", "alembic.runtime"):
+    for noisy in (
+        "websockets",
+        "httpx",
+        "httpcore",
+        "twilio.http_client",
+        "openai",
+        "alembic.runtime",
+        "pgserver",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

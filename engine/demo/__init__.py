@@ -1,0 +1,45 @@
+"""``callengine demo``: the whole job, end to end, on embedded defaults (see runner.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the main job end to end against the emulators",
+        description="Starts the emulators, embedded PostgreSQL (unless DATABASE_URL), local Ray (unless "
+        "RAY_ADDRESS) and the engine; seeds three stores and the scenario set's verifications through "
+        "the gRPC API, dispatches the calls, waits for assessments and fraud checks, builds weekly "
+        "reports and prints a summary. Exits non-zero if anything went differently from the scenarios.",
+    )
+    p.add_argument("--speed", type=float, default=4.0, help="emulator speed factor (default 4)")
+    p.add_argument("--calls", type=int, default=None, help="dial only this many verifications")
+    p.add_argument("--out", default="demo-output", help="folder for reports and logs (default demo-output)")
+    p.add_argument("--timeout", type=float, default=170.0, help="seconds calls may take to settle")
+    p.add_argument(
+        "--keep-data", action="store_true", help="reuse the embedded demo database instead of starting fresh"
+    )
+    p.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from engine.demo.runner import DemoOptions, run_demo
+
+    if args.speed <= 0 or args.speed > 50:
+        print("--speed: must be within (0, 50]")
+        return 2
+    if args.calls is not None and args.calls < 1:
+        print("--calls: must be >= 1")
+        return 2
+    options = DemoOptions(
+        speed=args.speed,
+        calls=args.calls,
+        out_dir=Path(args.out),
+        timeout_s=args.timeout,
+        reset=not args.keep_data,
+    )
+    return run_demo(options)

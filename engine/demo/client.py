@@ -1,0 +1,285 @@
+"""The demo's backend service: everything it does goes through the gRPC API."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from engine.api.gen import callengine_pb2 as pb
+from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.config import Settings
+from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, PlannedCall, business_context, store_uuid
+from engine.domain import MAX_RETRIES, FailureReason, Role, SessionStatus
+from engine.emulators.scenarios.loader import ScenarioSet
+
+_STATUS_FROM_PB = {
+    pb.SESSION_STATUS_PENDING: SessionStatus.PENDING,
+    pb.SESSION_STATUS_IN_PROGRESS: SessionStatus.IN_PROGRESS,
+    pb.SESSION_STATUS_COMPLETED: SessionStatus.COMPLETED,
+    pb.SESSION_STATUS_FAILED: SessionStatus.FAILED,
+    pb.SESSION_STATUS_ABANDONED: SessionStatus.ABANDONED,
+}
+
+
+@dataclasses.dataclass
+class CallResult:
+    session_id: str
+    status: SessionStatus
+    failure_reason: str | None
+    retry_count: int
+    duration_seconds: int
+    assessment: dict[str, Any] | None = None
+    fraud_checks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class DemoResult:
+    calls: dict[uuid.UUID, CallResult]
+    """By verification id."""
+    settled: bool
+    reports: list[Path]
+    unassessed: list[str]
+
+
+def _value(obj: Any) -> struct_pb2.Value:
+    value = struct_pb2.Value()
+    json_format.ParseDict(obj, value)
+    return value
+
+
+def _timestamp(when: dt.datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(when.astimezone(dt.UTC))
+    return ts
+
+
+def settled(status: SessionStatus, failure_reason: str | None, retry_count: int) -> bool:
+    """True once nothing more will happen to the session (no retry is due)."""
+    if not status.terminal:
+        return False
+    if status is SessionStatus.FAILED and failure_reason:
+        try:
+            retryable = FailureReason(failure_reason).retryable
+        except ValueError:
+            retryable = False
+        return not retryable or retry_count >= MAX_RETRIES
+    return True
+
+
+class DemoClient:
+    def __init__(self, address: str, settings: Settings, console: Console) -> None:
+        from engine.api.auth import authority_from_settings
+
+        self.address = address
+        self.console = console
+        authority = authority_from_settings(settings)
+        self._service = (("authorization", "Bearer " + authority.mint("demo-backend", Role.SERVICE)),)
+        self._admin = (("authorization", "Bearer " + authority.mint("demo-admin", Role.ADMIN)),)
+
+    async def run(
+        self, plan: list[PlannedCall], scenarios: ScenarioSet, out_dir: Path, *, timeout_s: float
+    ) -> DemoResult:
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = pb_grpc.CallEngineStub(channel)
+            await channel.channel_ready()
+            store_keys = sorted({c.store_key for c in plan})
+            await self._seed(stub, plan, scenarios, store_keys)
+            sessions = await self._dispatch(stub, plan)
+            calls, done = await self._follow(stub, plan, sessions, timeout_s)
+            unassessed = await self._collect_analysis(stub, calls, timeout_s=60.0)
+            reports = await self._reports(stub, scenarios, store_keys, out_dir)
+        return DemoResult(calls, done, reports, unassessed)
+
+    async def _seed(
+        self,
+        stub: pb_grpc.CallEngineStub,
+        plan: list[PlannedCall],
+        scenarios: ScenarioSet,
+        store_keys: list[str],
+    ) -> None:
+        stores = {s.id: s for s in scenarios.stores}
+        for key in store_keys:
+            store = stores[key]
+            sid = str(store_uuid(key))
+            await stub.PutStore(
+                pb.PutStoreRequest(
+                    store_id=sid,
+                    business_id=str(BUSINESS_ID),
+                    name=store.name,
+                    timezone="Europe/Stockholm",
+                    business_name=BUSINESS_NAME,
+                ),
+                metadata=self._service,
+            )
+            ctx = business_context(store)
+            reply = await stub.PutBusinessContext(
+                pb.PutBusinessContextRequest(
+                    store_id=sid,
+                    operating_hours=_value(ctx["operating_hours"]),
+                    departments=_value(ctx["departments"]),
+                    current_campaigns=_value(ctx["current_campaigns"]),
+                    question_configuration=_value(ctx["question_configuration"]),
+                    baseline_facts=_value(ctx["baseline_facts"]),
+                ),
+                metadata=self._service,
+            )
+            self.console.print(
+                f"store {store.name}: context v{reply.context_version}, "
+                f"completeness {reply.context_completeness_score:.2f}"
+            )
+        for call in plan:
+            await stub.PutVerification(
+                pb.PutVerificationRequest(
+                    customer_verification_id=str(call.verification_id),
+                    store_id=str(call.store_id),
+                    phone_number=call.phone,
+                    purchase_time=_timestamp(call.purchase_time),
+                    purchase_amount=call.amount,
+                ),
+                metadata=self._service,
+            )
+
+    async def _dispatch(self, stub: pb_grpc.CallEngineStub, plan: list[PlannedCall]) -> dict[uuid.UUID, str]:
+        sessions: dict[uuid.UUID, str] = {}
+        for call in plan:
+            reply = await stub.DispatchCall(
+                pb.DispatchCallRequest(
+                    customer_verification_id=str(call.verification_id),
+                    store_id=str(call.store_id),
+                    phone_number=call.phone,
+                ),
+                metadata=self._service,
+            )
+            sessions[call.verification_id] = reply.session_id
+        self.console.print(f"dispatched {len(sessions)} calls through gRPC")
+        return sessions
+
+    async def _follow(
+        self,
+        stub: pb_grpc.CallEngineStub,
+        plan: list[PlannedCall],
+        sessions: dict[uuid.UUID, str],
+        timeout_s: float,
+    ) -> tuple[dict[uuid.UUID, CallResult], bool]:
+        deadline = time.monotonic() + timeout_s
+        calls: dict[uuid.UUID, CallResult] = {}
+        done = False
+        with Live(
+            self._table(calls, len(plan)), console=self.console, refresh_per_second=4, transient=False
+        ) as live:
+            while time.monotonic() < deadline:
+                for call in plan:
+                    msg = await stub.GetCall(
+                        pb.GetCallRequest(session_id=sessions[call.verification_id]), metadata=self._service
+                    )
+                    calls[call.verification_id] = CallResult(
+                        session_id=msg.session_id,
+                        status=_STATUS_FROM_PB[msg.status],
+                        failure_reason=msg.failure_reason or None,
+                        retry_count=msg.retry_count,
+                        duration_seconds=msg.duration_seconds,
+                    )
+                live.update(self._table(calls, len(plan)))
+                if all(settled(c.status, c.failure_reason, c.retry_count) for c in calls.values()):
+                    done = True
+                    break
+                await asyncio.sleep(0.5)  # polling interval of the progress display
+        return calls, done
+
+    @staticmethod
+    def _table(calls: dict[uuid.UUID, CallResult], total: int) -> Table:
+        counts = collections.Counter(c.status.value for c in calls.values())
+        retrying = sum(1 for c in calls.values() if c.status is SessionStatus.PENDING and c.retry_count > 0)
+        table = Table(title=f"calls ({total})")
+        for name in ("pending", "in_progress", "completed", "failed", "abandoned"):
+            table.add_column(name, justify="right")
+        table.add_column("retrying", justify="right")
+        table.add_row(
+            *(str(counts.get(n, 0)) for n in ("pending", "in_progress", "completed", "failed", "abandoned")),
+            str(retrying),
+        )
+        return table
+
+    async def _collect_analysis(
+        self, stub: pb_grpc.CallEngineStub, calls: dict[uuid.UUID, CallResult], *, timeout_s: float
+    ) -> list[str]:
+        """Wait for every completed call's assessment; returns the sessions that got none in time."""
+        deadline = time.monotonic() + timeout_s
+        wanted = {c.session_id: c for c in calls.values() if c.status is SessionStatus.COMPLETED}
+        optional = {c.session_id: c for c in calls.values() if c.status is SessionStatus.ABANDONED}
+        missing = set(wanted)
+        while missing and time.monotonic() < deadline:
+            for session_id in sorted(missing):
+                try:
+                    msg = await stub.GetAssessment(
+                        pb.GetAssessmentRequest(session_id=session_id), metadata=self._admin
+                    )
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() is grpc.StatusCode.NOT_FOUND:
+                        continue
+                    raise
+                wanted[session_id].assessment = json_format.MessageToDict(
+                    msg, preserving_proto_field_name=True
+                )
+                missing.discard(session_id)
+            if missing:
+                await asyncio.sleep(0.5)  # analysis runs in the pools; poll until it is stored
+        for session_id, call in optional.items():
+            try:
+                msg = await stub.GetAssessment(
+                    pb.GetAssessmentRequest(session_id=session_id), metadata=self._admin
+                )
+                call.assessment = json_format.MessageToDict(msg, preserving_proto_field_name=True)
+            except grpc.aio.AioRpcError:
+                pass
+        by_session = {c.session_id: c for c in calls.values()}
+        token = ""
+        while True:
+            page = await stub.ListFraudResults(
+                pb.ListFraudResultsRequest(page_size=100, page_token=token), metadata=self._admin
+            )
+            for result in page.results:
+                if result.session_id in by_session:
+                    by_session[result.session_id].fraud_checks.append(
+                        json_format.MessageToDict(result, preserving_proto_field_name=True)
+                    )
+            token = page.next_page_token
+            if not token:
+                break
+        return sorted(missing)
+
+    async def _reports(
+        self, stub: pb_grpc.CallEngineStub, scenarios: ScenarioSet, store_keys: list[str], out_dir: Path
+    ) -> list[Path]:
+        from engine.analysis.render import render_html
+
+        names = {s.id: s.name for s in scenarios.stores}
+        today = dt.datetime.now(dt.UTC).date()
+        paths: list[Path] = []
+        for key in store_keys:
+            report = await stub.GenerateWeeklyReport(
+                pb.GenerateWeeklyReportRequest(
+                    store_id=str(store_uuid(key)), analysis_week=today.isoformat()
+                ),
+                metadata=self._service,
+                timeout=120,
+            )
+            data = json_format.MessageToDict(
+                report, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+            )
+            path = out_dir / f"report-{key}-{report.analysis_week}.html"
+            path.write_text(render_html(data, names[key]), encoding="utf-8")
+            paths.append(path)
+        return paths

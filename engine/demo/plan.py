@@ -1,0 +1,175 @@
+"""What the demo will do, decided from the scenario set before anything runs.
+
+Pure functions: stores and their business contexts, the verifications to seed,
+and for each phone what outcome the scenario plans, so the summary can tell a
+planned failure (a busy line) from an unplanned one (an engine error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+from engine.domain import FailureReason, SessionStatus
+from engine.emulators.scenarios.loader import ScenarioSet
+from engine.emulators.scenarios.schema import Scenario, Store, Turn
+
+# Store ids are stable across runs (uuid5 of the scenario store id), so a second
+# run updates the same stores instead of adding new ones.
+_NAMESPACE = uuid.UUID("6f1d2c0e-5d1b-4c1e-9a57-2f0c3b7d9e11")
+BUSINESS_ID = uuid.uuid5(_NAMESPACE, "business:demo")
+BUSINESS_NAME = "Demo Handel AB"
+
+_FAILURE_BY_OUTCOME = {
+    "no-answer": FailureReason.NO_ANSWER,
+    "busy": FailureReason.BUSY,
+    "failed": FailureReason.CALL_FAILED,
+    "voicemail": FailureReason.VOICEMAIL,
+}
+_DAYS = {
+    "mon": "monday",
+    "tue": "tuesday",
+    "wed": "wednesday",
+    "thu": "thursday",
+    "fri": "friday",
+    "sat": "saturday",
+    "sun": "sunday",
+}
+
+
+def store_uuid(store_id: str) -> uuid.UUID:
+    return uuid.uuid5(_NAMESPACE, f"store:{store_id}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    """The outcome a scenario plans: a status and, for failures, the reason."""
+
+    status: SessionStatus
+    failure_reason: str | None = None
+    retries_exhausted: bool = False
+    """Every attempt fails: the Dispatcher gives up with ``max_retries_exceeded``."""
+
+    def matches(self, status: SessionStatus, failure_reason: str | None) -> bool:
+        if status is not self.status:
+            return False
+        if self.retries_exhausted and failure_reason == FailureReason.MAX_RETRIES.value:
+            return True
+        return self.failure_reason is None or self.failure_reason == failure_reason
+
+    def describe(self) -> str:
+        return f"{self.status}" + (f" ({self.failure_reason})" if self.failure_reason else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedCall:
+    verification_id: uuid.UUID
+    store_id: uuid.UUID
+    store_key: str
+    phone: str
+    purchase_time: dt.datetime
+    amount: str
+    scenario: Scenario
+    expected: Expected
+
+    @property
+    def planned_fraud(self) -> str | None:
+        return self.scenario.fraud
+
+
+def _says(turn: str | Turn) -> str:
+    return turn if isinstance(turn, str) else (turn.say or "")
+
+
+def expected_outcome(scenario: Scenario, max_attempts: int) -> Expected:
+    """The final outcome after the engine's retries, as the scenario plans it."""
+    attempts = scenario.attempts or []
+    # Attempt n uses attempts[min(n, len-1)]; the engine dials at most max_attempts times.
+    outcomes = [
+        attempts[min(n, len(attempts) - 1)].outcome if attempts else "answer" for n in range(max_attempts)
+    ]
+    answered = next((o for o in outcomes if o == "answer"), None)
+    if answered is None:
+        reason = _FAILURE_BY_OUTCOME[outcomes[-1]]
+        return Expected(SessionStatus.FAILED, reason.value, retries_exhausted=reason.retryable)
+    turns = [scenario.consent, *scenario.answers]
+    spoken = " ".join(_says(t).lower() for t in turns)
+    dtmf = any(isinstance(t, Turn) and t.dtmf for t in turns)
+    if "ring inte igen" in spoken or dtmf:
+        return Expected(SessionStatus.ABANDONED, FailureReason.OPTED_OUT.value)
+    hangs_up = scenario.hangup_after_seconds is not None or any(
+        isinstance(t, Turn) and t.hangup for t in turns
+    )
+    if hangs_up:
+        return Expected(SessionStatus.ABANDONED)
+    return Expected(SessionStatus.COMPLETED)
+
+
+def business_context(store: Store) -> dict[str, Any]:
+    """The business profile a store owner would enter, in the API's JSON shape (docs/analysis.md)."""
+    hours: dict[str, Any] = {"timezone": "Europe/Stockholm"}
+    for short, span in store.opening_hours.items():
+        open_, close = span.split("-")
+        hours[_DAYS[short]] = {"open": open_, "close": close}
+    questions = [
+        {
+            "id": f"dep{i}",
+            "text": f"Hur upplevde du {department} i dag?",
+            "frequency": 1.0,
+            "department": department,
+        }
+        for i, department in enumerate(store.departments[:2])
+    ]
+    questions += [
+        {"id": f"camp{i}", "text": f"Vad tyckte du om kampanjen på {campaign}?", "frequency": 1.0}
+        for i, campaign in enumerate(store.campaigns[:1])
+    ]
+    return {
+        "operating_hours": hours,
+        "departments": [{"name": d} for d in store.departments],
+        "current_campaigns": [{"name": c, "keywords": [c]} for c in store.campaigns],
+        "question_configuration": {"max_questions_per_call": 3, "questions": questions},
+        "baseline_facts": {"store_name": store.name},
+    }
+
+
+def plan_calls(scenarios: ScenarioSet, *, max_attempts: int, limit: int | None = None) -> list[PlannedCall]:
+    """One planned call per scenario verification, in file order (``limit`` keeps the first N)."""
+    calls: list[PlannedCall] = []
+    for scenario in scenarios.scenarios:
+        expected = expected_outcome(scenario, max_attempts)
+        for verification in scenario.verifications:
+            calls.append(
+                PlannedCall(
+                    verification_id=uuid.uuid4(),
+                    store_id=store_uuid(verification.store),
+                    store_key=verification.store,
+                    phone=scenario.phone,
+                    purchase_time=verification.purchase_time,
+                    amount=f"{verification.amount_sek:.2f}",
+                    scenario=scenario,
+                    expected=expected,
+                )
+            )
+    if limit is not None:
+        calls = _spread(calls, limit)
+    return calls
+
+
+def _spread(calls: list[PlannedCall], limit: int) -> list[PlannedCall]:
+    """Keep ``limit`` calls, taking one per scenario tag first so a small run still covers the cases."""
+    chosen: list[PlannedCall] = []
+    seen: set[str] = set()
+    for call in calls:
+        key = call.scenario.tags[0] if call.scenario.tags else call.scenario.name
+        if key not in seen:
+            seen.add(key)
+            chosen.append(call)
+    for call in calls:
+        if len(chosen) >= limit:
+            break
+        if call not in chosen:
+            chosen.append(call)
+    return chosen[:limit]

@@ -1,0 +1,229 @@
+"""``callengine demo``: the main job end to end on embedded defaults.
+
+Starts the emulators (a separate process, as a user would run them), the
+engine (embedded PostgreSQL unless ``DATABASE_URL``, local Ray unless
+``RAY_ADDRESS``, the Dispatcher, SessionHosts, analysis pools, Reporter and the
+gRPC front door inside the cluster), then acts as a backend service: it seeds
+three stores with their business contexts and the scenario set's
+verifications, dispatches every call **through the gRPC API**, follows
+progress, waits for assessments and fraud checks, builds the weekly reports,
+writes them as HTML and prints a summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from engine.config import Settings
+from engine.errors import CallEngineError
+from engine.logs import get_logger
+
+log = get_logger(__name__)
+
+_EMULATOR_KEYS = (
+    "TWILIO_API_BASE_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    speed: float = 4.0
+    """Emulator speed factor; the engine's conversation timers are scaled by the same factor."""
+    calls: int | None = None
+    """Dial only this many of the scenario set's verifications (None = all)."""
+    out_dir: Path = Path("demo-output")
+    timeout_s: float = 170.0
+    """How long calls may take to settle before the demo gives up."""
+    reset: bool = True
+    """Start the embedded demo database from scratch (ignored with DATABASE_URL)."""
+    calls_per_second: float = 4.0
+
+
+class DemoFailed(CallEngineError):
+    """The demo could not run to its end."""
+
+
+class EmulatorProcess:
+    """``callengine emulate`` in a child process; its settings come from its first output lines."""
+
+    def __init__(self, speed: float, log_path: Path) -> None:
+        self.speed = speed
+        self.log_path = log_path
+        self._proc: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> dict[str, str]:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w", encoding="utf-8")
+        cmd = [sys.executable, "-m", "engine.cli", "emulate", "--speed", f"{self.speed:g}"]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        assert self._proc.stdout is not None
+        values: dict[str, str] = {}
+        deadline = time.monotonic() + timeout_s
+        while not all(k in values for k in _EMULATOR_KEYS):
+            if time.monotonic() > deadline:
+                raise DemoFailed("the emulators did not report their settings in time")
+            line = self._proc.stdout.readline()
+            if not line:
+                raise DemoFailed(f"the emulators exited early (see {self.log_path})")
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                values[key] = value
+        return values
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
+
+
+def demo_env(base: dict[str, str], emulator: dict[str, str], options: DemoOptions) -> dict[str, str]:
+    """The engine's environment for the demo: emulators, compressed time, its own data dir."""
+    env = dict(base)
+    env.update(emulator)
+    speed = options.speed
+    defaults = Settings.from_env({})
+    data_root = Path(base.get("CALLENGINE_DATA_DIR") or defaults.database.data_dir)
+    env["CALLENGINE_DATA_DIR"] = str(data_root / "demo")
+    # The scenarios' time runs `speed` times faster; the engine's timers follow.
+    env.setdefault(
+        "CALLENGINE_SILENCE_NUDGE_SECONDS", f"{defaults.session.silence_nudge_seconds / speed:.3f}"
+    )
+    env.setdefault(
+        "CALLENGINE_SILENCE_HANGUP_SECONDS", f"{defaults.session.silence_hangup_seconds / speed:.3f}"
+    )
+    env.setdefault("CALLENGINE_MAX_CALL_SECONDS", f"{defaults.session.max_call_seconds / speed:.3f}")
+    # Retries in seconds, not hours, so "no answer, then answered on retry" fits in the demo.
+    env.setdefault("CALLENGINE_RETRY_BACKOFF", "2,3,4")
+    # The demo runs at any hour; real deployments keep call windows on.
+    env.setdefault("CALLENGINE_RESPECT_CALL_WINDOWS", "false")
+    env.setdefault("TWILIO_CALLS_PER_SECOND", f"{options.calls_per_second:g}")
+    env.setdefault("CALLENGINE_ASSESSOR_ACTORS", "1")
+    env.setdefault("CALLENGINE_FRAUD_ACTORS", "1")
+    env.setdefault("CALLENGINE_GRPC_BIND_HOST", "127.0.0.1")
+    return env
+
+
+def reset_embedded(data_dir: Path) -> None:
+    """Remove the demo's embedded database (stopping a server left behind by a crashed run)."""
+    pgdata = data_dir / "pgdata"
+    if not pgdata.exists():
+        return
+    if (pgdata / "postmaster.pid").exists():
+        import pgserver
+
+        pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+        subprocess.run(
+            [str(pg_ctl), "-D", str(pgdata), "stop", "-m", "fast"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+    shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _engine(settings: Settings) -> Iterator[str]:
+    """Database migrated, Ray up, engine actors and the front door started; yields its address."""
+    import ray
+
+    from actors import bootstrap
+    from actors._ray import CALL_HUB, CONTROL
+    from actors.ingress import INGRESS_RESOURCE, start_ingress, stop_ingress
+    from storage import Database
+
+    db = asyncio.run(Database.open(settings))
+    local = not settings.ray_address
+    ingresses = []
+    try:
+        bootstrap.ensure_ray(
+            settings,
+            # address="local": always a fresh cluster of our own, never someone else's on this machine.
+            **(
+                {
+                    "address": "local",
+                    "resources": {INGRESS_RESOURCE: 1, CALL_HUB: 4, CONTROL: 1},
+                    "include_dashboard": False,
+                    "log_to_driver": False,
+                }
+                if local
+                else {}
+            ),
+        )
+        bootstrap.start_engine(settings)
+        ingresses = start_ingress(settings, 0)
+        yield ingresses[0].address
+    finally:
+        if ingresses:
+            stop_ingress(ingresses, 5.0)
+        if local:
+            bootstrap.stop_engine(drain_hosts=False, timeout=30.0)
+            ray.shutdown()
+        asyncio.run(db.close())
+
+
+def run_demo(options: DemoOptions) -> int:
+    """Run the whole demo; returns the process exit code (0 = everything went as planned)."""
+    from rich.console import Console
+
+    from engine.demo.client import DemoClient
+    from engine.demo.plan import plan_calls
+    from engine.demo.summary import print_summary
+    from engine.domain import MAX_RETRIES
+    from engine.emulators.scenarios.loader import default_scenarios
+
+    console = Console()
+    started = time.monotonic()
+    scenarios = default_scenarios()
+    plan = plan_calls(scenarios, max_attempts=MAX_RETRIES + 1, limit=options.calls)
+    out_dir = options.out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    emulators = EmulatorProcess(options.speed, out_dir / "emulators.log")
+    console.print(f"[bold]callengine demo[/bold]: {len(plan)} calls over {len(scenarios.stores)} stores")
+    try:
+        emulator_env = emulators.start()
+        env = demo_env(dict(os.environ), emulator_env, options)
+        settings = Settings.from_env(env)
+        if settings.database.url is None and options.reset:
+            reset_embedded(settings.database.data_dir)
+        where_db = (
+            "DATABASE_URL"
+            if settings.database.url
+            else f"embedded PostgreSQL in {settings.database.data_dir}"
+        )
+        console.print(
+            f"database: {where_db}; Ray: {settings.ray_address or 'local'}; speed ×{options.speed:g}"
+        )
+        with _engine(settings) as address:
+            console.print(f"gRPC front door: {address}")
+            client = DemoClient(address, settings, console)
+            result = asyncio.run(client.run(plan, scenarios, out_dir, timeout_s=options.timeout_s))
+        elapsed = time.monotonic() - started
+        return print_summary(console, plan, result, out_dir, elapsed)
+    except CallEngineError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        return 1
+    finally:
+        emulators.stop()
