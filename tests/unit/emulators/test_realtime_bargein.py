@@ -122,4 +122,5 @@ async def test_second_response_while_active_is_an_error(client: AsyncOpenAI) -> 
         error = (await rt.until("error"))[-1]
         assert error.error.code == "conversation_already_has_active_response"
         assert error.error.event_id == "evt_second"
-        await rt.until("response.done", within=10)
+        await conn.response.cancel()
+        assert (await rt.until("response.done"))[-1].response.status == "cancelled"
