@@ -89,8 +89,13 @@ def create_role_sql() -> list[str]:
                 CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
               END IF;
             END $$""",
-        # lets the connecting user switch to the role (options=-c role=...)
-        f"GRANT {APP_ROLE} TO CURRENT_USER",
+        # lets the connecting user switch to the role (options=-c role=...); skipped when an
+        # administrator already granted it (a user without CREATEROLE could not re-grant)
+        f"""DO $$ BEGIN
+              IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
+                EXECUTE 'GRANT {APP_ROLE} TO ' || quote_ident(current_user);
+              END IF;
+            END $$""",
         f"GRANT USAGE ON SCHEMA {{schema}} TO {APP_ROLE}",
     ]
 
