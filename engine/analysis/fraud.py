@@ -34,7 +34,7 @@ from engine.analysis.models import (
     TranscriptLine,
 )
 from engine.analysis.scoring import round2
-from engine.analysis.signals import compute_signals, customer_answers, mentions, normalize
+from engine.analysis.signals import compute_signals, customer_answers, listed_absent, mentions, normalize
 from engine.domain import CheckType, SessionStatus
 
 
@@ -183,11 +183,10 @@ def context_check(
     if ctx is None:
         why.append("skipped: no business context for this store")
         return _result(CheckType.CONTEXT, found, why, config)
-    absent = {normalize(a) for a in ctx.baseline_facts.absent_departments}
     for dep in signals.foreign_departments:
         if dep in lexicon.UNIVERSAL_DEPARTMENTS:
             continue
-        explicit = normalize(dep) in absent
+        explicit = listed_absent(dep, ctx)
         found.append(
             (
                 f"department_not_in_store:{dep}",

@@ -98,13 +98,23 @@ def foreign_departments(text: str, ctx: BusinessContext | None) -> list[str]:
     absent = {normalize(a) for a in ctx.baseline_facts.absent_departments}
     found: list[str] = []
     for name, stems in lexicon.COMMON_DEPARTMENTS.items():
+        if name in lexicon.UNIVERSAL_DEPARTMENTS:
+            continue
         owned = mentions(own_text, (name, *stems))
         if (not owned or normalize(name) in absent) and _PLACE_RES[name].search(text):
             found.append(name)
     for a in absent:
-        if a and a not in found and mentions(text, (a,)):
+        already = any(_PLACE_RES[f].search(a) for f in found if f in _PLACE_RES)
+        if a and a not in found and not already and mentions(text, (a,)):
             found.append(a)
     return found
+
+
+def listed_absent(department: str, ctx: BusinessContext) -> bool:
+    """Whether baseline_facts.absent_departments names ``department`` (a lexicon name or a listed term)."""
+    absent = [normalize(a) for a in ctx.baseline_facts.absent_departments]
+    pattern = _PLACE_RES.get(department)
+    return normalize(department) in absent or (pattern is not None and any(pattern.search(a) for a in absent))
 
 
 def sentence_sentiment(text: str) -> Sentiment:

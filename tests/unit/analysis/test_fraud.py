@@ -110,6 +110,9 @@ def test_context_absent_and_foreign_departments_and_facts() -> None:
     r = fraud.context_check(lines, profile(), sig, FC)
     assert r.is_suspicious
     assert "department_not_in_store:fisk" in r.context_violations
+    assert (
+        "department_not_in_store:fisk" in r.fraud_indicators and r.confidence_level >= FC.w_absent_department
+    )
     assert "department_not_in_store:elektronik" in r.context_violations
     assert any(v.startswith("contradicts_fact:") for v in r.context_violations)
     honest = transcript(DETAILED)
@@ -189,3 +192,16 @@ def test_minhash_estimate_tracks_exact_jaccard(a: list[str], b: list[str]) -> No
     est = minhash.similarity(minhash.signature(ta, permutations=256), minhash.signature(tb, permutations=256))
     assert abs(est - minhash.exact_jaccard(ta, tb)) < 0.25
     assert minhash.similarity(minhash.signature(ta), minhash.signature(ta)) == 1.0
+
+
+def test_checkout_is_never_a_foreign_department() -> None:
+    from engine.analysis.context import validate_business_context
+    from engine.analysis.signals import foreign_departments
+    from tests.unit.analysis.samples import profile_payload
+
+    payload = profile_payload()
+    payload["departments"] = [{"name": "Kaffebaren"}]
+    payload["question_configuration"] = {"questions": [{"id": "q", "text": "Hur var kaffet?"}]}
+    cafe = validate_business_context(payload)
+    assert foreign_departments("det var trångt vid kassan", cafe) == []
+    assert foreign_departments("fiskdisken var tom", cafe) == ["fisk"]  # absent "fiskdisk" not counted twice
