@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 
 import msgspec
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, case, cast, func, select
 
 from engine.analysis.models import ActionableItem
-from engine.analysis.report import CallRecord
+from engine.analysis.report import CallRecord, WeekPoint
+from engine.analysis.scoring import round2
 from storage import Tx
 from storage.models import QualityAssessment
 from storage.models.base import table_of
@@ -53,3 +55,30 @@ async def calls_between(
                 bad += 1
         out.append(CallRecord(float(overall), float(reward), bool(fraudulent), items))
     return out, bad
+
+
+async def weekly_series(
+    tx: Tx, store_id: uuid.UUID, timezone: str, first_week: dt.date, before_week: dt.date
+) -> list[WeekPoint]:
+    """Per-week call counts and average quality (fraudulent calls excluded) from the assessments.
+
+    Weeks are Mondays in the store's time zone, ``first_week`` ≤ week < ``before_week``; weeks
+    without calls are absent. Computed from the rows, not from earlier reports, so the chart
+    is right even when those weeks' reports were never built.
+    """
+    local = func.timezone(timezone, _C.created_at)
+    week = func.date_trunc("week", local)
+    honest = case((_C.is_fraudulent.is_(False), _C.overall_quality_score))
+    start = dt.datetime.combine(first_week, dt.time(0), zoneinfo.ZoneInfo(timezone))
+    end = dt.datetime.combine(before_week, dt.time(0), zoneinfo.ZoneInfo(timezone))
+    stmt = (
+        select(week, func.count(), func.sum(honest), func.count(honest))
+        .where(_C.store_id == store_id, _C.created_at >= start, _C.created_at < end)
+        .group_by(week)
+        .order_by(week)
+    )
+    out: list[WeekPoint] = []
+    for monday, count, total, honest_count in await tx.session.execute(stmt):
+        avg = round2(float(total) / honest_count) if honest_count else None
+        out.append(WeekPoint(monday.date(), int(count), avg))
+    return out

@@ -34,7 +34,7 @@ from engine.analysis.models import (
     PhoneUse,
     TranscriptLine,
 )
-from engine.analysis.report_source import calls_between
+from engine.analysis.report_source import calls_between, weekly_series
 from engine.analysis.scoring import overall_score, reward_percentage, round2
 from engine.analysis.signature_index import SignatureIndex, index_for
 from engine.domain import CheckType, ReviewDecision
@@ -390,16 +390,10 @@ async def build_weekly_report(
         prev_start, _ = _week_bounds(week - dt.timedelta(days=7), store.timezone)
         calls, bad = await calls_between(tx, store_id, start, end)
         prev_calls, _ = await calls_between(tx, store_id, prev_start, start)
-        earlier = await tx.reports.list(store_id, limit=config.report.history_weeks + 2)
+        history = await weekly_series(
+            tx, store_id, store.timezone, week - dt.timedelta(days=7 * config.report.history_weeks), week
+        )
         ctx, _ = await _context(tx, store_id)
-    history = sorted(
-        (
-            report_mod.WeekPoint(r.analysis_week, r.total_feedback_count, r.average_quality_score)
-            for r in earlier
-            if r.analysis_week < week
-        ),
-        key=lambda p: p.week,
-    )
     data = await report_mod.build_report(
         week,
         calls,

@@ -137,6 +137,12 @@ async def test_weekly_report_two_weeks_and_idempotent_rebuild(
     assert ("Mejeri", "sortiment och tillgång") in new and all(d != "Kassa" for d, _ in new)
     change = report.historical_comparison["change"]  # type: ignore[index,call-overload]
     assert change["feedback_count"] == 2 and change["feedback_count_pct"] == 40.0
+    weeks = report.historical_comparison["weeks"]  # type: ignore[index,call-overload]
+    assert [(w["week"], w["feedback_count"]) for w in weeks] == [
+        (prev_week.isoformat(), 5),
+        (week.isoformat(), 7),
+    ]
+    assert weeks[0]["average_quality"] == report.historical_comparison["previous_week"]["average_quality"]  # type: ignore[index,call-overload]
     rebuilt = await service.build_weekly_report(database, None, store, week, now=NOW + dt.timedelta(hours=1))
     assert rebuilt.id == report.id
 
