@@ -56,7 +56,7 @@ def _rss_mb(pids: set[int]) -> list[float]:
     return out
 
 
-def run(calls: int, slots: int, hold: float, cps: float) -> dict[str, Any]:
+def run(calls: int, slots: int, hold: float, cps: float, starts_in_flight: int = 1) -> dict[str, Any]:
     import ray
 
     from actors.bootstrap import start_engine, stop_engine
@@ -90,6 +90,7 @@ def run(calls: int, slots: int, hold: float, cps: float) -> dict[str, Any]:
         start_engine(
             dataclasses.replace(settings, database=dataclasses.replace(settings.database)),
             call_host_factory="actors.sim_host:factory",
+            dispatcher_overrides={"starts_in_flight": starts_in_flight},
             analysis=False,
             reporter=False,
         )
@@ -104,6 +105,7 @@ def run(calls: int, slots: int, hold: float, cps: float) -> dict[str, Any]:
         node_used = psutil.virtual_memory().used / 2**20
         return {
             "calls": calls,
+            "starts_in_flight": starts_in_flight,
             "slots_per_host": slots,
             "dialled": len(dials),
             "hosts": len(pids),
@@ -128,9 +130,10 @@ def main() -> None:
     p.add_argument("--slots", type=int, default=200)
     p.add_argument("--hold", type=float, default=120.0, help="seconds each call holds its slot")
     p.add_argument("--cps", type=float, default=10_000.0, help="calls-per-second limit (high = unthrottled)")
+    p.add_argument("--starts-in-flight", type=int, default=1, help="concurrent host start_call requests")
     a = p.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    print(run(a.calls, a.slots, a.hold, a.cps))
+    print(run(a.calls, a.slots, a.hold, a.cps, a.starts_in_flight))
 
 
 if __name__ == "__main__":

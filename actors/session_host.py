@@ -248,3 +248,8 @@ class RayHostFleet:
             await _ray.call(handle.stop.remote(), "host stop", 30.0)
         finally:
             _ray.kill(handle)
+
+    async def kill(self, host: HostClient) -> None:
+        handle = getattr(host, "handle", None)
+        if handle is not None:
+            _ray.kill(handle)

@@ -59,6 +59,9 @@ class DispatcherOptions:
     respect_call_windows: bool = True
     defer_seconds: float = 5.0
     """How far a session is pushed back when it cannot go now for a reason other than its window."""
+    starts_in_flight: int = 1
+    """Host start_call requests in flight at once. 1 keeps dials at the host paced by the
+    bucket (strict CPS at Twilio); more overlaps Ray/DB latency but lets jitter bunch dials."""
     max_starting_hosts: int = 4
     """Host starts in flight at once (an actor start is a process start: ~3/s on 2 cores)."""
     heartbeat_timeout: float = 30.0
@@ -97,6 +100,7 @@ class DispatcherCore:
         self._starting: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._start_slots = asyncio.Semaphore(max(1, options.starts_in_flight))
         self.dialled = 0
 
     # -- lifecycle -------------------------------------------------------------
@@ -240,7 +244,7 @@ class DispatcherCore:
             # A silent host may still be alive behind a partition: make sure it is gone
             # before its calls are retried, so none can be live twice.
             with contextlib.suppress(CallEngineError):
-                await self.fleet.retire(kill)
+                await self.fleet.kill(kill)
         lost = await self.queue.fail_in_progress_for_host(host_id, FailureReason.HOST_LOST)
         log.warning("host %s lost with %d live sessions; retrying them", host_id, len(lost))
         self.metrics.count(m.HOST_LOST.name, 1)
@@ -269,7 +273,11 @@ class DispatcherCore:
             limit = min(tokens, host.view.available)
             batch = await self.queue.claim_due(self.clock.now(), limit, host.view.host_id)
             for due in batch:
+                # With one start in flight (the default) a call is dialled only after the
+                # previous host call returned, so the host-side dial times keep the pace.
+                await self._start_slots.acquire()
                 if not await self._admit(due, live, budget_end):
+                    self._start_slots.release()
                     continue
                 host.view.reserved += 1
                 host.active[due.session_id] = due.verification_id
@@ -309,6 +317,12 @@ class DispatcherCore:
         return True
 
     async def _launch(self, host: _Host, due: DueSession) -> bool:
+        try:
+            return await self._launch_one(host, due)
+        finally:
+            self._start_slots.release()
+
+    async def _launch_one(self, host: _Host, due: DueSession) -> bool:
         call = CallStart(due.session_id, due.verification_id, due.store_id, due.retry_count)
         try:
             await host.client.start_call(call)

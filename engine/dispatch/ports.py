@@ -132,6 +132,10 @@ class HostFleet(Protocol):
         """Stop a drained host so its node can scale down."""
         ...
 
+    async def kill(self, host: HostClient) -> None:
+        """End a host's process now, without asking it (it stopped answering)."""
+        ...
+
 
 class AnalysisSink(Protocol):
     async def session_finished(self, session_id: str) -> None:

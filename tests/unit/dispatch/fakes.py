@@ -188,3 +188,7 @@ class FakeFleet:
         if host.silent:
             raise UnavailableError("cannot reach it to stop it")
         host.dead = True
+
+    async def kill(self, host: FakeHost) -> None:  # type: ignore[override]
+        self.retired.append(host.host_id)
+        host.dead = True
