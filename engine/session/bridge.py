@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -42,7 +43,6 @@ from engine.session.transcript import TranscriptLog
 from engine.telephony import media
 
 RESTORE_SECONDS = 2.0
-RENEW_MARGIN_SECONDS = 120.0
 TO_TWILIO_MAX = 2000
 TO_REALTIME_MAX = 250
 CLOSING_GRACE_SECONDS = 20.0
@@ -156,12 +156,14 @@ class Bridge(RealtimeHandler):
         ]
         done_wait = asyncio.create_task(self._done.wait(), name="end-wait")
         try:
-            done, _ = await asyncio.wait([*tasks, done_wait], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not done_wait and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            # Let the writer put out what is already queued (e.g. a final clear) briefly.
-            return self.end_event or Event.CUSTOMER_HUNG_UP
+            pending: set[asyncio.Task[Any]] = {*tasks, done_wait}
+            while done_wait in pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is not done_wait and not task.cancelled() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                # A writer that saw its socket close just stops; the end comes from the readers.
+            return self.end_event or self.pending_end or Event.CUSTOMER_HUNG_UP
         finally:
             await _cancel_all([*tasks, done_wait, *self._side_tasks])
             if self._rt_ws is not None:
@@ -207,6 +209,12 @@ class Bridge(RealtimeHandler):
                 pass  # the Realtime supervisor sees the drop and restores the socket
 
     async def _twilio_writer(self) -> None:
+        try:
+            await self._write_twilio()
+        except websockets.exceptions.ConnectionClosed:
+            pass  # the Twilio reader sees the close and ends the call
+
+    async def _write_twilio(self) -> None:
         ws = self.twilio_ws
         queue = self.to_twilio
         while True:
@@ -246,7 +254,7 @@ class Bridge(RealtimeHandler):
                     ws = await self._reconnect()
                 else:
                     ws = await self._open_realtime(restore=False)
-            except UnavailableError:
+            except (UnavailableError, OSError, TimeoutError, websockets.exceptions.WebSocketException):
                 self.log.warning("realtime unavailable; ending the call")
                 self.metrics.error("realtime_unavailable", self.ms())
                 self.end(Event.REALTIME_LOST)
@@ -270,7 +278,9 @@ class Bridge(RealtimeHandler):
                     raise exc
             if self._renew:
                 self._renew = False
+                self.metrics.realtime_renewals += 1
                 self.log.info("renewing the realtime session")
+                self.on_realtime_lost()
             else:
                 self.log.warning("realtime socket dropped mid-call; restoring")
                 self.metrics.error("realtime_dropped", self.ms())
@@ -333,6 +343,23 @@ class Bridge(RealtimeHandler):
             self._renew = True
             self.spawn(self._rt_ws.close(), "realtime-renew")
 
+    def line_down(self) -> None:
+        """Twilio reported the call over (status callback): end, after the last words if pending."""
+        if self.final_words is None:
+            self.end(self.pending_end or Event.CUSTOMER_HUNG_UP)
+        else:
+            self.spawn(self._end_after_final_words(), "final-words")
+
+    async def _end_after_final_words(self) -> None:
+        assert self.final_words is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FINAL_WORDS_SECONDS):
+                await self.final_words.wait()
+        self.end(self.pending_end or Event.CUSTOMER_HUNG_UP)
+
+    def expect_renewal(self) -> None:
+        self._renew = True
+
     # ------------------------------------------------------------------ timers, flushing
     async def _timer_loop(self) -> None:
         while True:
@@ -343,8 +370,9 @@ class Bridge(RealtimeHandler):
                 self.end(self.pending_end)
             if (
                 self.realtime_expires_at is not None
-                and now >= self.realtime_expires_at - RENEW_MARGIN_SECONDS
+                and now >= self.realtime_expires_at - self.renew_margin
                 and not self.playback.playing()
+                and not self.timers.customer_speaking
             ):
                 self.realtime_expires_at = None
                 self.renew_realtime()

@@ -24,7 +24,10 @@ from engine.session.timers import CallTimers
 from engine.session.transcript import TranscriptLog
 from engine.telephony import media
 
-_IGNORED_ERROR_CODES = frozenset({"response_cancel_not_active", "item_truncate_invalid_item_id"})
+RENEW_MARGIN_SECONDS = 120.0
+_IGNORED_ERROR_CODES = frozenset(
+    {"response_cancel_not_active", "item_truncate_invalid_item_id", "input_audio_buffer_commit_empty"}
+)
 
 
 class RealtimeHandler:
@@ -64,6 +67,9 @@ class RealtimeHandler:
     def opt_out(self) -> None:
         raise NotImplementedError
 
+    def expect_renewal(self) -> None:
+        raise NotImplementedError
+
     def __init__(self) -> None:
         self._inbound_audio = ""
         self._speech_ms: dict[str, int] = {}
@@ -80,6 +86,8 @@ class RealtimeHandler:
         self._ai_busy = False
         self.barge_ins: list[tuple[str, int]] = []
         self.final_words: asyncio.Event | None = None
+        self.renew_margin = RENEW_MARGIN_SECONDS
+        self._customer_pending: set[str] = set()
 
     # ------------------------------------------------------------------ bookkeeping
     def api_sent(self, kind: str) -> None:
@@ -148,7 +156,8 @@ class RealtimeHandler:
                 self.opt_out()
                 self.end(Event.OPTED_OUT)
         elif type(ev) is media.Stop:
-            if self.timers.customer_speaking and self.pending_end is None:
+            if self.pending_end is None:
+                # Whatever the customer said last may not be committed yet: commit and wait briefly.
                 self.final_words = asyncio.Event()
                 self.send_realtime(rt.commit())
             else:
@@ -189,12 +198,16 @@ class RealtimeHandler:
             self.timers.customer_stopped(now)
             self._turn_stopped_at = now
         elif type(ev) is rt.Committed:
+            self._customer_pending.add(ev.item_id)
             self.transcript.reserve(
                 Speaker.CUSTOMER, ev.item_id, self._speech_ms.get(ev.item_id, self.ms()), now
             )
         elif type(ev) is rt.TranscriptionCompleted:
             self._on_customer_text(ev)
         elif type(ev) is rt.TranscriptionFailed:
+            self._customer_pending.discard(ev.item_id)
+            if self.final_words is not None and not self._customer_pending:
+                self.final_words.set()
             self.metrics.error("transcription_failed", self.ms())
         elif type(ev) is rt.ResponseCreated:
             self._api_answered("response")
@@ -219,7 +232,11 @@ class RealtimeHandler:
             self._on_session(ev)  # type: ignore[arg-type]
         elif type(ev) is rt.Error:
             code = ev.error.code or ev.error.type
-            if code not in _IGNORED_ERROR_CODES:
+            if self.final_words is not None and not self._customer_pending:
+                self.final_words.set()  # e.g. nothing left to commit after a hang-up
+            if code == "session_expired":
+                self.expect_renewal()  # the server closes next: reconnect without counting a fault
+            elif code not in _IGNORED_ERROR_CODES:
                 self.metrics.error(f"realtime_error_{code}"[:60], self.ms())
                 self.log.warning("realtime error event (%s)", code)
         return None
@@ -231,8 +248,11 @@ class RealtimeHandler:
         if sid and sid not in self.openai_session_ids:
             self.openai_session_ids.append(sid)
         if ev.session.expires_at:
-            # expires_at is wall-clock unix seconds; convert to our clock.
-            self.realtime_expires_at = self.clock.now() + (ev.session.expires_at - time.time())
+            # expires_at is wall-clock unix seconds; convert to our clock, renew a quarter before it.
+            lifetime = ev.session.expires_at - time.time()
+            if lifetime > 0:
+                self.realtime_expires_at = self.clock.now() + lifetime
+                self.renew_margin = min(RENEW_MARGIN_SECONDS, lifetime / 4)
 
     def _on_audio(self, ev: rt.AudioDelta) -> str | tuple[str, ...] | None:
         playback = self.playback
@@ -272,7 +292,8 @@ class RealtimeHandler:
         self.log.info("barge-in: truncated the AI at %d ms", played_ms)
 
     def _on_customer_text(self, ev: rt.TranscriptionCompleted) -> None:
-        if self.final_words is not None:
+        self._customer_pending.discard(ev.item_id)
+        if self.final_words is not None and not self._customer_pending:
             self.final_words.set()
         text = ev.transcript.strip()
         language = ev.language or "sv"

@@ -329,7 +329,7 @@ class CallSession:
                 if event is Event.VOICEMAIL:
                     bridge.end(Event.VOICEMAIL)
                 elif event in (Event.CLOSED, Event.CALL_FAILED, Event.NO_ANSWER, Event.BUSY, Event.CANCELED):
-                    bridge.end(bridge.pending_end or Event.CUSTOMER_HUNG_UP)
+                    bridge.line_down()
             elif isinstance(item, _StreamAttached):
                 self.log.warning("second stream for a live call rejected")
 

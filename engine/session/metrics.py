@@ -72,6 +72,7 @@ class CallMetrics:
         self.errors: dict[str, int] = {}
         self.error_events: list[dict[str, Any]] = []
         self.language_drift = 0
+        self.realtime_renewals = 0
         self.customer_lines = 0
 
     # --- inbound media
@@ -167,6 +168,7 @@ class CallMetrics:
                 "mark_latency_ms": self._mean(self.mark_latencies_ms),
                 "turn_latency_max_ms": round(max(self.turn_latencies_ms)) if self.turn_latencies_ms else None,
                 "language_drift_lines": self.language_drift,
+                "realtime_renewals": self.realtime_renewals,
                 "customer_lines": self.customer_lines,
             },
         )

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from websockets.asyncio.connection import Connection
+from websockets.protocol import State
 
 from engine.config import Secret, SessionSettings, Settings
 from engine.emulators.scenarios import ScenarioSet, default_scenarios, parse_scenarios
@@ -58,30 +60,40 @@ def host_settings(env: dict[str, str], session: SessionSettings, **host: Any) ->
 
 @pytest.fixture
 async def no_leaks() -> AsyncIterator[None]:
-    """Fails the test if asyncio tasks or sockets outlive it."""
-    before = set(asyncio.all_tasks())
+    """Fails the test if a session's tasks or WebSocket connections outlive its call."""
     yield
-    for _ in range(50):
-        extra = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
-        extra = [t for t in extra if not t.get_name().startswith(("Task-",)) or "session" in repr(t)]
-        if not extra:
-            break
-        await asyncio.sleep(0.02)
-    mine = [t.get_name() for t in extra if _ours(t)]
-    assert not mine, f"leaked tasks: {mine}"
-    gc.collect()
+    for _ in range(100):
+        tasks = [t for t in asyncio.all_tasks() if not t.done() and _ours(t)]
+        sockets = [c for c in _connections() if c.state is not State.CLOSED and _session_socket(c)]
+        if not tasks and not sockets:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"leaked tasks: {[t.get_name() for t in tasks]}; open sockets: {len(sockets)}")
+
+
+def _connections() -> list[Connection]:
+    found = []
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, Connection):
+                found.append(obj)
+        except ReferenceError:  # a dead weakref proxy
+            continue
+    return found
 
 
 def _ours(task: asyncio.Task[Any]) -> bool:
-    code = task.get_coro()
-    name = getattr(code, "__qualname__", "")
-    module = getattr(getattr(code, "cr_code", None), "co_filename", "")
-    return (
-        "engine/session" in module
-        or "engine/realtime" in module
-        or "engine/telephony" in module
-        or name.startswith(("CallSession", "Bridge", "CallHost"))
-    )
+    """A task running session code (the host's own server tasks are not per-call)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    filename = getattr(code, "co_filename", "")
+    return any(part in filename for part in ("engine/session/", "engine/realtime/", "engine/telephony/"))
+
+
+def _session_socket(connection: Connection) -> bool:
+    """Media streams served by a CallHost and Realtime sockets a session opened."""
+    request = getattr(connection, "request", None)
+    path = getattr(request, "path", "") or ""
+    return "/media/" in path or "/realtime" in path
 
 
 HostFactory = Callable[..., Awaitable[tuple[CallHost, MemorySessionStore]]]

@@ -108,7 +108,14 @@ async def test_customer_hangs_up_early(rig: RigFactory, no_leaks: None) -> None:
     r = await rig(scenarios=[_scenario(answers=[{"say": "Jag hinner inte.", "hangup": True}])])
     outcome = await r.call("sess-hup", PHONE)
     assert outcome.status is SessionStatus.ABANDONED and not outcome.retry_due
-    assert any(line.content == "Jag hinner inte." for line in r.store.lines("sess-hup"))
+    log = r.openai.sessions[-1]
+    assert any(line.content == "Jag hinner inte." for line in r.store.lines("sess-hup")), (
+        r.store.lines("sess-hup"),
+        log.transcripts,
+        log.speech,
+        log.errors,
+        log.close_reason,
+    )
 
 
 async def test_unanswered_calls_fail_retryably(rig: RigFactory, no_leaks: None) -> None:

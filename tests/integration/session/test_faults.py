@@ -121,3 +121,13 @@ async def test_drain_ends_live_calls_cleanly(rig: RigFactory, no_leaks: None) ->
     assert outcome.status is SessionStatus.COMPLETED and host.active == 0
     with pytest.raises(Exception, match="draining"):
         await host.start_call(CallRequest("sess-late", "grocery-solna", PHONE))
+
+
+async def test_expired_realtime_session_is_renewed_without_a_fault(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario(reply_delay_ms=1500)], openai={"max_session_seconds": 25.0})
+    outcome = await r.call("sess-renew", PHONE)
+    assert outcome.status is SessionStatus.COMPLETED, outcome
+    metrics = r.store.metrics["sess-renew"]
+    assert metrics.device_info is not None and metrics.device_info["realtime_renewals"] >= 1
+    assert "realtime_dropped" not in metrics.technical_errors["counts"]
+    assert len(r.openai.sessions) >= 2
