@@ -24,7 +24,7 @@ from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, PlannedCall, business_c
 from engine.domain import MAX_RETRIES, FailureReason, Role, SessionStatus
 from engine.emulators.scenarios.loader import ScenarioSet
 
-_STATUS_FROM_PB = {
+STATUS_FROM_PB = {
     pb.SESSION_STATUS_PENDING: SessionStatus.PENDING,
     pb.SESSION_STATUS_IN_PROGRESS: SessionStatus.IN_PROGRESS,
     pb.SESSION_STATUS_COMPLETED: SessionStatus.COMPLETED,
@@ -53,13 +53,13 @@ class DemoResult:
     unassessed: list[str]
 
 
-def _value(obj: Any) -> struct_pb2.Value:
+def to_value(obj: Any) -> struct_pb2.Value:
     value = struct_pb2.Value()
     json_format.ParseDict(obj, value)
     return value
 
 
-def _timestamp(when: dt.datetime) -> timestamp_pb2.Timestamp:
+def to_timestamp(when: dt.datetime) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(when.astimezone(dt.UTC))
     return ts
@@ -127,11 +127,11 @@ class DemoClient:
             reply = await stub.PutBusinessContext(
                 pb.PutBusinessContextRequest(
                     store_id=sid,
-                    operating_hours=_value(ctx["operating_hours"]),
-                    departments=_value(ctx["departments"]),
-                    current_campaigns=_value(ctx["current_campaigns"]),
-                    question_configuration=_value(ctx["question_configuration"]),
-                    baseline_facts=_value(ctx["baseline_facts"]),
+                    operating_hours=to_value(ctx["operating_hours"]),
+                    departments=to_value(ctx["departments"]),
+                    current_campaigns=to_value(ctx["current_campaigns"]),
+                    question_configuration=to_value(ctx["question_configuration"]),
+                    baseline_facts=to_value(ctx["baseline_facts"]),
                 ),
                 metadata=self._service,
             )
@@ -145,7 +145,7 @@ class DemoClient:
                     customer_verification_id=str(call.verification_id),
                     store_id=str(call.store_id),
                     phone_number=call.phone,
-                    purchase_time=_timestamp(call.purchase_time),
+                    purchase_time=to_timestamp(call.purchase_time),
                     purchase_amount=call.amount,
                 ),
                 metadata=self._service,
@@ -186,7 +186,7 @@ class DemoClient:
                     )
                     calls[call.verification_id] = CallResult(
                         session_id=msg.session_id,
-                        status=_STATUS_FROM_PB[msg.status],
+                        status=STATUS_FROM_PB[msg.status],
                         failure_reason=msg.failure_reason or None,
                         retry_count=msg.retry_count,
                         duration_seconds=msg.duration_seconds,

@@ -145,7 +145,7 @@ def reset_embedded(data_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _engine(settings: Settings) -> Iterator[str]:
+def engine_running(settings: Settings) -> Iterator[str]:
     """Database migrated, Ray up, engine actors and the front door started; yields its address."""
     import ray
 
@@ -216,7 +216,7 @@ def run_demo(options: DemoOptions) -> int:
         console.print(
             f"database: {where_db}; Ray: {settings.ray_address or 'local'}; speed ×{options.speed:g}"
         )
-        with _engine(settings) as address:
+        with engine_running(settings) as address:
             console.print(f"gRPC front door: {address}")
             client = DemoClient(address, settings, console)
             result = asyncio.run(client.run(plan, scenarios, out_dir, timeout_s=options.timeout_s))

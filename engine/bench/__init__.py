@@ -1,0 +1,1 @@
+"""``callengine bench``: the engine's speed, measured (see cli.py)."""

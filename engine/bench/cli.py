@@ -1,0 +1,121 @@
+"""``callengine bench``: how fast is the engine, measured (docs/benchmarks.md).
+
+Two phases, both at real-time audio pace and both stopping by themselves:
+
+1. **Relay ramp.** One CallHost process holds N simultaneous calls at each
+   level of a ramp; a peer process plays Twilio and OpenAI for every call,
+   streaming 20 ms frames both ways and timestamping tagged frames, so the
+   added relay latency is measured black-box in each direction, with the
+   engine's CPU and memory per call (``engine/session/bench.py``).
+2. **Whole engine.** The emulators in their own process at speed 1, the
+   engine on Ray with PostgreSQL and the gRPC front door; happy-path calls are
+   dispatched through gRPC. Dispatch rate, dial rate, hang-up → stored
+   assessment latency and database rows per second.
+
+``--json`` prints one JSON object; a PNG plot of latency against concurrency is
+written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="measure concurrency, relay latency, CPU/memory per call, dispatch and analysis speed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--calls", type=int, default=200, help="peak simultaneous calls of the relay ramp")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of relay measurement in all")
+    p.add_argument("--steps", type=int, default=4, help="ramp levels (calls/steps, 2·calls/steps, …)")
+    p.add_argument("--engine-calls", type=int, default=20, help="calls of the whole-engine phase (0 = skip)")
+    p.add_argument("--out", default="bench-output", help="folder for the plot and logs")
+    p.add_argument("--json", action="store_true", help="print a single JSON object on stdout")
+    p.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.calls < 1 or args.steps < 1 or args.duration <= 0 or args.engine_calls < 0:
+        print("bench: --calls, --steps and --duration must be positive; --engine-calls >= 0", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = run_bench(args.calls, args.duration, args.steps, args.engine_calls, out, quiet=args.json)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+def _say(quiet: bool, message: str) -> None:
+    print(message, file=sys.stderr if quiet else sys.stdout, flush=True)
+
+
+def run_bench(
+    peak: int, duration_s: float, steps: int, engine_calls: int, out: Path, *, quiet: bool
+) -> dict[str, Any]:
+    import asyncio
+
+    from engine.bench.plot import plot_latency
+    from engine.session.bench import run_engine
+
+    levels = sorted({max(1, round(peak * (i + 1) / steps)) for i in range(steps)})
+    per_level = max(5.0, duration_s / len(levels))
+    ramp: list[dict[str, Any]] = []
+    for level in levels:
+        _say(quiet, f"relay ramp: {level} simultaneous calls for {per_level:.0f} s")
+        ramp.append(asyncio.run(run_engine(level, per_level)))
+    top = max(ramp, key=lambda r: r["live_sessions"])
+    to_rt, to_tw = top["relay_twilio_to_realtime_ms"], top["relay_realtime_to_twilio_ms"]
+    report: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "peak_concurrent_calls": top["live_sessions"],
+        "relay_added_latency_ms": {
+            "p50": max(to_rt.get("p50", 0.0), to_tw.get("p50", 0.0)),
+            "p99": max(to_rt.get("p99", 0.0), to_tw.get("p99", 0.0)),
+            "twilio_to_realtime": to_rt,
+            "realtime_to_twilio": to_tw,
+        },
+        "memory_per_call_mb": top["mb_per_session"],
+        "cpu_per_call_percent": top["cpu_pct_per_call"],
+        "ramp": ramp,
+    }
+    if engine_calls:
+        from engine.bench.engine_phase import run_engine_phase
+
+        _say(quiet, f"whole engine: {engine_calls} calls through gRPC, Ray, PostgreSQL and the emulators")
+        phase = run_engine_phase(engine_calls, out)
+        report.update(
+            calls_completed=phase.calls_completed,
+            dispatch_per_s=phase.dispatch_per_s,
+            dispatch_latency_ms=phase.dispatch_latency_ms,
+            dial_per_s=phase.dial_per_s,
+            peak_in_progress_engine=phase.peak_in_progress,
+            hangup_to_assessment_ms=phase.hangup_to_assessment_ms,
+            db_rows_per_s=phase.db_rows_per_s,
+            engine_phase_wall_s=phase.wall_s,
+        )
+    else:
+        report.update(
+            calls_completed=0,
+            dispatch_per_s=None,
+            hangup_to_assessment_ms={"p50": None, "p99": None, "n": 0},
+        )
+    plot = out / "latency-vs-concurrency.png"
+    plot_latency(ramp, plot)
+    report["plot"] = str(plot)
+    return report

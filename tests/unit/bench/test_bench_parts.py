@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.bench.engine_phase import percentiles
+from engine.bench.plot import plot_latency
+from engine.cli import main
+
+
+def test_percentiles() -> None:
+    assert percentiles([]) == {"p50": None, "p99": None, "n": 0}
+    got = percentiles([float(v) for v in range(1, 101)])
+    assert got["p50"] == 50.5
+    assert got["p99"] == 100.0
+    assert got["n"] == 100
+
+
+def test_plot_is_a_png(tmp_path: Path) -> None:
+    level = {
+        "relay_twilio_to_realtime_ms": {"p50": 1.0, "p99": 2.0},
+        "relay_realtime_to_twilio_ms": {"p50": 1.5, "p99": 3.0},
+        "engine_cpu_pct_of_core": 10.0,
+    }
+    ramp = [{**level, "live_sessions": 10}, {**level, "live_sessions": 20}]
+    path = tmp_path / "p.png"
+    plot_latency(ramp, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args", [["--calls", "0"], ["--duration", "-1"], ["--engine-calls", "-2"]])
+def test_bad_arguments_are_refused(args: list[str], tmp_path: Path) -> None:
+    assert main(["bench", "--out", str(tmp_path), *args]) == 2
