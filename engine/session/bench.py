@@ -32,10 +32,12 @@ from typing import Any
 FRAME = 160
 SAMPLE_EVERY = 10
 AUTH_TOKEN = "bench-auth-token"
+DELTA_MS = [20]
+"""Realtime audio delta size the peer sends (20 ms = worst case; the API sends larger chunks)."""
 
 
-def _frame(frame_id: int) -> str:
-    return base64.b64encode(b"\x7f" + struct.pack(">Q", frame_id) + b"\xff" * (FRAME - 9)).decode()
+def _frame(frame_id: int, size: int = FRAME) -> str:
+    return base64.b64encode(b"\x7f" + struct.pack(">Q", frame_id) + b"\xff" * (size - 9)).decode()
 
 
 def _value_at(raw: str, key: str) -> str:
@@ -54,7 +56,8 @@ def _frame_id(payload: str) -> int:
 
 
 class Peer:
-    def __init__(self) -> None:
+    def __init__(self, delta_ms: int = 20) -> None:
+        self.delta_ms = delta_ms
         self.sent: dict[int, int] = {}
         self.to_realtime_ns: list[int] = []
         self.to_twilio_ns: list[int] = []
@@ -63,12 +66,14 @@ class Peer:
         self.next_tw = 1 << 40
         self.next_rt = 1
         self.tasks: set[asyncio.Task[None]] = set()
+        self.relayed = 0
 
     def stamp(self, frame_id: int) -> None:
         if frame_id % SAMPLE_EVERY == 0:
             self.sent[frame_id] = time.monotonic_ns()
 
     def arrived(self, frame_id: int, into: list[int]) -> None:
+        self.relayed += 1
         sent = self.sent.pop(frame_id, None)
         if sent is not None:
             into.append(time.monotonic_ns() - sent)
@@ -164,6 +169,8 @@ class Peer:
                 )
                 with contextlib.suppress(Exception):
                     await state["ws"].send(msg)
+            if tick % (self.delta_ms // 20):
+                continue
             for state in list(self.realtime):
                 frame_id = self.next_rt
                 self.next_rt += 1
@@ -172,7 +179,7 @@ class Peer:
                     '{"type":"response.output_audio.delta","event_id":"e","response_id":"r","item_id":"'
                     + state["item"]
                     + '","output_index":0,"content_index":0,"delta":"'
-                    + _frame(frame_id)
+                    + _frame(frame_id, FRAME * self.delta_ms // 20)
                     + '"}'
                 )
                 with contextlib.suppress(Exception):
@@ -184,6 +191,7 @@ class Peer:
             "to_realtime_ms": _percentiles(self.to_realtime_ns),
             "to_twilio_ms": _percentiles(self.to_twilio_ns),
             "peer_cpu_s": usage.ru_utime + usage.ru_stime,
+            "frames_relayed": self.relayed,
         }
 
     async def run(self) -> None:
@@ -203,6 +211,7 @@ class Peer:
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             elif cmd.get("reset"):
+                self.relayed = 0
                 self.to_realtime_ns.clear()
                 self.to_twilio_ns.clear()
             elif cmd.get("report"):
@@ -300,12 +309,12 @@ async def run_baseline(sessions: int, seconds: float) -> dict[str, Any]:
     result = await _measure(proc, sessions, seconds, rss0)
     server.close()
     await _stop_peer(proc)
-    return {"mode": "baseline (minimal public bridge shape)", **result}
+    return {"mode": "baseline (minimal public bridge shape)", "delta_ms": DELTA_MS[0], **result}
 
 
 async def _start_peer() -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.session.bench", "--peer",
+        sys.executable, "-m", "engine.session.bench", "--peer", "--delta-ms", str(DELTA_MS[0]),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -340,6 +349,14 @@ async def _measure(proc: asyncio.subprocess.Process, live: int, seconds: float, 
         "engine_cpu_pct_of_core": round(100 * cpu / wall, 1),
         "cpu_pct_per_call": round(100 * cpu / wall / max(live, 1), 3),
         "calls_per_core_at_this_cost": round(max(live, 1) / (cpu / wall)) if cpu else None,
+        "frames_relayed_per_s": round(peer["frames_relayed"] / wall),
+        "full_rate_frames_per_s": live * (50 + 50 * 20 // DELTA_MS[0]),
+        "engine_cpu_us_per_relayed_frame": round(cpu / max(peer["frames_relayed"], 1) * 1e6, 1),
+        "calls_per_core_at_full_rate": round(
+            1e6 / (cpu / max(peer["frames_relayed"], 1) * 1e6 * (50 + 50 * 20 // DELTA_MS[0]))
+        )
+        if cpu
+        else None,
         "rss_growth_mb": round(rss / 1024, 1),
         "mb_per_session": round(rss / 1024 / max(live, 1), 3),
         "relay_twilio_to_realtime_ms": peer["to_realtime_ms"],
@@ -393,7 +410,7 @@ async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
     result = await _measure(proc, live, seconds, rss0)
     await host.stop()
     await _stop_peer(proc)
-    return {"mode": "callengine CallHost", "sessions": sessions, **result}
+    return {"mode": "callengine CallHost", "sessions": sessions, "delta_ms": DELTA_MS[0], **result}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,10 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--baseline", action="store_true", help="measure the minimal bridge shape instead")
+    parser.add_argument("--delta-ms", type=int, default=20, help="Realtime audio delta size (multiple of 20)")
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    DELTA_MS[0] = max(20, args.delta_ms // 20 * 20)
     if args.peer:
-        asyncio.run(Peer().run())
+        asyncio.run(Peer(DELTA_MS[0]).run())
         return 0
     run = run_baseline if args.baseline else run_engine
     print(json.dumps(asyncio.run(run(args.sessions, args.seconds)), indent=2))

@@ -1,1 +1,1 @@
-"""telephony."""
+"""Twilio: Media Streams codec, TwiML, signatures and stream tokens, async Calls REST."""
