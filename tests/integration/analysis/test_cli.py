@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -43,13 +44,14 @@ def test_report_command_writes_html(
             await db.close()
 
     store = asyncio.run(seed())
+    local_day = dt.datetime.now(ZoneInfo("Europe/Stockholm")).date()  # weeks are the store's
     # main() installs a root log handler on pytest's captured stream; drop it afterwards.
     handlers = list(logging.getLogger().handlers)
     monkeypatch.setattr(logging.getLogger(), "handlers", handlers)
     assert (
-        main(["report", "--store", str(store), "--week", now.date().isoformat(), "--out", str(tmp_path)]) == 0
+        main(["report", "--store", str(store), "--week", local_day.isoformat(), "--out", str(tmp_path)]) == 0
     )
-    monday = now.date() - dt.timedelta(days=now.weekday())
+    monday = local_day - dt.timedelta(days=local_day.weekday())
     page = (tmp_path / f"report-{store}-{monday.isoformat()}.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 2 and "Kassa" in page
     assert main(["report", "--store", "not-a-uuid", "--week", "2026-11-16"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openai
 
@@ -200,6 +201,6 @@ async def test_schema_violating_jsonb_is_recorded_not_fatal(
             "UPDATE quality_assessments SET business_actionable_items = '[{\"topic\": 3}]'::jsonb WHERE call_session_id = %s",
             (sid,),
         )
-    week = monday_of(dt.datetime.now(dt.UTC).date())
+    week = monday_of(dt.datetime.now(ZoneInfo("Europe/Stockholm")).date())  # the store's week
     report = await service.build_weekly_report(database, None, store, week)
     assert report.total_feedback_count == 1 and report.report_metadata["invalid_items_skipped"] == 1  # type: ignore[index,call-overload]
