@@ -76,6 +76,8 @@ class OpenAIEmulatorOptions:
     """Audio per ``response.output_audio.delta`` (a multiple of 20 ms)."""
     output_pace: float = 1.0
     """Output audio is generated at this multiple of real time (the real model often runs ahead: >1)."""
+    output_lead_ms: int = 300
+    """This much audio of each response is sent at once, then the rest at pace (a receiver-side cushion)."""
     response_delay_ms: float = 0.0
     """Emulated 'thinking' time between ``response.created`` and the first audio delta."""
     max_session_seconds: float = 3600.0
@@ -92,6 +94,8 @@ class OpenAIEmulatorOptions:
             raise ValueError("speed must be > 0")
         if self.output_chunk_ms <= 0 or self.output_chunk_ms % 20:
             raise ValueError("output_chunk_ms must be a positive multiple of 20")
+        if self.output_lead_ms < 0:
+            raise ValueError("output_lead_ms must be >= 0")
         if self.output_pace <= 0:
             raise ValueError("output_pace must be > 0")
 

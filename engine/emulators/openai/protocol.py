@@ -81,9 +81,14 @@ def parse_client_event(raw: str | bytes) -> dict[str, Any]:
         event[DECODED_AUDIO] = _check_append(event, event_id)
         return event
     try:
-        client_models()[kind].model_validate(event)
+        model = client_models()[kind].model_validate(event)
     except pydantic.ValidationError as exc:
         raise _translate(exc, event_id, kind) from exc
+    unknown = unexpected_extras(model)
+    if unknown:
+        # The SDK's models keep unknown keys; the real API rejects them.
+        param = unknown[0].removeprefix("$.")
+        raise ClientEventError("unknown_parameter", f"Unknown parameter: '{param}'.", param, event_id, kind)
     return event
 
 

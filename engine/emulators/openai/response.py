@@ -146,10 +146,13 @@ class ResponseStream:
         self.log.audio_bytes_total = len(self.audio)
         chunk = self._options.output_chunk_ms * BYTES_PER_MS
         chunk_wall = self._options.wall(self._options.output_chunk_ms / 1000) / self._options.output_pace
+        lead_chunks = self._options.output_lead_ms // self._options.output_chunk_ms
         start = loop.time()
         total = len(self.audio)
         for index, offset in enumerate(range(0, total, chunk)):
-            due = start + index * chunk_wall
+            # The first ``output_lead_ms`` go out at once: a cushion against stalls, as the real model
+            # (which generates faster than real time) always leaves one at the receiver.
+            due = start + max(0, index - lead_chunks) * chunk_wall
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)

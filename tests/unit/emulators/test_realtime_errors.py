@@ -76,6 +76,20 @@ BAD_EVENTS: list[tuple[str | dict[str, Any], str, str | None]] = [
     ),
     ({"type": "response.cancel", "event_id": "evt_1"}, "response_cancel_not_active", None),
     (
+        {"type": "session.update", "event_id": "evt_1", "session": {"type": "realtime", "instructionz": "x"}},
+        "unknown_parameter",
+        "session.instructionz",
+    ),
+    (
+        {
+            "type": "response.create",
+            "event_id": "evt_1",
+            "response": {"output_modalities": ["audio"], "voice": "x"},
+        },
+        "unknown_parameter",
+        "response.voice",
+    ),
+    (
         {"type": "conversation.item.delete", "event_id": "evt_1", "item_id": "item_missing"},
         "invalid_value",
         "item_id",
