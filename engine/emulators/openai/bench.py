@@ -42,6 +42,7 @@ AVSLUTNING: Tack för dina svar! Hej då!
 ANSWER = "Det var bra, frukten var fräsch."
 _SILENCE_FRAME = base64.b64encode(bytes([SILENCE_BYTE]) * FRAME_BYTES).decode()
 _CHUNK_MS = 100
+_LEAD_CHUNKS = 3  # OpenAIEmulatorOptions.output_lead_ms (300) / _CHUNK_MS
 
 
 class _Typed(msgspec.Struct):
@@ -142,7 +143,8 @@ async def _session(url: str, stats: Stats, stop_at: float, delay: float = 0.0) -
                         first, index = now, 0
                     else:
                         index += 1
-                        stats.late(max(0.0, (now - first - index * _CHUNK_MS / 1000) * 1000))
+                        due = max(0, index - _LEAD_CHUNKS) * _CHUNK_MS / 1000
+                        stats.late(max(0.0, (now - first - due) * 1000))
                 elif kind == "response.done":
                     first = None
                     stats.responses += 1
