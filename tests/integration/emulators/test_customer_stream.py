@@ -67,7 +67,7 @@ class FakeEngine:
                 played = True
             elif event == "dtmf":
                 self.dtmf.append(message["dtmf"]["digit"])
-                return True
+                return False  # an opt-out: the engine ends the call
             elif event == "media":
                 frame = base64.b64decode(message["media"]["payload"])
                 voiced = is_voiced(frame)
@@ -131,6 +131,7 @@ async def test_dtmf_and_customer_hangup(twilio_emulator: TwilioEmulator, name: s
     record = await _call(twilio_emulator, scenario.phone, engine)
     if expect == "dtmf":
         assert engine.dtmf == ["9"] and record.dtmf_sent == ["9"]
+        assert record.end_reason == "app-closed-stream"
     else:
         assert engine.stopped and record.end_reason == "customer-hangup"
         assert engine.replies == [scenario.consent, scenario.answers[0]]
