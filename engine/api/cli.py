@@ -71,6 +71,7 @@ def serve_command(args: argparse.Namespace) -> int:
     import ray
 
     from actors import bootstrap
+    from actors._ray import CALL_HUB, CONTROL
     from actors.ingress import INGRESS_RESOURCE, start_ingress, stop_ingress
     from engine.config import Settings
     from engine.logs import get_logger
@@ -84,8 +85,11 @@ def serve_command(args: argparse.Namespace) -> int:
     # Migrate (and, embedded, start PostgreSQL) once here; the actors only connect.
     db = asyncio.run(Database.open(settings))
     local = not settings.ray_address
-    # A local Ray is one node that offers the front door; a cluster's nodes say so themselves.
-    bootstrap.ensure_ray(settings, **({"resources": {INGRESS_RESOURCE: 1}} if local else {}))
+    # A local Ray is one node offering the front door, call slots and the control actors
+    # (as the demo does); a cluster's nodes say what they offer themselves.
+    # address="local": a fresh cluster of our own, never one someone else started here.
+    local_resources = {INGRESS_RESOURCE: 1, CALL_HUB: 4, CONTROL: 1}
+    bootstrap.ensure_ray(settings, **({"address": "local", "resources": local_resources} if local else {}))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
