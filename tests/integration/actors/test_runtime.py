@@ -32,7 +32,7 @@ def start(settings: object, **overrides: object) -> None:
 
 
 async def test_calls_spread_over_hosts_and_nodes_at_the_cps_limit(rig: Rig) -> None:
-    log = rig.call_log({}, default_hold=1.0)
+    log = rig.call_log({}, default_hold=4.0)  # long enough that all 12 calls overlap
     ids = await rig.sessions(12)
     settings = rig.configure(slots=3, cps=5.0)
     await asyncio.to_thread(start, settings)
