@@ -131,6 +131,8 @@ class ScenarioCaller:
         self._heard: list[str] = []
         self._pending = bytearray()
         self._played = 0  # AI frames played in this turn
+        self._played_bytes = 0  # ... and their bytes (8 per ms of audio)
+        self._played_before = 0
         self._replied = False  # already replied to this AI turn (barge-in)
         self._closing_done = False
         self._hung_up = False
@@ -150,6 +152,7 @@ class ScenarioCaller:
         return self._speak()
 
     def _listen(self, played: bytes | None) -> None:
+        self._played_before = self._played_bytes  # AI audio played before this tick
         voiced = played is not None and is_voiced(played)
         if voiced:
             if not self._ai_in_turn:
@@ -157,12 +160,14 @@ class ScenarioCaller:
                 self._turn_start = self._tick
                 self._heard = []
                 self._played = 0
+                self._played_bytes = self._played_before = 0
                 self._replied = False
             self._last_voice = self._tick
         if self._ai_in_turn and played is not None:
             # Only bytes that played: a gap (playback underrun) is silence to the ear, but the
             # utterance's text lives in the byte stream, which must arrive intact and in order.
             self._played += 1
+            self._played_bytes += len(played)
             self._pending += played
             if len(self._pending) >= _DECODE_BATCH:
                 self._decode()
@@ -182,7 +187,9 @@ class ScenarioCaller:
         turn = self._peek_turn()
         if turn is None or turn.barge_in_ms is None:
             return
-        if (self._tick - self._turn_start) * TICK_MS >= turn.barge_in_ms:
+        # Measured in the AI's audio that has played, so the offset is exact even when
+        # playback stalls (a human would talk over the same words).
+        if self._played_before // 8 >= turn.barge_in_ms:
             self._replied = True
             self._next_turn += 1
             self._start_turn(turn)

@@ -33,7 +33,7 @@ class Turn(_Strict):
     silence: bool = False
     """Say nothing this turn (the AI will nudge; the next AI turn gets the next entry)."""
     barge_in_ms: int | None = None
-    """Start speaking this long after the AI turn's audio started, i.e. while the AI still talks."""
+    """Start speaking once this much of the AI turn's audio has played, i.e. while the AI still talks."""
     delay_ms: int | None = None
     """Pause after the AI's turn before replying (default: the scenario's ``reply_delay_ms``)."""
     dtmf: str | None = None
