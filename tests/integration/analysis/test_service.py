@@ -204,3 +204,24 @@ async def test_schema_violating_jsonb_is_recorded_not_fatal(
     week = monday_of(dt.datetime.now(ZoneInfo("Europe/Stockholm")).date())  # the store's week
     report = await service.build_weekly_report(database, None, store, week)
     assert report.total_feedback_count == 1 and report.report_metadata["invalid_items_skipped"] == 1  # type: ignore[index,call-overload]
+
+
+async def test_assessor_and_fraud_pool_racing_still_fold(database: Database, seeder: Seeder) -> None:
+    """The pools run both jobs at once (asyncio.gather); whichever finishes last, the fold holds."""
+    import asyncio
+
+    store = await seeder.store()
+    answers = unique_answers()
+    original = await seeder.call(store, answers, call_at=AFTERNOON)
+    await service.check_fraud(database, None, original, now=NOW)
+    copies = [
+        await seeder.call(store, answers, call_at=AFTERNOON + dt.timedelta(minutes=m)) for m in (5, 10, 15)
+    ]
+    for sid in copies:
+        await asyncio.gather(
+            service.assess_session(database, None, sid, now=NOW),
+            service.check_fraud(database, None, sid, now=NOW),
+        )
+    async with database.transaction(Principal.admin(None)) as tx:
+        folded = [await tx.assessments.get_by_session(sid) for sid in copies]
+    assert all(a.is_fraudulent and a.reward_percentage == 2.0 and a.fraud_reasons for a in folded)
