@@ -147,6 +147,18 @@ def reset_embedded(data_dir: Path) -> None:
 @contextlib.contextmanager
 def engine_running(settings: Settings) -> Iterator[str]:
     """Database migrated, Ray up, engine actors and the front door started; yields its address."""
+    with contextlib.ExitStack() as stack:
+        if settings.database.url is None:
+            # Hold the embedded server for the whole run: actors open it too, and a
+            # killed actor must neither stop it under the others nor leave it behind.
+            from storage.embedded import held
+
+            stack.enter_context(held(settings.database.data_dir / "pgdata"))
+        yield stack.enter_context(_engine_actors(settings))
+
+
+@contextlib.contextmanager
+def _engine_actors(settings: Settings) -> Iterator[str]:
     import ray
 
     from actors import bootstrap
