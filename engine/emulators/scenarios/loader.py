@@ -227,9 +227,10 @@ def _check(parsed: ScenarioFile, prefix: str) -> None:
         for j, chunk in enumerate(imp.drop_frames):
             if chunk < 1:
                 fail(f"{path}.impairments.drop_frames[{j}]", "chunk numbers start at 1")
-        for j, gap in enumerate(imp.gaps):
-            if gap.at_ms < 0 or gap.duration_ms <= 0:
-                fail(f"{path}.impairments.gaps[{j}]", "needs at_ms >= 0 and duration_ms > 0")
+        for kind, gaps in (("gaps", imp.gaps), ("silence_gaps", imp.silence_gaps)):
+            for j, gap in enumerate(gaps):
+                if gap.at_ms < 0 or gap.duration_ms <= 0:
+                    fail(f"{path}.impairments.{kind}[{j}]", "needs at_ms >= 0 and duration_ms > 0")
         for j, ver in enumerate(sc.verifications):
             vpath = f"{path}.verifications[{j}]"
             if ver.store not in store_ids:

@@ -70,6 +70,8 @@ class Impairments(_Strict):
     jitter_ms: int = 0
     """Delay each inbound frame by a random 0..jitter_ms (order kept)."""
     gaps: list[Gap] = []
+    silence_gaps: list[Gap] = []
+    """Windows in which frames keep arriving on time but carry silence (the caller's audio is lost)."""
 
 
 class Verification(_Strict):

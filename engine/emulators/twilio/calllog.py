@@ -46,6 +46,8 @@ class CallRecord:
     """Inbound (customer → app) media frames actually delivered."""
     frames_dropped: list[int] = dataclasses.field(default_factory=list)
     """``chunk`` numbers of inbound frames lost on purpose (impairments)."""
+    frames_muted: int = 0
+    """Inbound frames of speech replaced by silence (``silence_gaps`` impairment)."""
     frames_received: int = 0
     """Outbound (app → customer) media messages received."""
     bytes_received: int = 0

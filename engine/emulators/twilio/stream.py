@@ -123,6 +123,10 @@ class _Impairer:
             return True
         return bool(spec.drop_rate) and self._rng.random() < spec.drop_rate
 
+    def muted(self, chunk: int) -> bool:
+        at_ms = (chunk - 1) * TICK_MS
+        return any(g.at_ms <= at_ms < g.at_ms + g.duration_ms for g in self._spec.silence_gaps)
+
     def hold_until_tick(self, tick: int) -> int:
         spec = self._spec
         due = tick
@@ -337,6 +341,9 @@ class MediaStream:
         if self._impairer.lost(self._chunk):
             self._record.frames_dropped.append(self._chunk)
             return
+        if frame is not None and self._impairer.muted(self._chunk):
+            frame = None
+            self._record.frames_muted += 1
         payload = _SILENCE_B64 if frame is None else base64.b64encode(frame).decode("ascii")
         # The hot path (50 per second per call): a template, byte-identical to json.dumps of the
         # message (every value here is ASCII without characters JSON would escape).

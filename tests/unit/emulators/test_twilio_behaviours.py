@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -145,3 +146,22 @@ async def test_stop_ends_calls_and_leaves_no_tasks(twilio_emulator_factory: Fact
     current = asyncio.current_task()
     leftovers = [t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith("twilio-")]
     assert leftovers == []
+
+
+async def test_silence_gaps_mute_speech_but_keep_frames(twilio_emulator_factory: Factory) -> None:
+    emulator = await twilio_emulator_factory(
+        speed=5.0,
+        scenarios=_scenarios(
+            attempts=[{"outcome": "voicemail", "ring_seconds": 0.1}],  # speaks its greeting at once
+            hangup_after_seconds=1.0,
+            impairments={"silence_gaps": [{"at_ms": 100, "duration_ms": 200}]},
+        ),
+    )
+    async with StreamServer() as server:
+        record = await emulator.call(await _dial(emulator, CONNECT_TWIML.format(url=server.url))).wait_ended(
+            10
+        )
+    media = [m["media"] for m in server.messages if m["event"] == "media"]
+    silent = {m["chunk"] for m in media if base64.b64decode(m["payload"]) == b"\xff" * 160}
+    assert record.frames_muted == 10 and {str(c) for c in range(6, 16)} <= silent
+    assert "5" not in silent and "16" not in silent  # speech on both sides of the gap
