@@ -35,6 +35,8 @@ class TwilioEmulatorOptions:
     """0 picks a free port."""
     account_sid: str = DEFAULT_ACCOUNT_SID
     auth_token: str = dataclasses.field(default=DEFAULT_AUTH_TOKEN, repr=False)
+    api_keys: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    """API keys accepted besides the auth token: ``{"SK…": secret}`` (Basic auth ``SK…:secret``)."""
     speed: float = 1.0
     """Time scale for ringing, pacing, durations: 1.0 = real time, 10 = ten times faster."""
     scenarios: ScenarioSet | None = None

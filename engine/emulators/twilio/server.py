@@ -187,9 +187,8 @@ class TwilioEmulator:
                 user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 user = password = ""
-            ok = secrets.compare_digest(user, self.account_sid) and secrets.compare_digest(
-                password, self.auth_token
-            )
+            expected = self.auth_token if user == self.account_sid else self.options.api_keys.get(user)
+            ok = expected is not None and secrets.compare_digest(password.encode(), expected.encode())
         if not ok:
             raise TwilioApiError(401, 20003, "Authentication Error - invalid username")
         account = request.match_info.get("account")

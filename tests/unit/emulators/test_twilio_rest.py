@@ -243,3 +243,17 @@ async def test_async_amd_callback(twilio_emulator: TwilioEmulator, twilio_client
     assert int(form["MachineDetectionDuration"]) > 0
     assert RequestValidator(twilio_emulator.auth_token).validate(url, form, headers["X-Twilio-Signature"])
     assert record.answered_by == "human"
+
+
+async def test_api_key_auth(twilio_emulator_factory: Callable[..., Awaitable[TwilioEmulator]]) -> None:
+    key, secret = "SK" + "ab" * 16, "key-secret"
+    emulator = await twilio_emulator_factory(api_keys={key: secret})
+    client = Client(key, secret, account_sid=emulator.account_sid)
+    client.api.base_url = emulator.base_url
+    call = await asyncio.to_thread(client.calls.create, to=BUSY, from_="+46850000000", twiml=HANGUP_TWIML)
+    await emulator.call(call.sid).wait_ended(5)
+    wrong = Client(key, "nope", account_sid=emulator.account_sid)
+    wrong.api.base_url = emulator.base_url
+    with pytest.raises(TwilioRestException) as info:
+        await asyncio.to_thread(wrong.calls(call.sid).fetch)
+    assert info.value.code == 20003
