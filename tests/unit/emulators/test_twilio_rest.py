@@ -257,3 +257,19 @@ async def test_api_key_auth(twilio_emulator_factory: Callable[..., Awaitable[Twi
     with pytest.raises(TwilioRestException) as info:
         await asyncio.to_thread(wrong.calls(call.sid).fetch)
     assert info.value.code == 20003
+
+
+async def test_list_and_delete(twilio_emulator: TwilioEmulator, twilio_client: Client) -> None:
+    sids = []
+    for _ in range(3):
+        call = await asyncio.to_thread(
+            twilio_client.calls.create, to=BUSY, from_="+46850000000", twiml=HANGUP_TWIML
+        )
+        sids.append(call.sid)
+    listed = await asyncio.to_thread(twilio_client.calls.list, to=BUSY, limit=2)
+    assert [c.sid for c in listed] == sids[::-1][:2]  # newest first
+    await twilio_emulator.wait_idle(5)
+    assert await asyncio.to_thread(twilio_client.calls(sids[0]).delete) is True
+    with pytest.raises(TwilioRestException) as info:
+        await asyncio.to_thread(twilio_client.calls(sids[0]).fetch)
+    assert info.value.code == 20404
