@@ -79,7 +79,8 @@ class _StreamAttached(msgspec.Struct):
 
 
 class _Shutdown(msgspec.Struct):
-    pass
+    cancel: bool = False
+    """True: the call was cancelled (not retried); False: the host is going away (retried if unanswered)."""
 
 
 @dataclasses.dataclass
@@ -120,6 +121,7 @@ class CallSession:
         self._opted_out = False
         self._last_sequence = -1
         self._sid_recorded = False
+        self._answered = False
 
     # ------------------------------------------------------------------ inputs from the host
     def on_status(self, callback: StatusCallback) -> None:
@@ -127,6 +129,10 @@ class CallSession:
 
     def request_shutdown(self) -> None:
         self._inbox.put_nowait(_Shutdown())
+
+    def cancel(self) -> None:
+        """Stop this call for good: cancel the ringing call (failed/canceled, no retry) or end it now."""
+        self._inbox.put_nowait(_Shutdown(cancel=True))
 
     def accepts_stream(self) -> bool:
         return not self._stream_taken and not self.state.terminal and self.state.phase is not Phase.CLOSING
@@ -166,6 +172,7 @@ class CallSession:
             self._sid_recorded = True
         if new.phase is Phase.CONNECTED:
             fields["call_connected_at"] = datetime.now(UTC)
+            self._answered = True
         if new.terminal:
             fields["call_ended_at"] = datetime.now(UTC)
             fields["failure_reason"] = new.reason.value if new.reason else None
@@ -252,7 +259,10 @@ class CallSession:
                     Event.INTERNAL_ERROR if self.state.phase is Phase.CONNECTED else Event.NO_ANSWER
                 )
                 return None
-            if isinstance(item, _Shutdown):
+            if isinstance(item, _Shutdown) and item.cancel and self.state.phase is not Phase.CONNECTED:
+                await self._end_line(say=None)  # cancel the ringing call at Twilio first
+                await self._apply(Event.CANCELED)
+            elif isinstance(item, _Shutdown):
                 await self._apply(Event.SHUTDOWN)
             elif isinstance(item, _StreamAttached):
                 if self.state.phase is not Phase.CONNECTED:
@@ -338,7 +348,7 @@ class CallSession:
         self._stream_released.set()
         if self.call_sid is None:
             return
-        answered = self._connected_at is not None or self.state.reason is FailureReason.VOICEMAIL
+        answered = self._answered or self.state.reason is FailureReason.VOICEMAIL
         try:
             await self._deps.twilio.end_call(self.call_sid, answered=answered, say=say)
         except CallEngineError as exc:

@@ -189,6 +189,18 @@ class CallHost:
     def session(self, session_id: str) -> CallSession | None:
         return self._sessions.get(session_id)
 
+    def session_ids(self) -> list[str]:
+        """Ids of the calls live on this host."""
+        return list(self._sessions)
+
+    def cancel_call(self, session_id: str) -> bool:
+        """Cancel a live call (not retried; a connected call ends now). False if not here."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return False
+        session.cancel()
+        return True
+
     async def _supervise(self, session: CallSession) -> SessionOutcome:
         try:
             outcome = await session.run()

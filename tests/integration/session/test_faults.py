@@ -131,3 +131,16 @@ async def test_expired_realtime_session_is_renewed_without_a_fault(rig: RigFacto
     assert metrics.device_info is not None and metrics.device_info["realtime_renewals"] >= 1
     assert "realtime_dropped" not in metrics.technical_errors["counts"]
     assert len(r.openai.sessions) >= 2
+
+
+async def test_cancel_a_ringing_call_is_not_retried(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario(attempts=[{"outcome": "answer", "ring_seconds": 20.0}])])
+    await r.host.start_call(CallRequest("sess-cancel", "grocery-solna", PHONE))
+    assert r.host.session_ids() == ["sess-cancel"]
+    await asyncio.sleep(0.3)
+    assert r.host.cancel_call("sess-cancel") and not r.host.cancel_call("nobody")
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.FAILED and outcome.failure_reason is FailureReason.CANCELED
+    assert not outcome.retry_due
+    record = await r.twilio.calls_to(PHONE)[-1].wait_ended(timeout_s=10)
+    assert record.status == "canceled"
