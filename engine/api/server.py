@@ -137,6 +137,7 @@ class RunningServer:
         """Staged shutdown: NOT_SERVING → refuse new RPCs → let in-flight ones finish → cancel the rest."""
         await self.health.stop()
         await self.server.stop(self.grace_seconds if grace is None else grace)
+        await self.service.aclose()
         log.info("front door stopped (%s)", self.address)
 
     async def wait(self) -> None:

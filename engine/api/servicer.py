@@ -36,6 +36,8 @@ log = logging.getLogger("engine.api")
 
 WRITERS = (Role.ADMIN, Role.SERVICE)
 WATCH_MAX_POLL_SECONDS = 2.0
+NOTIFY_TIMEOUT_SECONDS = 5.0
+MAX_PENDING_NOTICES = 10_000
 
 
 def principal_of(caller: Caller) -> Principal:
@@ -68,6 +70,7 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
         self.watch_poll_seconds = watch_poll_seconds
         self.clock = clock
+        self._notices: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ calls
 
@@ -82,7 +85,7 @@ class CallEngineService(pb_grpc.CallEngineServicer):
             )
         existed = rec.created_at != now
         if not existed:
-            await self._notify(rec.id)
+            self._notify_soon(rec.id)
         log.info("dispatch session=%s store=%s existed=%s", rec.id, rec.store_id, existed)
         return pb.DispatchCallResponse(
             session_id=str(rec.id),
@@ -90,14 +93,31 @@ class CallEngineService(pb_grpc.CallEngineServicer):
             already_existed=existed,
         )
 
+    def _notify_soon(self, session_id: uuid.UUID) -> None:
+        """Tell the Dispatcher in the background: the session is committed and the
+        Dispatcher also polls the queue, so the reply need not wait for it."""
+        if len(self._notices) >= MAX_PENDING_NOTICES:
+            log.warning("dispatcher notices backlogged; session=%s left to the queue poll", session_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._notify(session_id), name=f"notify-{session_id}")
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
     async def _notify(self, session_id: uuid.UUID) -> None:
-        # The session is committed; the Dispatcher also polls the queue, so a
-        # failed or slow notice only delays the call. Bound the wait.
         try:
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(NOTIFY_TIMEOUT_SECONDS):
                 await self.dispatcher.notify(session_id)
         except Exception as exc:
             log.warning("dispatcher notify failed session=%s: %s", session_id, type(exc).__name__)
+
+    async def aclose(self, wait_s: float = 2.0) -> None:
+        """Let pending Dispatcher notices finish (bounded), then cancel the rest."""
+        if self._notices:
+            _, pending = await asyncio.wait(set(self._notices), timeout=wait_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
 
     @unary
     async def GetCall(self, request: pb.GetCallRequest, caller: Caller) -> pb.CallSession:

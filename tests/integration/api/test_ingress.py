@@ -43,9 +43,17 @@ def _fake_dispatcher() -> Any:
     class FakeDispatcher:
         def __init__(self) -> None:
             self.notified: list[str] = []
+            self.changed = asyncio.Condition()
 
         async def notify(self, session_id: str) -> None:
-            self.notified.append(session_id)
+            async with self.changed:
+                self.notified.append(session_id)
+                self.changed.notify_all()
+
+        async def wait_notified(self, session_id: str) -> bool:
+            async with self.changed:
+                await asyncio.wait_for(self.changed.wait_for(lambda: session_id in self.notified), 30)
+            return True
 
         async def cancel(self, session_id: str) -> bool:
             return False
@@ -130,7 +138,8 @@ def test_ingress_per_node_serves_follows_dispatcher_and_restarts(
         asyncio.run(_wait_health(address, health_pb2.HealthCheckResponse.SERVING))
         out = asyncio.run(_dispatch(address, settings))
         assert out.status == pb.SESSION_STATUS_PENDING
-        assert out.session_id in ray.get(dispatcher.seen.remote(), timeout=30)
+        # The notice goes out in the background after the commit; wait for it (event, not sleep).
+        assert ray.get(dispatcher.wait_notified.remote(out.session_id), timeout=60)
 
         # A crashed ingress comes back by itself (max_restarts=-1) and serves again.
         handle = ingresses[1].handle
