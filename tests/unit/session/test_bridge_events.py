@@ -157,3 +157,30 @@ async def test_spoken_goodbye_waits_for_the_closing() -> None:
     )
     assert b.end_event is None and b.pending_end is Event.INTERVIEW_DONE
     assert b.metrics.language_drift == 1
+
+
+async def test_transcript_lines_are_flushed_within_a_second() -> None:
+    import asyncio
+
+    from engine.domain import MessageType, Speaker
+
+    b, _ = await _bridge()
+    flushed: list[tuple[float, list[str]]] = []
+
+    async def flush(lines: Any) -> None:
+        flushed.append((b.clock.now(), [line.content for line in lines]))
+
+    b._flush_cb = flush
+    clock = b.clock
+    assert isinstance(clock, VirtualClock)
+    task = asyncio.create_task(b._flush_loop())
+    await asyncio.sleep(0)
+    b.transcript.fill(Speaker.AI, "a1", "Hej!", MessageType.SYSTEM, now=clock.now(), timestamp_ms=0)
+    await clock.advance(0.4)
+    b.transcript.fill(Speaker.CUSTOMER, "u1", "Hej", MessageType.RESPONSE, now=clock.now(), timestamp_ms=400)
+    await clock.advance(0.7)
+    assert flushed == [(101.0, ["Hej!", "Hej"])]  # both out by the first tick, ≤ 1 s after they were said
+    b.transcript.fill(Speaker.AI, "a2", "Fråga?", MessageType.QUESTION, now=clock.now(), timestamp_ms=1100)
+    await clock.advance(1.0)
+    assert flushed[-1] == (102.0, ["Fråga?"])
+    task.cancel()
