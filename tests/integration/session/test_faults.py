@@ -144,3 +144,16 @@ async def test_cancel_a_ringing_call_is_not_retried(rig: RigFactory, no_leaks: N
     assert not outcome.retry_due
     record = await r.twilio.calls_to(PHONE)[-1].wait_ended(timeout_s=10)
     assert record.status == "canceled"
+
+
+async def test_a_failing_session_does_not_take_down_the_host(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario()])
+    # No business context for this store: the session fails before dialling, with a reason.
+    with pytest.raises(Exception, match="not placed"):
+        await r.host.start_call(CallRequest("sess-broken", "no-such-store", PHONE))
+    broken = await r.outcome()
+    assert broken.status is SessionStatus.FAILED and broken.failure_reason is FailureReason.INTERNAL
+    assert not broken.retry_due and r.twilio.calls_to(PHONE) == []
+    # The same host carries on with the next call.
+    ok = await r.call("sess-fine", PHONE)
+    assert ok.status is SessionStatus.COMPLETED
