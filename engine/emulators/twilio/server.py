@@ -67,7 +67,7 @@ class TwilioEmulator:
         app.router.add_delete(f"{base}/Calls/{{sid}}.json", self._delete)
         app.router.add_get("/", self._health)
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
         await site.start()
