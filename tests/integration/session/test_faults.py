@@ -106,6 +106,13 @@ async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFact
     assert host.rejected["forged_signature"] == 2 and host.rejected["forged_token"] == 1
     outcome = await r.outcome()
     assert outcome.session_id == "sess-live" and outcome.status is SessionStatus.COMPLETED
+    # A stream (or a replayed one) for the finished session is refused.
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with connect(
+            live, additional_headers={"x-twilio-signature": validator.compute_signature(live, {})}
+        ):
+            pass
+    assert info.value.response.status_code == 404
 
 
 async def test_drain_ends_live_calls_cleanly(rig: RigFactory, no_leaks: None) -> None:
