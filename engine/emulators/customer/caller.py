@@ -135,6 +135,8 @@ class ScenarioCaller:
         self._played_before = 0
         self._replied = False  # already replied to this AI turn (barge-in)
         self._closing_done = False
+        self._previous_heard: tuple[str, ...] = ()
+        self._previous_reply: Turn | None = None
         self._hung_up = False
 
     # -- the per-tick loop ---------------------------------------------------
@@ -221,11 +223,18 @@ class ScenarioCaller:
             return
         if self._closing_done:
             return
-        turn = self._peek_turn()
-        if turn is not None:
-            self._next_turn += 1
+        heard = tuple(self._heard)
+        previous = self._previous_reply
+        if heard and heard == self._previous_heard and previous is not None and not previous.silence:
+            # The AI repeated itself (it did not catch the reply): say the same thing again.
+            turn = previous
         else:
-            turn = Turn(say=self._improvise())
+            turn = self._peek_turn()
+            if turn is not None:
+                self._next_turn += 1
+            else:
+                turn = Turn(say=self._improvise())
+        self._previous_heard, self._previous_reply = heard, turn
         self._start_turn(turn)
 
     def _utterance_unfinished(self) -> bool:

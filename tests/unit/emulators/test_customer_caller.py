@@ -178,3 +178,11 @@ def test_silent_and_machine_callers() -> None:
     h.silence(10)
     assert h.said() == ["Lämna ett meddelande."] and h.events[-1] == Event(300, "hangup")
     assert log.customer_said == ["Lämna ett meddelande."]
+
+
+def test_a_repeated_question_gets_the_same_reply_again() -> None:
+    h = Harness(ScenarioCaller(scenario(answers=["Svar ett.", "Svar två."])))
+    for text in (GREETING, Q1, Q1, Q2):  # the AI did not catch the first reply to Q1
+        h.ai_says(text)
+        h.silence(4)
+    assert h.said() == ["Ja, det går bra.", "Svar ett.", "Svar ett.", "Svar två."]
