@@ -212,6 +212,15 @@ class RayHostFleet:
         self.start_timeout = start_timeout
         self.max_concurrency = max_concurrency
 
+    def _host_resources(self) -> dict[str, float]:
+        """One ``call_hub`` per host on a cluster (so a host that cannot be placed makes the
+        autoscaler add a node); none on a plain local Ray that offers no call_hub at all."""
+        try:
+            offered = ray.cluster_resources().get(_ray.CALL_HUB, 0) > 0
+        except Exception:
+            offered = False
+        return {_ray.CALL_HUB: 1} if offered or self.settings.ray_address else {}
+
     async def discover(self) -> list[HostClient]:
         clients: list[HostClient] = []
         for name in _ray.named_actors(_ray.HOST_PREFIX):
@@ -230,7 +239,7 @@ class RayHostFleet:
             namespace=_ray.NAMESPACE,
             lifetime="detached",
             num_cpus=0,
-            resources={_ray.CALL_HUB: 1},
+            resources=self._host_resources(),
             max_restarts=0,  # a dead host's calls are gone; the Dispatcher retries them elsewhere
             max_concurrency=self.max_concurrency,
             # Spread hosts over the nodes that have call_hub: a lost node takes fewer calls with it.
