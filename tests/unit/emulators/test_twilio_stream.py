@@ -152,7 +152,9 @@ async def test_customer_hangup_sends_stop_and_closes(
     assert stop["stop"] == {"accountSid": emulator.account_sid, "callSid": call.sid}
     assert stop["sequenceNumber"] == str(len(events) - 1)
     assert record.frames_sent == len(events) - 3
-    assert record.duration_s is not None and 0.5 < record.duration_s < 3
+    assert (
+        record.duration_s is not None and 0.5 < record.duration_s < 15
+    )  # virtual s; loose: a busy machine stalls
 
 
 async def test_refused_stream_and_unreachable_url(
