@@ -40,7 +40,8 @@ class Rig:
 
         return (
             ray.remote(CallLog)
-            .options(name=CALL_LOG, namespace="callengine", num_cpus=0)
+            # on the head (control): a node-removal test must not take the call log with it
+            .options(name=CALL_LOG, namespace="callengine", num_cpus=0, resources={"control": 0.001})
             .remote(hold_by_attempt, default_hold)
         )
 
