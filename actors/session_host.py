@@ -114,7 +114,7 @@ class SessionHostActor:
     async def status(self) -> HostStatus:
         await self._ready.wait()
         host = self._host
-        active = {sid: self._verification.get(sid, "") for sid in list(host._sessions)}
+        active = {sid: self._verification.get(sid, "") for sid in host.session_ids()}
         return HostStatus(
             self.host_id,
             host.capacity,
@@ -129,11 +129,8 @@ class SessionHostActor:
             self._outcomes.pop(sid, None)
 
     async def cancel(self, session_id: str) -> bool:
-        session = self._host.session(session_id) if self._host is not None else None
-        if session is None:
-            return False
-        session.request_shutdown()
-        return True
+        # cancel_call ends the call for good (a cancelled call is not retried as host_lost).
+        return self._host.cancel_call(session_id) if self._host is not None else False
 
     async def drain(self, deadline_s: float) -> None:
         if self._host is not None:
