@@ -36,17 +36,19 @@ class AnalysisActor:
         self.kind = kind
         self._db: Any = None
         self._llm: Any = None
+        self._config: Any = None
 
     async def _deps(self) -> tuple[Any, Any]:
         if self._db is None:
-            from engine.analysis.config import DEFAULT_CONFIG
+            from engine.analysis.config import load_config
             from engine.analysis.llm import OpenAIStructuredLLM, make_client
             from storage import Database
 
+            self._config = load_config(self.settings.analysis_config)
             self._db = await Database.open(self.settings, upgrade=False)
             o = self.settings.openai
-            client = make_client(o.api_key.get(), o.base_url, DEFAULT_CONFIG.llm.timeout_seconds)
-            self._llm = OpenAIStructuredLLM(client, o.chat_model, DEFAULT_CONFIG.llm)
+            client = make_client(o.api_key.get(), o.base_url, self._config.llm.timeout_seconds)
+            self._llm = OpenAIStructuredLLM(client, o.chat_model, self._config.llm)
         return self._db, self._llm
 
     async def run(self, session_id: str) -> str:
@@ -55,9 +57,9 @@ class AnalysisActor:
         db, llm = await self._deps()
         sid = uuid.UUID(session_id)
         if self.kind == ASSESSOR:
-            await service.assess_session(db, llm, sid)
+            await service.assess_session(db, llm, sid, config=self._config)
         else:
-            await service.check_fraud(db, llm, sid)
+            await service.check_fraud(db, llm, sid, config=self._config)
         return session_id
 
     async def ping(self) -> bool:

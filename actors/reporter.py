@@ -27,6 +27,7 @@ class ReporterActor:
         self.settings = settings
         self._db: Any = None
         self._llm: Any = None
+        self._config: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self.runs: dict[str, int] = {"weekly": 0, "cleanup": 0, "on_demand": 0}
 
@@ -42,14 +43,15 @@ class ReporterActor:
 
     async def _deps(self) -> tuple[Any, Any]:
         if self._db is None:
-            from engine.analysis.config import DEFAULT_CONFIG
+            from engine.analysis.config import load_config
             from engine.analysis.llm import OpenAIStructuredLLM, make_client
             from storage import Database
 
+            self._config = load_config(self.settings.analysis_config)
             self._db = await Database.open(self.settings, upgrade=False)
             o = self.settings.openai
-            client = make_client(o.api_key.get(), o.base_url, DEFAULT_CONFIG.llm.timeout_seconds)
-            self._llm = OpenAIStructuredLLM(client, o.chat_model, DEFAULT_CONFIG.llm)
+            client = make_client(o.api_key.get(), o.base_url, self._config.llm.timeout_seconds)
+            self._llm = OpenAIStructuredLLM(client, o.chat_model, self._config.llm)
         return self._db, self._llm
 
     async def _loop(self, name: str, next_at: Any, job: Any) -> None:
@@ -97,7 +99,9 @@ class ReporterActor:
         from engine.analysis import service
 
         db, llm = await self._deps()
-        report = await service.build_weekly_report(db, llm, uuid.UUID(store_id), date.fromisoformat(week))
+        report = await service.build_weekly_report(
+            db, llm, uuid.UUID(store_id), date.fromisoformat(week), config=self._config
+        )
         self.runs["on_demand"] += 1
         return str(getattr(report, "id", ""))
 

@@ -176,6 +176,9 @@ class Settings:
     api: ApiSettings = dataclasses.field(default_factory=ApiSettings)
     ray_address: str | None = None
     """``RAY_ADDRESS``: join this cluster; unset → a local Ray."""
+    analysis_config: str | None = None
+    """``CALLENGINE_ANALYSIS_CONFIG``: TOML file overriding the analysis thresholds and weights
+    (``engine/analysis/config.py``); unset → the documented defaults."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -236,6 +239,7 @@ _ENV_NAMES: dict[tuple[str, str], str] = {
     ("api", "max_message_bytes"): "CALLENGINE_GRPC_MAX_MESSAGE_BYTES",
     ("api", "shutdown_grace_seconds"): "CALLENGINE_GRPC_SHUTDOWN_GRACE",
     ("", "ray_address"): "RAY_ADDRESS",
+    ("", "analysis_config"): "CALLENGINE_ANALYSIS_CONFIG",
 }
 
 

@@ -227,3 +227,8 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
 
 
 DEFAULT_CONFIG = AnalysisConfig()
+
+
+def load_config(path: str | None) -> AnalysisConfig:
+    """The analysis configuration the runtime uses: ``path`` (TOML overrides) or the defaults."""
+    return AnalysisConfig.from_toml(path) if path else DEFAULT_CONFIG

@@ -29,15 +29,17 @@ class LocalReports:
         self.db = db
         self.settings = settings
         self._llm: Any = None
+        from engine.analysis.config import load_config
+
+        self._config = load_config(settings.analysis_config)
 
     def _model(self) -> Any:
         openai = self.settings.openai
         if self._llm is None and (openai.api_key or openai.base_url):
-            from engine.analysis.config import DEFAULT_CONFIG
             from engine.analysis.llm import OpenAIStructuredLLM, make_client
 
-            client = make_client(openai.api_key.get(), openai.base_url, DEFAULT_CONFIG.llm.timeout_seconds)
-            self._llm = OpenAIStructuredLLM(client, openai.chat_model, DEFAULT_CONFIG.llm)
+            client = make_client(openai.api_key.get(), openai.base_url, self._config.llm.timeout_seconds)
+            self._llm = OpenAIStructuredLLM(client, openai.chat_model, self._config.llm)
         return self._llm
 
     async def generate(self, store_id: uuid.UUID, week_monday: dt.date) -> None:
@@ -46,5 +48,5 @@ class LocalReports:
         # The engine writes reports (service role); the caller's rights were checked
         # by the servicer and the read-back runs as the caller under RLS.
         await build_weekly_report(
-            self.db, self._model(), store_id, week_monday, principal=Principal.service()
+            self.db, self._model(), store_id, week_monday, principal=Principal.service(), config=self._config
         )

@@ -135,8 +135,28 @@ def business_context(store: Store) -> dict[str, Any]:
     }
 
 
-def plan_calls(scenarios: ScenarioSet, *, max_attempts: int, limit: int | None = None) -> list[PlannedCall]:
+def rebase(purchase_time: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The latest moment before ``now`` on the same weekday at the same local time.
+
+    Scenario files carry fixed dates; the demo moves each purchase into the past
+    week so the verification-to-call gap is realistic, while weekday and hour —
+    what opening hours (and the outside-hours fraud persona) depend on — stay.
+    """
+    local_now = now.astimezone(purchase_time.tzinfo)
+    days_back = (local_now.weekday() - purchase_time.weekday()) % 7
+    candidate = purchase_time.replace(
+        year=local_now.year, month=local_now.month, day=local_now.day
+    ) - dt.timedelta(days=days_back)
+    if candidate > local_now:
+        candidate -= dt.timedelta(days=7)
+    return candidate
+
+
+def plan_calls(
+    scenarios: ScenarioSet, *, max_attempts: int, limit: int | None = None, now: dt.datetime | None = None
+) -> list[PlannedCall]:
     """One planned call per scenario verification, in file order (``limit`` keeps the first N)."""
+    now = now or dt.datetime.now(dt.UTC)
     calls: list[PlannedCall] = []
     for scenario in scenarios.scenarios:
         expected = expected_outcome(scenario, max_attempts)
@@ -147,7 +167,7 @@ def plan_calls(scenarios: ScenarioSet, *, max_attempts: int, limit: int | None =
                     store_id=store_uuid(verification.store),
                     store_key=verification.store,
                     phone=scenario.phone,
-                    purchase_time=verification.purchase_time,
+                    purchase_time=rebase(verification.purchase_time, now),
                     amount=f"{verification.amount_sek:.2f}",
                     scenario=scenario,
                     expected=expected,

@@ -123,7 +123,31 @@ def demo_env(base: dict[str, str], emulator: dict[str, str], options: DemoOption
     env.setdefault("CALLENGINE_ASSESSOR_ACTORS", "1")
     env.setdefault("CALLENGINE_FRAUD_ACTORS", "1")
     env.setdefault("CALLENGINE_GRPC_BIND_HOST", "127.0.0.1")
+    if "CALLENGINE_ANALYSIS_CONFIG" not in env:
+        env["CALLENGINE_ANALYSIS_CONFIG"] = str(write_analysis_config(options))
     return env
+
+
+def write_analysis_config(options: DemoOptions) -> Path:
+    """Analysis overrides for compressed time (every other threshold keeps its default).
+
+    Calls last 1/speed of their real length, so the "implausibly short call" bound
+    is scaled the same way; purchases keep their weekday and hour (see
+    ``plan.rebase``), so they may lie up to a week back.
+    """
+    from engine.analysis.config import DEFAULT_CONFIG
+
+    path = options.out_dir.resolve() / "analysis-demo.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    min_call = DEFAULT_CONFIG.fraud.min_call_seconds / options.speed
+    path.write_text(
+        "# Written by callengine demo: analysis thresholds for compressed time.\n"
+        "[fraud]\n"
+        f"min_call_seconds = {min_call:.3f}\n"
+        "max_verification_gap_hours = 192.0\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def reset_embedded(data_dir: Path) -> None:

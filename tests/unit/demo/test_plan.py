@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.analysis.context import validate_business_context
 from engine.demo.client import settled
-from engine.demo.plan import business_context, expected_outcome, plan_calls, store_uuid
+from engine.demo.plan import business_context, expected_outcome, plan_calls, rebase, store_uuid
 from engine.domain import MAX_RETRIES, FailureReason, SessionStatus
 from engine.emulators.scenarios.loader import default_scenarios, parse_scenarios
 
@@ -62,3 +62,18 @@ def test_settled_waits_for_due_retries() -> None:
     assert settled(SessionStatus.FAILED, "busy", MAX_RETRIES)
     assert settled(SessionStatus.FAILED, "opted_out", 0)
     assert settled(SessionStatus.COMPLETED, None, 0)
+
+
+def test_rebase_keeps_weekday_and_local_time_within_the_past_week() -> None:
+    import datetime as dt
+
+    stockholm = dt.timezone(dt.timedelta(hours=1))
+    original = dt.datetime(2026, 11, 18, 18, 5, tzinfo=stockholm)  # a Wednesday
+    now = dt.datetime(2026, 11, 25, 16, 0, tzinfo=dt.UTC)  # Wednesday 17:00 local
+    got = rebase(original, now)
+    assert got.weekday() == original.weekday()
+    assert (got.hour, got.minute) == (18, 5)
+    assert got <= now
+    assert now - got < dt.timedelta(days=7)
+    later = dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.UTC)  # Wednesday 19:00 local: same day
+    assert rebase(original, later).date() == dt.date(2026, 11, 25)
