@@ -32,3 +32,18 @@ def test_plot_is_a_png(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--calls", "0"], ["--duration", "-1"], ["--engine-calls", "-2"]])
 def test_bad_arguments_are_refused(args: list[str], tmp_path: Path) -> None:
     assert main(["bench", "--out", str(tmp_path), *args]) == 2
+
+
+def test_held_level_is_the_largest_that_kept_real_time() -> None:
+    from engine.bench.cli import held_level
+
+    def level(n: int, p99: float) -> dict[str, object]:
+        return {
+            "live_sessions": n,
+            "relay_twilio_to_realtime_ms": {"p99": p99},
+            "relay_realtime_to_twilio_ms": {"p99": p99 / 2},
+        }
+
+    ramp = [level(50, 10.0), level(100, 40.0), level(150, 400.0)]
+    assert held_level(ramp)["live_sessions"] == 100
+    assert held_level([level(10, 900.0), level(20, 990.0)])["live_sessions"] == 10
