@@ -44,14 +44,13 @@ class ReporterActor:
     async def _deps(self) -> tuple[Any, Any]:
         if self._db is None:
             from engine.analysis.config import load_config
-            from engine.analysis.llm import OpenAIStructuredLLM, make_client
+            from engine.analysis.llm import llm_from_settings
             from storage import Database
 
             self._config = load_config(self.settings.analysis_config)
             self._db = await Database.open(self.settings, upgrade=False)
-            o = self.settings.openai
-            client = make_client(o.api_key.get(), o.base_url, self._config.llm.timeout_seconds)
-            self._llm = OpenAIStructuredLLM(client, o.chat_model, self._config.llm)
+            # None without a key or base URL: the analysis then runs rules-only and says so.
+            self._llm = llm_from_settings(self.settings.openai, self._config.llm)
         return self._db, self._llm
 
     async def _loop(self, name: str, next_at: Any, job: Any) -> None:

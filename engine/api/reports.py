@@ -34,12 +34,10 @@ class LocalReports:
         self._config = load_config(settings.analysis_config)
 
     def _model(self) -> Any:
-        openai = self.settings.openai
-        if self._llm is None and (openai.api_key or openai.base_url):
-            from engine.analysis.llm import OpenAIStructuredLLM, make_client
+        if self._llm is None:
+            from engine.analysis.llm import llm_from_settings
 
-            client = make_client(openai.api_key.get(), openai.base_url, self._config.llm.timeout_seconds)
-            self._llm = OpenAIStructuredLLM(client, openai.chat_model, self._config.llm)
+            self._llm = llm_from_settings(self.settings.openai, self._config.llm)
         return self._llm
 
     async def generate(self, store_id: uuid.UUID, week_monday: dt.date) -> None:
