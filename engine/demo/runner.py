@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -150,21 +151,36 @@ def write_analysis_config(options: DemoOptions) -> Path:
     return path
 
 
+def stop_embedded(pgdata: Path, timeout_s: float = 30.0) -> None:
+    """Fast-shut-down the demo's embedded server if it still runs (its postmaster gets SIGINT).
+
+    Ray actors open the embedded database too; when they are killed, the server's
+    own reference counting can keep it alive after the demo, so the demo, which
+    owns its data directory, ends it explicitly.
+    """
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text(encoding="utf-8").splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    import psutil
+
+    try:
+        postmaster = psutil.Process(pid)
+        postmaster.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+        postmaster.wait(timeout_s)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        log.warning("embedded PostgreSQL (pid %d) did not stop within %.0f s", pid, timeout_s)
+
+
 def reset_embedded(data_dir: Path) -> None:
     """Remove the demo's embedded database (stopping a server left behind by a crashed run)."""
     pgdata = data_dir / "pgdata"
     if not pgdata.exists():
         return
-    if (pgdata / "postmaster.pid").exists():
-        import pgserver
-
-        pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-        subprocess.run(
-            [str(pg_ctl), "-D", str(pgdata), "stop", "-m", "fast"],
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
+    stop_embedded(pgdata)
     shutil.rmtree(pgdata, ignore_errors=True)
 
 
@@ -177,7 +193,9 @@ def engine_running(settings: Settings) -> Iterator[str]:
             # killed actor must neither stop it under the others nor leave it behind.
             from storage.embedded import held
 
-            stack.enter_context(held(settings.database.data_dir / "pgdata"))
+            pgdata = settings.database.data_dir / "pgdata"
+            stack.callback(stop_embedded, pgdata)
+            stack.enter_context(held(pgdata))
         yield stack.enter_context(_engine_actors(settings))
 
 

@@ -40,3 +40,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "<svg" in page or "<img" in page
     # No phone number of the scenario set leaks into what the demo printed.
     assert "+4670174" not in output
+    # The demo's embedded PostgreSQL does not outlive it.
+    pid_file = tmp_path / "data" / "demo" / "pgdata" / "postmaster.pid"
+    if pid_file.exists():
+        import psutil
+
+        assert not psutil.pid_exists(int(pid_file.read_text().splitlines()[0]))
