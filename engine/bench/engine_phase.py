@@ -24,10 +24,10 @@ import grpc
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.config import Settings
-from engine.demo.client import STATUS_FROM_PB, settled, to_timestamp, to_value
-from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, business_context, store_uuid
+from engine.demo.client import STATUS_FROM_PB, dispatch_request, put_store, put_verification, settled
+from engine.demo.plan import plan_calls
 from engine.demo.runner import DemoOptions, EmulatorProcess, demo_env, engine_running, reset_embedded
-from engine.domain import Role, SessionStatus
+from engine.domain import MAX_RETRIES, Role, SessionStatus
 from engine.emulators.scenarios.loader import default_scenarios
 
 _COUNTED_TABLES = (
@@ -72,53 +72,18 @@ async def _drive(address: str, settings: Settings, calls: int, timeout_s: float)
     service = (("authorization", "Bearer " + authority.mint("bench", Role.SERVICE)),)
     admin = (("authorization", "Bearer " + authority.mint("bench-admin", Role.ADMIN)),)
     scenarios = default_scenarios()
-    happy = [s for s in scenarios.scenarios if "happy" in s.tags and s.verifications]
+    happy = [c for c in plan_calls(scenarios, max_attempts=MAX_RETRIES + 1) if "happy" in c.scenario.tags]
     stores = {s.id: s for s in scenarios.stores}
     async with grpc.aio.insecure_channel(address) as channel:
         stub = pb_grpc.CallEngineStub(channel)
         await channel.channel_ready()
-        for key in sorted({v.store for s in happy for v in s.verifications}):
-            store = stores[key]
-            await stub.PutStore(
-                pb.PutStoreRequest(
-                    store_id=str(store_uuid(key)),
-                    business_id=str(BUSINESS_ID),
-                    name=store.name,
-                    timezone="Europe/Stockholm",
-                    business_name=BUSINESS_NAME,
-                ),
-                metadata=service,
-            )
-            ctx = business_context(store)
-            await stub.PutBusinessContext(
-                pb.PutBusinessContextRequest(
-                    store_id=str(store_uuid(key)),
-                    **{k: to_value(v) for k, v in ctx.items()},
-                ),
-                metadata=service,
-            )
+        for key in sorted({c.store_key for c in happy}):
+            await put_store(stub, stores[key], service)
         requests = []
         for i in range(calls):
-            scenario = happy[i % len(happy)]
-            verification = scenario.verifications[0]
-            vid = uuid.uuid4()
-            await stub.PutVerification(
-                pb.PutVerificationRequest(
-                    customer_verification_id=str(vid),
-                    store_id=str(store_uuid(verification.store)),
-                    phone_number=scenario.phone,
-                    purchase_time=to_timestamp(verification.purchase_time),
-                    purchase_amount=f"{verification.amount_sek:.2f}",
-                ),
-                metadata=service,
-            )
-            requests.append(
-                pb.DispatchCallRequest(
-                    customer_verification_id=str(vid),
-                    store_id=str(store_uuid(verification.store)),
-                    phone_number=scenario.phone,
-                )
-            )
+            call = dataclasses.replace(happy[i % len(happy)], verification_id=uuid.uuid4())
+            await put_verification(stub, call, service)
+            requests.append(dispatch_request(call))
         latencies: list[float] = []
         t0 = time.perf_counter()
 

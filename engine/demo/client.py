@@ -23,6 +23,9 @@ from engine.config import Settings
 from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, PlannedCall, business_context, store_uuid
 from engine.domain import MAX_RETRIES, FailureReason, Role, SessionStatus
 from engine.emulators.scenarios.loader import ScenarioSet
+from engine.emulators.scenarios.schema import Store
+
+Metadata = tuple[tuple[str, str], ...]
 
 STATUS_FROM_PB = {
     pb.SESSION_STATUS_PENDING: SessionStatus.PENDING,
@@ -78,6 +81,48 @@ def settled(status: SessionStatus, failure_reason: str | None, retry_count: int)
     return True
 
 
+async def put_store(stub: pb_grpc.CallEngineStub, store: Store, metadata: Metadata) -> pb.BusinessContext:
+    """Create or update a scenario store and its business context, as a backend would."""
+    sid = str(store_uuid(store.id))
+    await stub.PutStore(
+        pb.PutStoreRequest(
+            store_id=sid,
+            business_id=str(BUSINESS_ID),
+            name=store.name,
+            timezone="Europe/Stockholm",
+            business_name=BUSINESS_NAME,
+        ),
+        metadata=metadata,
+    )
+    ctx = business_context(store)
+    reply: pb.BusinessContext = await stub.PutBusinessContext(
+        pb.PutBusinessContextRequest(store_id=sid, **{k: to_value(v) for k, v in ctx.items()}),
+        metadata=metadata,
+    )
+    return reply
+
+
+async def put_verification(stub: pb_grpc.CallEngineStub, call: PlannedCall, metadata: Metadata) -> None:
+    await stub.PutVerification(
+        pb.PutVerificationRequest(
+            customer_verification_id=str(call.verification_id),
+            store_id=str(call.store_id),
+            phone_number=call.phone,
+            purchase_time=to_timestamp(call.purchase_time),
+            purchase_amount=call.amount,
+        ),
+        metadata=metadata,
+    )
+
+
+def dispatch_request(call: PlannedCall) -> pb.DispatchCallRequest:
+    return pb.DispatchCallRequest(
+        customer_verification_id=str(call.verification_id),
+        store_id=str(call.store_id),
+        phone_number=call.phone,
+    )
+
+
 class DemoClient:
     def __init__(self, address: str, settings: Settings, console: Console) -> None:
         from engine.api.auth import authority_from_settings
@@ -111,57 +156,18 @@ class DemoClient:
     ) -> None:
         stores = {s.id: s for s in scenarios.stores}
         for key in store_keys:
-            store = stores[key]
-            sid = str(store_uuid(key))
-            await stub.PutStore(
-                pb.PutStoreRequest(
-                    store_id=sid,
-                    business_id=str(BUSINESS_ID),
-                    name=store.name,
-                    timezone="Europe/Stockholm",
-                    business_name=BUSINESS_NAME,
-                ),
-                metadata=self._service,
-            )
-            ctx = business_context(store)
-            reply = await stub.PutBusinessContext(
-                pb.PutBusinessContextRequest(
-                    store_id=sid,
-                    operating_hours=to_value(ctx["operating_hours"]),
-                    departments=to_value(ctx["departments"]),
-                    current_campaigns=to_value(ctx["current_campaigns"]),
-                    question_configuration=to_value(ctx["question_configuration"]),
-                    baseline_facts=to_value(ctx["baseline_facts"]),
-                ),
-                metadata=self._service,
-            )
+            reply = await put_store(stub, stores[key], self._service)
             self.console.print(
-                f"store {store.name}: context v{reply.context_version}, "
+                f"store {stores[key].name}: context v{reply.context_version}, "
                 f"completeness {reply.context_completeness_score:.2f}"
             )
         for call in plan:
-            await stub.PutVerification(
-                pb.PutVerificationRequest(
-                    customer_verification_id=str(call.verification_id),
-                    store_id=str(call.store_id),
-                    phone_number=call.phone,
-                    purchase_time=to_timestamp(call.purchase_time),
-                    purchase_amount=call.amount,
-                ),
-                metadata=self._service,
-            )
+            await put_verification(stub, call, self._service)
 
     async def _dispatch(self, stub: pb_grpc.CallEngineStub, plan: list[PlannedCall]) -> dict[uuid.UUID, str]:
         sessions: dict[uuid.UUID, str] = {}
         for call in plan:
-            reply = await stub.DispatchCall(
-                pb.DispatchCallRequest(
-                    customer_verification_id=str(call.verification_id),
-                    store_id=str(call.store_id),
-                    phone_number=call.phone,
-                ),
-                metadata=self._service,
-            )
+            reply = await stub.DispatchCall(dispatch_request(call), metadata=self._service)
             sessions[call.verification_id] = reply.session_id
         self.console.print(f"dispatched {len(sessions)} calls through gRPC")
         return sessions
