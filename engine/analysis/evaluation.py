@@ -32,6 +32,7 @@ from engine.analysis.signals import customer_answers
 from engine.domain import CheckType, MessageType, SessionStatus, Speaker
 from engine.emulators.customer.persona import FALLBACK_ANSWER, persona_answer
 from engine.emulators.scenarios.loader import ScenarioSet
+from engine.emulators.scenarios.profile import business_context
 from engine.emulators.scenarios.schema import Scenario, Store, Turn
 
 EXPECTED_CHECK: dict[str, CheckType] = {
@@ -40,40 +41,11 @@ EXPECTED_CHECK: dict[str, CheckType] = {
     "outside_hours": CheckType.TIMING,
     "phone_reuse": CheckType.PATTERN,
 }
-_DAYS = {
-    "mon": "monday",
-    "tue": "tuesday",
-    "wed": "wednesday",
-    "thu": "thursday",
-    "fri": "friday",
-    "sat": "saturday",
-    "sun": "sunday",
-}
 
 
 def store_context(store: Store) -> BusinessContext:
     """A business profile as a store owner would enter it from the scenario store catalog."""
-    hours: dict[str, Any] = {"timezone": "Europe/Stockholm"}
-    for short, span in store.opening_hours.items():
-        open_, close = span.split("-")
-        hours[_DAYS[short]] = {"open": open_, "close": close}
-    questions = [
-        {"id": f"d{i}", "text": f"Hur upplevde du {d} i dag?", "department": d}
-        for i, d in enumerate(store.departments[:2])
-    ]
-    questions += [
-        {"id": f"c{i}", "text": f"Vad tyckte du om kampanjen på {c}?"}
-        for i, c in enumerate(store.campaigns[:1])
-    ]
-    return validate_business_context(
-        {
-            "operating_hours": hours,
-            "departments": [{"name": d} for d in store.departments],
-            "current_campaigns": [{"name": c, "keywords": [c]} for c in store.campaigns],
-            "question_configuration": {"questions": questions},
-            "baseline_facts": {"store_name": store.name},
-        }
-    )
+    return validate_business_context(business_context(store))
 
 
 def transcript(scenario: Scenario, ctx: BusinessContext, store: Store) -> list[TranscriptLine]:

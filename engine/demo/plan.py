@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from typing import Any
 
 from engine.domain import FailureReason, SessionStatus
 from engine.emulators.scenarios.loader import ScenarioSet
-from engine.emulators.scenarios.schema import Scenario, Store, Turn
+from engine.emulators.scenarios.profile import business_context as business_context
+from engine.emulators.scenarios.schema import Scenario, Turn
 
 # Store ids are stable across runs (uuid5 of the scenario store id), so a second
 # run updates the same stores instead of adding new ones.
@@ -27,15 +27,6 @@ _FAILURE_BY_OUTCOME = {
     "busy": FailureReason.BUSY,
     "failed": FailureReason.CALL_FAILED,
     "voicemail": FailureReason.VOICEMAIL,
-}
-_DAYS = {
-    "mon": "monday",
-    "tue": "tuesday",
-    "wed": "wednesday",
-    "thu": "thursday",
-    "fri": "friday",
-    "sat": "saturday",
-    "sun": "sunday",
 }
 
 
@@ -105,34 +96,6 @@ def expected_outcome(scenario: Scenario, max_attempts: int) -> Expected:
     if hangs_up:
         return Expected(SessionStatus.ABANDONED)
     return Expected(SessionStatus.COMPLETED)
-
-
-def business_context(store: Store) -> dict[str, Any]:
-    """The business profile a store owner would enter, in the API's JSON shape (docs/analysis.md)."""
-    hours: dict[str, Any] = {"timezone": "Europe/Stockholm"}
-    for short, span in store.opening_hours.items():
-        open_, close = span.split("-")
-        hours[_DAYS[short]] = {"open": open_, "close": close}
-    questions = [
-        {
-            "id": f"dep{i}",
-            "text": f"Hur upplevde du {department} i dag?",
-            "frequency": 1.0,
-            "department": department,
-        }
-        for i, department in enumerate(store.departments[:2])
-    ]
-    questions += [
-        {"id": f"camp{i}", "text": f"Vad tyckte du om kampanjen på {campaign}?", "frequency": 1.0}
-        for i, campaign in enumerate(store.campaigns[:1])
-    ]
-    return {
-        "operating_hours": hours,
-        "departments": [{"name": d} for d in store.departments],
-        "current_campaigns": [{"name": c, "keywords": [c]} for c in store.campaigns],
-        "question_configuration": {"max_questions_per_call": 3, "questions": questions},
-        "baseline_facts": {"store_name": store.name},
-    }
 
 
 def rebase(purchase_time: dt.datetime, now: dt.datetime) -> dt.datetime:
