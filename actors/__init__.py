@@ -1,1 +1,1 @@
-"""actors."""
+"""Ray actors: thin shells (dispatcher, session hosts, analysis pools, reporter, ingress) over ``engine/``."""

@@ -1,4 +1,4 @@
-"""Metrics through ``ray.util.metrics``: the specs in :mod:`engine.dispatch.metrics` made real.
+"""Metrics through ``ray.util.metrics``: the specs in :mod:`engine.metrics` made real.
 
 Shown in the Ray dashboard's Metrics view and the Prometheus export of every
 node. Tags are checked against the spec so no per-call label can slip in.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.dispatch import metrics as specs
+from engine import metrics as specs
 
 
 class RayMetrics:

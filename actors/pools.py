@@ -16,9 +16,9 @@ import ray
 
 from actors import _ray
 from actors.metrics import RayMetrics
+from engine import metrics as m
+from engine.analysis.pool import AsyncPool
 from engine.config import Settings
-from engine.dispatch import metrics as m
-from engine.dispatch.pool import AsyncPool
 from engine.dispatch.ports import HostLostError
 from engine.logs import get_logger
 

@@ -6,7 +6,7 @@ Two phases, both at real-time audio pace and both stopping by themselves:
    level of a ramp; a peer process plays Twilio and OpenAI for every call,
    streaming 20 ms frames both ways and timestamping tagged frames, so the
    added relay latency is measured black-box in each direction, with the
-   engine's CPU and memory per call (``engine/session/bench.py``).
+   engine's CPU and memory per call (``engine/bench/relay.py``).
 2. **Whole engine.** The emulators in their own process at speed 1, the
    engine on Ray with PostgreSQL and the gRPC front door; happy-path calls are
    dispatched through gRPC. Dispatch rate, dial rate, hang-up → stored
@@ -85,7 +85,7 @@ def run_bench(
     import asyncio
 
     from engine.bench.plot import plot_latency
-    from engine.session.bench import run_engine
+    from engine.bench.relay import run_engine
 
     levels = sorted({max(1, round(peak * (i + 1) / steps)) for i in range(steps)})
     per_level = max(5.0, duration_s / len(levels))

@@ -1,5 +1,5 @@
 """Dispatch logic, runtime-agnostic: rate limits, call windows, retry policy,
-host placement, the async worker pool and the dispatcher's control loop.
+host placement and the dispatcher's control loop.
 
 Nothing here imports Ray; ``actors/`` hosts these classes.
 """

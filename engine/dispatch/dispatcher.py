@@ -23,7 +23,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from engine.dispatch import metrics as m
+from engine import metrics as m
 from engine.dispatch.clock import Clock
 from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan
 from engine.dispatch.ports import (

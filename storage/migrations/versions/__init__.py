@@ -1,0 +1,1 @@
+"""Alembic revisions: one linear chain (a test fails on two heads)."""

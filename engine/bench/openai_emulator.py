@@ -1,6 +1,6 @@
 """Benchmark: concurrent Realtime sessions one emulator process sustains at real-time pace.
 
-    python -m engine.emulators.openai.bench --sessions 25 50 100 --seconds 20
+    python -m engine.bench.openai_emulator --sessions 25 50 100 --seconds 20
 
 The emulator runs in a child process; this process drives N raw WebSocket
 clients that behave like a bridge: a 20 ms mu-law frame every 20 ms (silence,
@@ -206,7 +206,7 @@ async def _run(sessions: int, seconds: float, port: int, pid: int, per_driver: i
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "engine.emulators.openai.bench",
+            "engine.bench.openai_emulator",
             "--drive",
             str(port),
             str(share),
@@ -239,7 +239,7 @@ async def _run(sessions: int, seconds: float, port: int, pid: int, per_driver: i
 
 async def _main(args: argparse.Namespace) -> None:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.emulators.openai.bench", "--serve", stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "engine.bench.openai_emulator", "--serve", stdout=asyncio.subprocess.PIPE
     )
     assert child.stdout is not None
     line = (await child.stdout.readline()).decode().strip()

@@ -1,6 +1,6 @@
 """Measure per-event decode cost of a Realtime audio delta: openai SDK (pydantic) vs our msgspec codec.
 
-``python -m engine.realtime.parse_bench`` prints microseconds per event. The
+``python -m engine.bench.realtime_parse`` prints microseconds per event. The
 result (docs/session.md) is why the bridge reads raw frames and decodes with
 :mod:`engine.realtime.events` instead of ``AsyncRealtimeConnection.recv()``.
 """

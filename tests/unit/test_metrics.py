@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from engine.dispatch import metrics as m
+from engine import metrics as m
 
 
 def test_metric_names_are_prometheus_safe_and_unique() -> None:

@@ -1,6 +1,6 @@
 """Storage benchmark: encrypted transcript rows per second (batched) and repository round trips.
 
-    python -m storage.bench [--rows 40000] [--batch 500] [--round-trips 300]
+    python -m engine.bench.storage [--rows 40000] [--batch 500] [--round-trips 300]
 
 Runs against a throw-away embedded PostgreSQL (or DATABASE_URL with --url) and
 prints a Markdown table for docs/benchmarks.md.

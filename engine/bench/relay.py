@@ -1,6 +1,6 @@
 """Call-session benchmark: one CallHost process, N simultaneous calls at real-time pace.
 
-    python -m engine.session.bench --sessions 200 --seconds 30
+    python -m engine.bench.relay --sessions 200 --seconds 30
 
 The far ends run in a second process (``--peer``): a Twilio-like client per call
 that streams 20 ms mu-law frames and echoes marks, and a Realtime-like server
@@ -314,7 +314,7 @@ async def run_baseline(sessions: int, seconds: float) -> dict[str, Any]:
 
 async def _start_peer() -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.session.bench", "--peer", "--delta-ms", str(DELTA_MS[0]),
+        sys.executable, "-m", "engine.bench.relay", "--peer", "--delta-ms", str(DELTA_MS[0]),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None

@@ -1,6 +1,6 @@
 """How many simulated calls one Twilio emulator process holds at real-time pace.
 
-``python -m engine.emulators.twilio.bench --calls 50 100 200 --seconds 20``
+``python -m engine.bench.twilio_emulator --calls 50 100 200 --seconds 20``
 
 Each step starts a Twilio emulator in this process (speed 1.0) and an echo
 "engine" in a child process (so its CPU is not counted), places N calls whose
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_echo_server())
         return 0
     child = subprocess.Popen(
-        [sys.executable, "-m", "engine.emulators.twilio.bench", "--echo-server"],
+        [sys.executable, "-m", "engine.bench.twilio_emulator", "--echo-server"],
         stdout=subprocess.PIPE,
         text=True,
     )

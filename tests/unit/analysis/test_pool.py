@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from engine.dispatch.pool import AsyncPool
+from engine.analysis.pool import AsyncPool
 from engine.errors import ResourceExhaustedError
 
 

@@ -1,6 +1,6 @@
 """Front-door benchmark: DispatchCall accepted *and persisted* per second, with p50/p99 latency.
 
-    python -m engine.api.bench [--calls 3000] [--concurrency 32] [--data-dir DIR]
+    python -m engine.bench.api [--calls 3000] [--concurrency 32] [--data-dir DIR]
 
 The server (grpc.aio + real PostgreSQL with RLS and encryption, the Dispatcher
 port a no-op) runs in a child process; the client runs here, so the two do not

@@ -1,6 +1,6 @@
 """Analysis benchmark: assessments per second per worker (emulated LLM), weekly report build time.
 
-    python -m engine.analysis.bench [--calls 300] [--report-calls 10000] [--no-db]
+    python -m engine.bench.analysis [--calls 300] [--report-calls 10000] [--no-db]
 
 The chat emulator runs in a child process (as it would beside the engine), the
 SDK talks to it over HTTP. With the database part, an embedded PostgreSQL is

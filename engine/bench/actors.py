@@ -1,7 +1,7 @@
 """Benchmark of the Ray runtime: dispatch rate onto hosts, concurrent calls and memory per node.
 
-    RAY_AUTH_MODE=disabled python -m actors.bench --calls 2000 --slots 200
-    RAY_AUTH_MODE=disabled python -m actors.bench --calls 40 --slots 1     # dedicated-actor mode
+    RAY_AUTH_MODE=disabled python -m engine.bench.actors --calls 2000 --slots 200
+    RAY_AUTH_MODE=disabled python -m engine.bench.actors --calls 40 --slots 1     # dedicated-actor mode
 
 Local Ray, embedded PostgreSQL in a temporary directory, the real Dispatcher and
 SessionHost actors; each call is the stand-in from ``actors.sim_host`` (it
