@@ -14,8 +14,8 @@ from typing import Any
 from actors import _ray
 from actors.metrics import RayMetrics
 from actors.session_host import RayHostFleet
+from engine.clock import SystemClock
 from engine.config import Settings
-from engine.dispatch.clock import SystemClock
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.dispatch.retry import RetryPolicy
 from engine.logs import configure_logging, get_logger

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from engine import metrics as m
-from engine.dispatch.clock import Clock
+from engine.clock import Clock
 from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan
 from engine.dispatch.ports import (
     AnalysisSink,

@@ -26,13 +26,13 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 
+from engine.clock import Clock
 from engine.config import Settings
 from engine.domain import Speaker
 from engine.errors import UnavailableError
 from engine.realtime import events as rt
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge_events import RealtimeHandler
-from engine.session.clock import Clock
 from engine.session.conversation import Script
 from engine.session.metrics import CallMetrics
 from engine.session.playback import Playback
@@ -103,7 +103,7 @@ class Bridge(RealtimeHandler):
 
     # ------------------------------------------------------------------ helpers
     def ms(self) -> int:
-        return int((self.clock.now() - self.started_at) * 1000)
+        return int((self.clock.monotonic() - self.started_at) * 1000)
 
     def end(self, event: Event) -> None:
         if self.end_event is None:
@@ -114,7 +114,7 @@ class Bridge(RealtimeHandler):
         """End once the closing line has been heard (or after a grace period)."""
         if self.pending_end is None or event is Event.OPTED_OUT:
             self.pending_end = event
-            self._pending_deadline = self.clock.now() + CLOSING_GRACE_SECONDS
+            self._pending_deadline = self.clock.monotonic() + CLOSING_GRACE_SECONDS
 
     def send_twilio(self, frame: str) -> None:
         try:
@@ -232,9 +232,9 @@ class Bridge(RealtimeHandler):
 
     # ------------------------------------------------------------------ Realtime side
     async def _open_realtime(self, restore: bool) -> ClientConnection:
-        t0 = self.clock.now()
+        t0 = self.clock.monotonic()
         ws = await self._connector()
-        self.metrics.on_api_latency((self.clock.now() - t0) * 1000)
+        self.metrics.on_api_latency((self.clock.monotonic() - t0) * 1000)
         await ws.send(rt.session_update(instructions=self._instructions, voice=self.settings.openai.voice))
         self.api_sent("session")
         if restore:
@@ -288,16 +288,16 @@ class Bridge(RealtimeHandler):
             restore = True
 
     async def _reconnect(self) -> ClientConnection:
-        deadline = self.clock.now() + RESTORE_SECONDS
+        deadline = self.clock.monotonic() + RESTORE_SECONDS
         delay = 0.05
         while True:
             try:
-                async with asyncio.timeout(max(0.05, deadline - self.clock.now())):
+                async with asyncio.timeout(max(0.05, deadline - self.clock.monotonic())):
                     ws = await self._open_realtime(restore=True)
                 self.metrics.error("realtime_restored", self.ms())
                 return ws
             except (UnavailableError, TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
-                if self.clock.now() + delay >= deadline:
+                if self.clock.monotonic() + delay >= deadline:
                     raise UnavailableError("realtime could not be restored") from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
@@ -363,9 +363,9 @@ class Bridge(RealtimeHandler):
     # ------------------------------------------------------------------ timers, flushing
     async def _timer_loop(self) -> None:
         while True:
-            now = self.clock.now()
+            now = self.clock.monotonic()
             await self.clock.sleep(min(self.timers.next_check(now), 0.25))
-            now = self.clock.now()
+            now = self.clock.monotonic()
             if self.pending_end is not None and self._pending_deadline and now >= self._pending_deadline:
                 self.end(self.pending_end)
             if (
@@ -390,7 +390,7 @@ class Bridge(RealtimeHandler):
         interval = self.settings.session.transcript_flush_seconds
         while True:
             await self.clock.sleep(interval)
-            lines = self.transcript.take(self.clock.now())
+            lines = self.transcript.take(self.clock.monotonic())
             if lines:
                 await self._flush_cb(lines)
 

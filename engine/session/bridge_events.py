@@ -12,10 +12,10 @@ import logging
 import time
 from collections import deque
 
+from engine.clock import Clock
 from engine.config import Settings
 from engine.domain import MessageType, Speaker
 from engine.realtime import events as rt
-from engine.session.clock import Clock
 from engine.session.conversation import Script, classify_ai_line, is_goodbye, is_opt_out
 from engine.session.metrics import CallMetrics
 from engine.session.playback import MarkKind, Playback
@@ -91,12 +91,12 @@ class RealtimeHandler:
 
     # ------------------------------------------------------------------ bookkeeping
     def api_sent(self, kind: str) -> None:
-        self._api_pending[kind].append(self.clock.now())
+        self._api_pending[kind].append(self.clock.monotonic())
 
     def _api_answered(self, kind: str) -> None:
         pending = self._api_pending[kind]
         if pending:
-            self.metrics.on_api_latency((self.clock.now() - pending.popleft()) * 1000)
+            self.metrics.on_api_latency((self.clock.monotonic() - pending.popleft()) * 1000)
 
     def bad_input(self, source: str, kind: str) -> None:
         self.metrics.error(f"{source}_{kind}", self.ms())
@@ -123,7 +123,7 @@ class RealtimeHandler:
     def _ai_stopped(self, *, heard: bool) -> None:
         if self._ai_busy:
             self._ai_busy = False
-            self.timers.ai_stopped(self.clock.now(), heard=heard)
+            self.timers.ai_stopped(self.clock.monotonic(), heard=heard)
 
     # ------------------------------------------------------------------ Twilio frames
     def on_twilio_frame(self, raw: str | bytes) -> bool:
@@ -167,7 +167,7 @@ class RealtimeHandler:
         return False
 
     def _on_mark(self, name: str) -> None:
-        now = self.clock.now()
+        now = self.clock.monotonic()
         echo = self.playback.on_echo(name, now)
         if echo is None:
             return
@@ -189,7 +189,7 @@ class RealtimeHandler:
             return None
         if type(ev) is rt.AudioDelta:
             return self._on_audio(ev)
-        now = self.clock.now()
+        now = self.clock.monotonic()
         if type(ev) is rt.SpeechStarted:
             self.timers.customer_started(now)
             self._speech_ms[ev.item_id] = self.ms()
@@ -251,14 +251,14 @@ class RealtimeHandler:
             # expires_at is wall-clock unix seconds; convert to our clock, renew a quarter before it.
             lifetime = ev.session.expires_at - time.time()
             if lifetime > 0:
-                self.realtime_expires_at = self.clock.now() + lifetime
+                self.realtime_expires_at = self.clock.monotonic() + lifetime
                 self.renew_margin = min(RENEW_MARGIN_SECONDS, lifetime / 4)
 
     def _on_audio(self, ev: rt.AudioDelta) -> str | tuple[str, ...] | None:
         playback = self.playback
         if ev.item_id in playback.cut_items:
             return None
-        now = self.clock.now()
+        now = self.clock.monotonic()
         start = playback.before_audio(ev.item_id, now)
         if start is not None:
             if self._turn_stopped_at is not None:
@@ -305,7 +305,7 @@ class RealtimeHandler:
             ev.item_id,
             text,
             MessageType.RESPONSE,
-            now=self.clock.now(),
+            now=self.clock.monotonic(),
             timestamp_ms=self._speech_ms.get(ev.item_id, self.ms()),
             confidence=ev.confidence,
             language=language,
@@ -324,7 +324,7 @@ class RealtimeHandler:
             ev.item_id,
             ev.transcript.strip(),
             kind.message_type,
-            now=self.clock.now(),
+            now=self.clock.monotonic(),
             timestamp_ms=self._item_ms.get(ev.item_id, self.ms()),
         )
         if kind.closing:

@@ -21,12 +21,12 @@ from typing import Any
 import msgspec
 from websockets.asyncio.server import ServerConnection
 
+from engine.clock import Clock
 from engine.config import Settings
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge import Bridge
-from engine.session.clock import Clock
 from engine.session.conversation import Script, build_script, render_instructions
 from engine.session.metrics import CallMetrics
 from engine.session.state import CallState, Event, Phase, retry_due, transition
@@ -248,9 +248,9 @@ class CallSession:
 
     async def _until_answered(self) -> _StreamAttached | None:
         clock = self._deps.clock
-        deadline = clock.now() + RING_TIMEOUT_SECONDS + RING_GRACE_SECONDS
+        deadline = clock.monotonic() + RING_TIMEOUT_SECONDS + RING_GRACE_SECONDS
         while self.state.phase in (Phase.DIALLING, Phase.RINGING, Phase.CONNECTED):
-            wait = deadline - clock.now()
+            wait = deadline - clock.monotonic()
             try:
                 item = await asyncio.wait_for(self._inbox.get(), timeout=max(0.01, wait))
             except TimeoutError:
@@ -273,7 +273,7 @@ class CallSession:
                 if event is not None:
                     await self._apply(event)
                     if event is Event.ANSWERED:
-                        deadline = clock.now() + STREAM_WAIT_SECONDS
+                        deadline = clock.monotonic() + STREAM_WAIT_SECONDS
         return None
 
     def _callback_event(self, cb: StatusCallback) -> Event | None:
@@ -296,7 +296,7 @@ class CallSession:
 
     async def _converse(self, stream: _StreamAttached, script: Script, instructions: str) -> None:
         deps = self._deps
-        self._connected_at = deps.clock.now()
+        self._connected_at = deps.clock.monotonic()
         bridge = Bridge(
             twilio_ws=stream.ws,
             stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
@@ -367,7 +367,7 @@ class CallSession:
             self.log.warning("transcript flush failed (%d lines kept): %s", len(batch), exc)
 
     async def _flush_final(self) -> None:
-        await self._flush(self.transcript.take(self._deps.clock.now(), final=True))
+        await self._flush(self.transcript.take(self._deps.clock.monotonic(), final=True))
         if self._connected_at is not None:
             try:
                 await self._deps.store.add_call_metrics(self.id, self.metrics.record())
@@ -383,7 +383,7 @@ class CallSession:
 
     def _duration(self) -> int:
         assert self._connected_at is not None
-        return round(self._deps.clock.now() - self._connected_at)
+        return round(self._deps.clock.monotonic() - self._connected_at)
 
     def outcome(self) -> SessionOutcome:
         state = self.state

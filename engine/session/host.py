@@ -26,11 +26,11 @@ import websockets
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.errors import ConflictError, ResourceExhaustedError
 from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConnector
 from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOutcome, StatusCallback
-from engine.session.clock import Clock, LoopClock
 from engine.session.store import SessionStore
 from engine.telephony import media, twiml
 from engine.telephony.rest import TwilioCalls, TwilioCallsFactory, rest_calls_factory
@@ -62,7 +62,7 @@ class CallHost:
         self._store = store
         self._twilio_factory = twilio_client_factory
         self._connector = realtime_connector or WebSocketRealtimeConnector(settings.openai)
-        self._clock = clock or LoopClock()
+        self._clock = clock or SystemClock()
         self._on_outcome = on_outcome
         self.outcomes: asyncio.Queue[SessionOutcome] | None = asyncio.Queue() if collect_outcomes else None
         self._signatures = SignatureChecker(settings.twilio.auth_token.get())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from engine.dispatch.clock import VirtualClock
+from engine.clock import SteppingClock
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.domain import FailureReason, SessionStatus
 
@@ -24,8 +24,8 @@ class Sink:
 
 def setup(
     n: int = 0, *, capacity: int = 2, cps: float = 1000.0, start: datetime = WED_11_LOCAL, **opts: object
-) -> tuple[DispatcherCore, FakeQueue, FakeFleet, VirtualClock, Sink]:
-    clock = VirtualClock(start)
+) -> tuple[DispatcherCore, FakeQueue, FakeFleet, SteppingClock, Sink]:
+    clock = SteppingClock(start)
     q = FakeQueue()
     for i in range(n):
         q.add(f"s{i:02d}", start)
@@ -36,7 +36,7 @@ def setup(
     return core, q, fleet, clock, sink
 
 
-async def settle(core: DispatcherCore, clock: VirtualClock, ticks: int = 3, step: float = 1.0) -> None:
+async def settle(core: DispatcherCore, clock: SteppingClock, ticks: int = 3, step: float = 1.0) -> None:
     for _ in range(ticks):
         await core.tick()
         await core.wait_idle()

@@ -6,10 +6,10 @@ import json
 import logging
 from typing import Any
 
+from engine.clock import VirtualClock
 from engine.config import Settings
 from engine.realtime import events as rt
 from engine.session.bridge import Bridge
-from engine.session.clock import VirtualClock
 from engine.session.conversation import BusinessContext, build_script
 from engine.session.metrics import CallMetrics
 from engine.session.state import Event
@@ -168,19 +168,23 @@ async def test_transcript_lines_are_flushed_within_a_second() -> None:
     flushed: list[tuple[float, list[str]]] = []
 
     async def flush(lines: Any) -> None:
-        flushed.append((b.clock.now(), [line.content for line in lines]))
+        flushed.append((b.clock.monotonic(), [line.content for line in lines]))
 
     b._flush_cb = flush
     clock = b.clock
     assert isinstance(clock, VirtualClock)
     task = asyncio.create_task(b._flush_loop())
     await asyncio.sleep(0)
-    b.transcript.fill(Speaker.AI, "a1", "Hej!", MessageType.SYSTEM, now=clock.now(), timestamp_ms=0)
+    b.transcript.fill(Speaker.AI, "a1", "Hej!", MessageType.SYSTEM, now=clock.monotonic(), timestamp_ms=0)
     await clock.advance(0.4)
-    b.transcript.fill(Speaker.CUSTOMER, "u1", "Hej", MessageType.RESPONSE, now=clock.now(), timestamp_ms=400)
+    b.transcript.fill(
+        Speaker.CUSTOMER, "u1", "Hej", MessageType.RESPONSE, now=clock.monotonic(), timestamp_ms=400
+    )
     await clock.advance(0.7)
     assert flushed == [(101.0, ["Hej!", "Hej"])]  # both out by the first tick, ≤ 1 s after they were said
-    b.transcript.fill(Speaker.AI, "a2", "Fråga?", MessageType.QUESTION, now=clock.now(), timestamp_ms=1100)
+    b.transcript.fill(
+        Speaker.AI, "a2", "Fråga?", MessageType.QUESTION, now=clock.monotonic(), timestamp_ms=1100
+    )
     await clock.advance(1.0)
     assert flushed[-1] == (102.0, ["Fråga?"])
     task.cancel()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from engine.clock import VirtualClock
 from engine.config import SessionSettings
-from engine.session.clock import VirtualClock
 from engine.session.timers import CallTimers, TimerAction
 
 S = SessionSettings(max_call_seconds=180, silence_nudge_seconds=8, silence_hangup_seconds=20)
@@ -50,12 +50,12 @@ async def test_virtual_clock_wakes_sleepers_in_order() -> None:
 
     async def sleeper(d: float) -> None:
         await clock.sleep(d)
-        woke.append(clock.now())
+        woke.append(clock.monotonic())
 
     tasks = [asyncio.create_task(sleeper(d)) for d in (3.0, 1.0, 2.0)]
     await asyncio.sleep(0)
     await clock.advance(1.5)
     assert woke == [1.0]
     await clock.advance(5)
-    assert woke == [1.0, 2.0, 3.0] and clock.now() == 6.5
+    assert woke == [1.0, 2.0, 3.0] and clock.monotonic() == 6.5
     await asyncio.gather(*tasks)
