@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import zoneinfo
 
 import pytest
 
 from actors import _ray, handles
 from actors.bootstrap import start_engine
+from engine.domain import MessageType, SessionStatus, Speaker
+from storage import Principal
+from storage.records import Assessment, TranscriptLine
 from tests.integration.actors.conftest import SIM_FACTORY, Rig
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
+STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
+
+
+def _lines(n: int) -> list[TranscriptLine]:
+    return [TranscriptLine(Speaker.CUSTOMER, i, f"rad {i}", i * 1000, MessageType.RESPONSE) for i in range(n)]
+
 
 async def test_reporter_builds_on_demand_and_cleans_up(rig: Rig) -> None:
+    now = dt.datetime.now(dt.UTC)
     store = await rig.factory.store()
+    assessed = await rig.factory.session(store, now=now)
+    expired = await rig.factory.session(store, now=now - dt.timedelta(days=91))
+    async with rig.db.transaction(Principal.service()) as tx:
+        await tx.sessions.transition(assessed, SessionStatus.PENDING, SessionStatus.COMPLETED, now=now)
+        await tx.assessments.put(Assessment(assessed, 0.9, 0.6, 0.7, 0.6, 8.5))
+        for sid in (assessed, expired):
+            await tx.transcripts.add_lines(sid, _lines(2))
+
     settings = rig.configure(assessor_actors=1, fraud_actors=1)
     engine = await asyncio.to_thread(
         start_engine, settings, call_host_factory=SIM_FACTORY, analysis=True, reporter=True
@@ -26,11 +45,22 @@ async def test_reporter_builds_on_demand_and_cleans_up(rig: Rig) -> None:
     )
     assert again.reporter._actor_id == engine.reporter._actor_id
     assert again.dispatcher._actor_id == engine.dispatcher._actor_id
-
-    today = dt.date.today()
-    monday = today - dt.timedelta(days=today.weekday() + 7)
-    report_id = await handles.build_report(str(store), monday.isoformat())
-    assert report_id
-    cleaned = await _ray.call(engine.reporter.cleanup_now.remote(), "cleanup", 60.0)
-    assert isinstance(cleaned, str)
     assert any(n.startswith(_ray.ASSESSOR_PREFIX) for n in _ray.named_actors("callengine-"))
+
+    # This week's report (the store's week) counts the one assessed call and is the row stored.
+    today = now.astimezone(STOCKHOLM).date()
+    monday = today - dt.timedelta(days=today.weekday())
+    report_id = await handles.build_report(str(store), monday.isoformat())
+    async with rig.db.transaction(Principal.service()) as tx:
+        stored = await tx.reports.list(store)
+    assert [(str(r.id), r.analysis_week, r.total_feedback_count) for r in stored] == [(report_id, monday, 1)]
+    assert stored[0].average_quality_score == pytest.approx(0.6)
+
+    # Cleanup through the actor applies the retention rules to the engine's database:
+    # the expired session's transcript goes, the recent one's stays.
+    summary = await _ray.call(engine.reporter.cleanup_now.remote(), "cleanup", 60.0)
+    assert "'conversation_transcripts': 2" in summary
+    async with rig.db.transaction(Principal.admin(None)) as tx:
+        assert await tx.transcripts.list_lines(expired) == []
+        assert [line.content for line in await tx.transcripts.list_lines(assessed)] == ["rad 0", "rad 1"]
+        assert len(await tx.sessions.get_phone(assessed)) > 5
