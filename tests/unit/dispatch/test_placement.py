@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan, stale_hosts
+from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan
 
 
 def hv(hid: str, cap: int, free: int, **kw: object) -> HostView:
@@ -49,9 +49,3 @@ def test_idle_hosts_drained_but_keep_minimum() -> None:
     assert idle_hosts_to_drain(hosts, now=100.0, idle_seconds=60, keep=1) == ["a"]
     assert idle_hosts_to_drain(hosts, now=100.0, idle_seconds=30, keep=2) == ["a"]
     assert idle_hosts_to_drain(hosts, now=100.0, idle_seconds=30, keep=3) == []
-
-
-def test_stale_hosts() -> None:
-    assert stale_hosts([hv("a", 1, 1, last_seen=0.0), hv("b", 1, 1, last_seen=9.0)], now=10, timeout=5) == [
-        "a"
-    ]
