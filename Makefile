@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e proto bench clean
+.PHONY: demo test lint typecheck unit integration e2e proto bench mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,5 +42,15 @@ proto: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/callengine bench
 
+# Mutation testing of the pure core (slow, not part of `make test`): docs/testing.md.
+# MODULES="engine/dispatch/rate.py …" limits the run; MUTATION_CHILDREN sets parallel test processes.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,mutation]"
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/python -m tests.mutation.run $(MODULES)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants
