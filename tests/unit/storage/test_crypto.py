@@ -220,3 +220,23 @@ def test_new_keys_are_32_random_bytes() -> None:
 
     a, b = base64.b64decode(new_key_b64()), base64.b64decode(new_key_b64())
     assert len(a) == len(b) == 32 and a != b
+
+
+def test_base64_must_be_strict_everywhere() -> None:
+    spaced = K1[:8] + " " + K1[8:]  # lenient decoding would drop the space and accept it
+    with pytest.raises(ConfigError):
+        KeyRing.parse(f"a:{spaced}")
+    with pytest.raises(ConfigError):
+        BlindIndex.parse(spaced)
+    ring = KeyRing.parse(f"a:{K1}")
+    where = aad("t", "c", uuid.UUID(int=5))
+    stored = ring.encrypt("x", where)
+    with pytest.raises(CryptoError):
+        ring.decrypt(stored[:10] + " " + stored[10:], where)
+
+
+def test_error_names_the_column_even_when_the_row_id_holds_a_colon() -> None:
+    ring = KeyRing.parse(f"a:{K1}")
+    row = uuid.UUID(bytes=b":" * 16)
+    message = _error(CryptoError, ring.decrypt, "a$AAAA", aad("sessions", "phone_number", row))
+    assert message.startswith("ciphertext in sessions.phone_number failed authentication")

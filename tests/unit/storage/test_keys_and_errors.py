@@ -140,3 +140,14 @@ def test_one_configured_key_is_not_enough_for_an_external_database(tmp_path: Pat
         blind_index_key=Secret(k),
     )
     assert keys.load(active, embedded=False)[0].active_key_id == "a"
+
+
+def test_generating_dev_keys_is_logged_with_the_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="storage.keys"):
+        keys.load(DatabaseSettings(data_dir=tmp_path), embedded=True)
+    path = tmp_path / keys.DEV_KEYS_FILE
+    assert [r.getMessage() for r in caplog.records if r.name == "storage.keys"] == [
+        f"generated development encryption keys in {path} (embedded database only)"
+    ]
