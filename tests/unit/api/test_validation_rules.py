@@ -81,6 +81,8 @@ def test_dispatch_values_and_idempotency_key() -> None:
 
 def test_timestamp_rule() -> None:
     req = _dispatch()
+    req.not_before.seconds, req.not_before.nanos = 0, 0
+    assert v.parse_dispatch(req).not_before == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # the first moment
     req.not_before.seconds, req.not_before.nanos = 0, 999_999_999
     assert v.parse_dispatch(req).not_before == dt.datetime(1970, 1, 1, 0, 0, 0, 999_999, tzinfo=dt.UTC)
     req.not_before.nanos = 1_000_000_000
