@@ -170,3 +170,11 @@ def test_always_open_covers_every_moment() -> None:
     for hour in (0, 12, 23):
         moment = utc(2026, 11, 29, hour, 59, 59)
         assert ALWAYS_OPEN.is_open(moment) and ALWAYS_OPEN.next_open(moment) == moment
+
+
+def test_next_open_starts_from_the_store_s_local_day_behind_utc() -> None:
+    ny = CallWindows.from_config("America/New_York", {"weekdays": ["20:00", "22:00"]})
+    # Tue 02:00 UTC is still Monday 21:00 in New York: inside Monday's window.
+    late_monday = utc(2026, 11, 24, 2, 0)
+    assert ny.next_open(late_monday) == late_monday
+    assert ny.closes_at(late_monday) == utc(2026, 11, 24, 3, 0)
