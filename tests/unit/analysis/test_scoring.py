@@ -141,3 +141,13 @@ def test_reward_piecewise_values_and_clamps() -> None:
     assert scoring.reward_percentage(0.0, generous, fraudulent=True) == 15.0
     short = RewardConfig(knots=((0.0, 2.0), (0.5, 6.0), (0.6, 9.0)))
     assert scoring.reward_percentage(0.8, short) == 9.0  # beyond the knots: the last one's value
+
+
+def test_each_rule_part_saturates_on_its_own() -> None:
+    sc = ScoringConfig()
+    long_only = _signals(mean_answer_words=40.0, coverage=0.0, specific_mentions=0, departments=[])
+    assert scoring.rule_scores(long_only, 0, sc)[1] == pytest.approx(0.5)
+    specific_only = _signals(mean_answer_words=0.0, coverage=0.0, specific_mentions=8)
+    assert scoring.rule_scores(specific_only, 0, sc)[1] == pytest.approx(0.2)
+    items_only = _signals(departments=[], negative_mentions=0)
+    assert scoring.rule_scores(items_only, 6, sc)[2] == pytest.approx(0.5)
