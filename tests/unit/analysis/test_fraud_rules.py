@@ -11,7 +11,12 @@ import pytest
 from engine.analysis import fraud, minhash
 from engine.analysis.config import DEFAULT_CONFIG, AnalysisConfig, FraudConfig
 from engine.analysis.context import validate_business_context
-from engine.analysis.llm import ContentFraudCheck, LLMCallInfo
+from engine.analysis.llm import (
+    CONTENT_FRAUD_PROMPT_VERSION,
+    CONTENT_FRAUD_SYSTEM,
+    ContentFraudCheck,
+    LLMCallInfo,
+)
 from engine.analysis.models import (
     CallFacts,
     DuplicateCandidate,
@@ -191,9 +196,11 @@ class FakeContentLLM:
     def __init__(self, answer: ContentFraudCheck | None) -> None:
         self.answer = answer
         self.prompts: list[str] = []
+        self.asked: list[tuple[Any, str, str]] = []
 
     async def complete(self, schema: Any, system: str, user: str, prompt_version: str) -> Any:
         self.prompts.append(user)
+        self.asked.append((schema, system, prompt_version))
         info = LLMCallInfo("fake", prompt_version, 1, 0.1, error=None if self.answer else "RateLimitError")
         return self.answer, info
 
@@ -254,6 +261,11 @@ async def test_llm_opinion_is_blended_with_the_rules() -> None:
     assert r.fraud_indicators == ["llm_content_suspicion"] and r.confidence_level == 0.4
     assert r.decision_reasoning == "LLM: suspicious (0.80); LLM indicator: a"
     assert "Butiken har ingen parkering" in suspicious.prompts[0]  # the store's context is in the prompt
+    assert suspicious.asked[0] == (ContentFraudCheck, CONTENT_FRAUD_SYSTEM, CONTENT_FRAUD_PROMPT_VERSION)
+    unsure = FakeContentLLM(
+        ContentFraudCheck(is_suspicious=True, confidence=0.0, indicators=[], reasoning="")
+    )
+    assert (await _content(signals(), llm=unsure)).fraud_indicators == []  # adds nothing: no indicator
     with_rules = await _content(signals(generic_ratio=0.8), llm=suspicious)
     # rules 0.725; blended = 0.5·0.725 + 0.5·0.8 = 0.7625 → the check's confidence
     assert with_rules.confidence_level == 0.76
@@ -402,3 +414,30 @@ def test_combine_reasons_and_review() -> None:
     assert calm.combined_confidence == 0.0 and not calm.manual_review_required
     sure = fraud.combine([fraud._result(CheckType.TIMING, [("x", 0.8)], [], FC)], FC)
     assert sure.is_fraudulent and not sure.manual_review_required
+
+
+def test_duplicate_threshold_is_inclusive_and_at_most_ten_are_kept() -> None:
+    twelve = _words(12)
+    sig = minhash.signature(" ".join(f"ord{i}" for i in range(12)))
+    exact = dataclasses.replace(FC, duplicate_jaccard=1.0)
+    one = PatternEvidence(recent_signatures=[DuplicateCandidate("o1", "idx-2", sig)])
+    assert fraud.pattern_check(facts(), twelve, one, exact).fraud_indicators == ["near_duplicate_transcript"]
+    many = PatternEvidence(
+        recent_signatures=[DuplicateCandidate(f"o{i}", f"idx-{i + 2}", sig) for i in range(11)]
+    )
+    r = fraud.pattern_check(facts(), twelve, many, FC)
+    assert r.details["duplicate_of"] == [f"o{i}" for i in range(10)]
+    assert r.decision_reasoning == "customer speech nearly identical to 11 other caller(s) at this store"
+
+
+def test_review_starts_at_review_low() -> None:
+    at_low = fraud.combine([fraud._result(CheckType.TIMING, [("x", 0.5)], [], FC)], FC)
+    assert at_low.combined_confidence == 0.5 and at_low.manual_review_required
+
+
+async def test_all_checks_see_the_store_context() -> None:
+    llm = FakeContentLLM(None)
+    await fraud.run_fraud_checks(
+        transcript(DETAILED), profile(), facts(), PatternEvidence(), llm, DEFAULT_CONFIG
+    )
+    assert "Butiken har ingen parkering" in llm.prompts[0]
