@@ -133,3 +133,24 @@ def test_unfinished_item_plays_on_even_past_its_length() -> None:
     p.on_media_timestamp(5000)
     assert p.playing()  # more audio may still come
     assert p.cut() == ("i1", 200)
+
+
+def test_milliseconds_are_whole_and_count_from_media_time_zero() -> None:
+    p = Playback(group_bytes=800)
+    p.before_audio("i1", 0.0)  # the media clock is still at 0
+    assert p.after_audio(1, 0.0) is None and p.playing()  # one byte is audio
+    p.after_audio(800, 0.0)  # 801 bytes: a group mark at 801
+    p.on_echo("g2", 0.1)
+    assert p.played_ms() == 100  # 801 // 8, confirmed
+    p.after_audio(800, 0.0)  # 1601 bytes
+    p.on_media_timestamp(5000)
+    assert p.played_ms() == 200  # never more than sent: 1601 // 8
+    p.audio_done("i1", 0.0)
+    q = Playback(group_bytes=8000)
+    q.before_audio("i1", 0.0)
+    q.after_audio(1601, 0.0)
+    q.audio_done("i1", 0.0)
+    q.on_media_timestamp(199)
+    assert q.playing()
+    q.on_media_timestamp(200)
+    assert not q.playing()  # 200 ms of media time covers 1601 bytes' whole milliseconds
