@@ -106,3 +106,19 @@ def test_next_check_skips_deadlines_already_reached() -> None:
     t.ai_started(8.0)
     assert t.next_check(170.0) == 10.0  # silence deadlines passed; the maximum duration is left
     assert t.next_check(180.0) == 0.05  # everything is due: poll again shortly
+
+
+def test_next_check_follows_what_restarted_the_silence() -> None:
+    t = CallTimers(S, 0.0)
+    assert t.customer_speaking is False
+    assert t.next_check(7.5) == 0.5  # the nudge is half a second away
+    t.customer_started(1.0)
+    assert t.customer_speaking is True
+    t.ai_stopped(5.0)  # heard in full (the default): silence would count from here
+    assert t.next_check(5.0) == 8.0
+    cut = CallTimers(S, 0.0)
+    cut.customer_started(1.0)
+    cut.ai_stopped(5.0, heard=False)  # cut by the customer's barge-in: the silence is theirs to end
+    assert cut.next_check(5.0) == 3.0
+    cut.customer_stopped(6.0)
+    assert cut.customer_speaking is False and cut.next_check(6.0) == 8.0
