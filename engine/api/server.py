@@ -162,7 +162,13 @@ async def serve_in_process(
     authority = authority or authority_from_settings(settings)
     reports = reports or LocalReports(db, settings)
     service = CallEngineService(
-        db, dispatcher, authority, settings.api, reports, watch_poll_seconds=watch_poll_seconds
+        db,
+        dispatcher,
+        authority,
+        settings.api,
+        reports,
+        watch_poll_seconds=watch_poll_seconds,
+        dispatch=settings.dispatch,
     )
     server = grpc.aio.server(options=server_options(settings))
     pb_grpc.add_CallEngineServicer_to_server(service, server)

@@ -24,13 +24,14 @@ from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.ports import DispatcherPort
 from engine.api.reports import ReportPort
-from engine.config import ApiSettings
+from engine.config import ApiSettings, DispatchSettings
 from engine.domain import Role, SessionStatus
 from engine.errors import NotFoundError, PermissionDeniedError
 from storage.database import Database
 from storage.principal import Principal
 from storage.records import BusinessContext as BusinessContextRecord
 from storage.records import CallSessionRecord, FraudFilter
+from storage.repositories._dispatch import DispatchLimits
 
 log = logging.getLogger("engine.api")
 
@@ -61,8 +62,13 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         *,
         watch_poll_seconds: float = 0.25,
         clock: Callable[[], dt.datetime] = _utcnow,
+        dispatch: DispatchSettings | None = None,
     ) -> None:
         self.db = db
+        self.dispatch_settings = dispatch or DispatchSettings()
+        self.limits = DispatchLimits(
+            self.dispatch_settings.number_cooldown_seconds, self.dispatch_settings.store_daily_quota
+        )
         self.dispatcher = dispatcher
         self.reports = reports
         self.authority = authority
@@ -76,13 +82,20 @@ class CallEngineService(pb_grpc.CallEngineServicer):
 
     @unary
     async def DispatchCall(self, request: pb.DispatchCallRequest, caller: Caller) -> pb.DispatchCallResponse:
-        args = v.parse_dispatch(request)
+        args = v.parse_dispatch(request, self.dispatch_settings.allowed_country_codes)
         caller.require_store(args.store_id)
         now = self.clock()
-        async with self.db.transaction(principal_of(caller)) as tx:
-            rec = await tx.sessions.create_pending(
-                args.verification_id, args.store_id, args.phone_number, args.not_before, now
-            )
+        # One round trip: the database copies the verification's number, checks the named
+        # one (if any) and the limits, and inserts the session, its event and audit row.
+        rec = await self.db.dispatch(
+            principal_of(caller),
+            args.verification_id,
+            args.store_id,
+            args.phone_number,
+            args.not_before,
+            now,
+            self.limits,
+        )
         existed = rec.created_at != now
         if not existed:
             self._notify_soon(rec.id)

@@ -33,6 +33,7 @@ from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConne
 from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOutcome, StatusCallback
 from engine.session.store import SessionStore
 from engine.telephony import media, twiml
+from engine.telephony.destinations import DestinationGuard
 from engine.telephony.rest import TwilioCalls, TwilioCallsFactory, rest_calls_factory
 from engine.telephony.security import SignatureChecker, StreamTokens
 
@@ -82,7 +83,10 @@ class CallHost:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         hs = self.settings.host
-        self._twilio = self._twilio_factory(self.settings.twilio)
+        # The last check before any dial: only allowed destination country codes.
+        self._twilio = DestinationGuard(
+            self._twilio_factory(self.settings.twilio), self.settings.dispatch.allowed_country_codes
+        )
         self._server = await serve(
             self._handler,
             hs.bind_host,

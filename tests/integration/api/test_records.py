@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)
 BUSINESS = uuid.uuid4()
 STORE = uuid.uuid4()
 OTHER = uuid.uuid4()
-PHONE = "+46709876543"
+PHONE = f"+4670{uuid.uuid4().int % 10_000_000:07d}"  # unique: the number cooldown spans tests
 
 CONTEXT = {
     "operating_hours": {
