@@ -16,14 +16,15 @@ from typing import Any
 
 from engine.config import Settings
 from engine.dispatch.schedule import next_daily, next_weekly, report_week
-from engine.logs import configure_logging, get_logger
+from actors.process import enter
+from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 
 class ReporterActor:
     def __init__(self, settings: Settings) -> None:
-        configure_logging()
+        settings = enter(settings)
         self.settings = settings
         self._db: Any = None
         self._llm: Any = None

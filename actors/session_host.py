@@ -53,7 +53,9 @@ class SessionHostActor:
     """
 
     def __init__(self, settings: Settings, host_id: str, call_host_factory: str | None = None) -> None:
-        self.settings = settings
+        from actors.process import enter
+
+        self.settings = enter(settings)
         self.host_id = host_id
         self._factory_path = call_host_factory
         self._host: Any = None

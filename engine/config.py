@@ -8,11 +8,10 @@ Components receive the section they need (``settings.twilio``, ...) and never
 read ``os.environ`` themselves.
 
 How a process gets its secrets (every :class:`Secret` field): from its own
-node, never from another process. A secret is looked up, in order, in the
-environment variable (``TWILIO_AUTH_TOKEN``), a file named by ``<NAME>_FILE``
-(``TWILIO_AUTH_TOKEN_FILE=/run/secrets/twilio``), a file ``<NAME>`` in the
-directory ``CALLENGINE_SECRETS_DIR`` (a mounted Kubernetes secret), then the
-TOML file. When Ray pickles settings to start an actor, each secret travels as
+node, never from another process. A secret is looked up, in order, in a file
+named by ``<NAME>_FILE`` (``TWILIO_AUTH_TOKEN_FILE=/run/secrets/twilio``), a
+file ``<NAME>`` in the directory ``CALLENGINE_SECRETS_DIR`` (a mounted
+Kubernetes secret), the environment variable ``<NAME>``, then the TOML file. When Ray pickles settings to start an actor, each secret travels as
 its *name* only (:meth:`Secret.__reduce__`) and is looked up again, the same
 way, on the node where the actor is unpickled; a worker node's own
 environment or mounted secret therefore decides, and no secret value ever sits
@@ -99,14 +98,13 @@ def node_secret(name: str, env: Mapping[str, str] | None = None) -> Secret:
 
 
 def _secret_from_env(name: str, env: Mapping[str, str]) -> str | None:
-    if name in env:
-        return env[name]
+    """``<NAME>_FILE``, then ``$CALLENGINE_SECRETS_DIR/<NAME>``, then ``<NAME>``; None if none."""
     file_path = env.get(f"{name}_FILE")
     if not file_path:
         secrets_dir = env.get(SECRETS_DIR_ENV)
         candidate = Path(secrets_dir) / name if secrets_dir else None
         if candidate is None or not candidate.is_file():
-            return None
+            return env.get(name)
         file_path = str(candidate)
     try:
         # A trailing newline is how most tools write files; it is never part of a key.
@@ -357,10 +355,27 @@ class Settings:
     """``CALLENGINE_SECRETS_DIR``: directory of secret files named like their variables
     (``TWILIO_AUTH_TOKEN``, …), e.g. a mounted Kubernetes secret; read on each node."""
 
+    def on_this_node(self, env: Mapping[str, str] | None = None) -> Settings:
+        """These settings as this node sees them (every Ray actor calls it first).
+
+        Cluster-wide settings come from the process that started the engine (they travel
+        with the actor); where this node listens and how Twilio reaches it (the ``host``
+        section) come from this node's own environment when it sets them, and secrets were
+        already looked up on this node when the settings were unpickled.
+        """
+        env = os.environ if env is None else env
+        node = Settings.from_env(env)
+        changed = {
+            f.name: getattr(node.host, f.name)
+            for f in dataclasses.fields(HostSettings)
+            if _ENV_NAMES[("host", f.name)] in env
+        }
+        return dataclasses.replace(self, host=dataclasses.replace(self.host, **changed)) if changed else self
+
     @property
     def purely_local(self) -> bool:
         """One machine, nothing shared: no Ray cluster to join and the embedded database."""
-        return not self.ray_address and not self.database.url
+        return not self.ray_address and not self.database.url and not self.database.app_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -540,3 +555,4 @@ def _validate(s: Settings) -> None:
         raise ConfigError("DATABASE_APP_URL: must be a postgresql:// URL")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
+

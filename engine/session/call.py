@@ -98,6 +98,8 @@ class SessionDeps:
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = self.extra or {}
+        # Also as record attributes: the JSON formatter writes them as fields.
+        kwargs["extra"] = {**extra, **(kwargs.get("extra") or {})}
         return f"[session={extra.get('session_id')} store={extra.get('store_id')}] {msg}", kwargs
 
 
