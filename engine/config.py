@@ -555,4 +555,3 @@ def _validate(s: Settings) -> None:
         raise ConfigError("DATABASE_APP_URL: must be a postgresql:// URL")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
-

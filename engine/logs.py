@@ -24,7 +24,15 @@ from typing import Any
 _PHONE_RE = re.compile(r"(?<![\w.:-])(?:\+\d{6,15}|0\d{1,3}[ -]?\d{2,4}(?:[ -]?\d{2,3}){1,3})(?![\w.:-])")
 REDACTED = "<redacted>"
 CONTEXT_FIELDS = ("session_id", "store_id", "host_id", "attempt")
-_NOISY = ("websockets", "aiohttp.access", "httpx", "httpcore", "twilio.http_client", "openai", "alembic.runtime")
+_NOISY = (
+    "websockets",
+    "aiohttp.access",
+    "httpx",
+    "httpcore",
+    "twilio.http_client",
+    "openai",
+    "alembic.runtime",
+)
 
 
 def mask(text: str) -> str:
