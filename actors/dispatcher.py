@@ -13,12 +13,12 @@ from typing import Any
 
 from actors import _ray
 from actors.metrics import RayMetrics
+from actors.process import enter
 from actors.session_host import RayHostFleet
 from engine.clock import SystemClock
 from engine.config import Settings
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.dispatch.retry import RetryPolicy
-from actors.process import enter
 from engine.logs import get_logger
 
 log = get_logger(__name__)

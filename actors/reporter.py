@@ -14,9 +14,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from actors.process import enter
 from engine.config import Settings
 from engine.dispatch.schedule import next_daily, next_weekly, report_week
-from actors.process import enter
 from engine.logs import get_logger
 
 log = get_logger(__name__)

@@ -131,7 +131,7 @@ class HostListener:
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         return self.port
 
-    async def stop(self, timeout: float = 5.0) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
         if self._server is not None:
             self._server.close()
         if self._runner is not None:
@@ -139,7 +139,7 @@ class HostListener:
             self._runner = None
         if self._server is not None:
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(grace_s):
                     await self._server.wait_closed()
             except TimeoutError:
                 log.warning("listener on port %d: connections still open at stop", self.port)
