@@ -1,7 +1,7 @@
 """SessionHost: a thin async Ray actor over :class:`engine.session.host.CallHost`.
 
-One host holds ``sessions_per_host`` CallSessions and one websockets server
-(media streams + status callbacks). ``sessions_per_host = 1`` is the
+One host holds ``sessions_per_host`` CallSessions and one HTTP listener
+(media streams + status callbacks, :mod:`engine.session.listener`). ``sessions_per_host = 1`` is the
 dedicated-actor mode: the same code, one process per call. Hosts are named and
 detached so a Dispatcher restart does not take them (and their calls) down.
 

@@ -133,6 +133,9 @@ def serve_command(args: argparse.Namespace) -> int:
     log = get_logger("engine.api.serve")
     settings = Settings.from_env()
     check_plaintext_bind(settings.api, settings.api.bind_host, insecure=args.insecure)
+    from engine.telephony.security import check_auth_token
+
+    check_auth_token(settings.twilio.auth_token.get())  # hosts would refuse it later, one by one
     port = settings.api.port if args.port is None else args.port
     grace = settings.api.shutdown_grace_seconds if args.grace is None else args.grace
 

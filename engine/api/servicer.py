@@ -19,7 +19,7 @@ from typing import Any
 from engine.api import convert
 from engine.api import validation as v
 from engine.api.auth import Caller, TokenAuthority
-from engine.api.gate import Limiter, server_stream, unary
+from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.ports import DispatcherPort
@@ -74,6 +74,8 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         self.authority = authority
         self.unary_limit = Limiter(api.max_in_flight, "requests")
         self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
+        self.caller_streams = CallerLimiter(api.max_watch_streams_per_caller, "watch streams")
+        self.stream_max_seconds = api.watch_max_seconds
         self.watch_poll_seconds = watch_poll_seconds
         self.clock = clock
         self._notices: set[asyncio.Task[None]] = set()
