@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -324,6 +325,18 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         report = await erase_customer(self.db, principal_of(caller), phone)
         log.info("customer data erased rows=%d", sum(report.counts.values()))
         return pb.EraseCustomerDataResponse(affected_rows=dict(report.counts))
+
+    @unary
+    async def ExportCustomerData(
+        self, request: pb.ExportCustomerDataRequest, caller: Caller
+    ) -> pb.ExportCustomerDataResponse:
+        caller.require_role(Role.ADMIN)
+        phone = v.parse_erase(request)
+        from storage.export import export_customer
+
+        document = await export_customer(self.db, principal_of(caller), phone)
+        log.info("customer data exported sessions=%d", len(document["call_sessions"]))
+        return pb.ExportCustomerDataResponse(document_json=json.dumps(document, ensure_ascii=False))
 
     @unary
     async def PutStore(self, request: pb.PutStoreRequest, caller: Caller) -> pb.Store:

@@ -333,7 +333,7 @@ def parse_review(req: pb.ReviewFraudResultRequest) -> ReviewArgs:
     return ReviewArgs(result_id, decision)
 
 
-def parse_erase(req: pb.EraseCustomerDataRequest) -> str:
+def parse_erase(req: pb.EraseCustomerDataRequest | pb.ExportCustomerDataRequest) -> str:
     c = Checker()
     phone = c.e164("phone_number", req.phone_number)
     c.done()
