@@ -47,3 +47,23 @@ def test_kuberay_example_is_a_raycluster() -> None:
     worker = doc["spec"]["workerGroupSpecs"][0]
     resources = json.loads(json.loads(worker["rayStartParams"]["resources"]))
     assert resources["call_hub"] > 0
+
+
+def test_ray_ports_closed_and_token_auth_on() -> None:
+    config = load("ray_cluster.yaml")
+    head = " ".join(config["head_start_ray_commands"])
+    assert "--dashboard-host=127.0.0.1" in head and "0.0.0.0" not in head
+    for commands in (config["head_start_ray_commands"], config["worker_start_ray_commands"]):
+        assert all("RAY_AUTH_MODE=token" in c for c in commands if "ray start" in c)
+    assert "runtime_env" not in (ROOT / "ray_cluster.yaml").read_text(encoding="utf-8")
+    kuberay = load("docs/kuberay.yaml")
+    spec = kuberay["spec"]
+    assert spec["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "127.0.0.1"
+    head_container = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert "dashboard" not in {p.get("name") for p in head_container["ports"]}
+    containers = [head_container] + [g["template"]["spec"]["containers"][0] for g in spec["workerGroupSpecs"]]
+    for container in containers:
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert env["RAY_AUTH_MODE"] == "token" and env["CALLENGINE_SECRETS_DIR"]
+        # secrets come from a mounted volume, never as plain environment values in the manifest
+        assert not any("secretRef" in str(e) for e in container.get("envFrom", []))
