@@ -78,8 +78,11 @@ class CallHost:
         self.listener = HostListener(
             max_connections=hs.max_connections, handshake_timeout=hs.handshake_timeout_seconds
         )
-        self.listener.route("POST", "/status/{session_id}", self._status)
-        self.listener.route("GET", "/media/{session_id}", self._media)
+        # Also under any prefix: a TLS proxy may route /<node>/… here without stripping it
+        # (public_url_template carries the prefix, and signatures cover the public URL).
+        for prefix in ("", "/{prefix:.+}"):
+            self.listener.route("POST", prefix + "/status/{session_id}", self._status)
+            self.listener.route("GET", prefix + "/media/{session_id}", self._media)
         self.listener.route("GET", "/healthz", self._healthz)
         self._started = False
         self._twilio: TwilioCalls | None = None
