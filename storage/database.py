@@ -103,6 +103,8 @@ class Database:
             attach_keyring(engine.dialect, keyring)
             db = cls(engine, owner_url, keyring, blind, pgdata)
             await db._check_role()
+            if not upgrade:
+                await db._check_schema()
         except BaseException:
             if pgdata is not None:
                 await asyncio.to_thread(embedded.release, pgdata)
@@ -128,6 +130,21 @@ class Database:
             await self.engine.dispose()
             raise UnavailableError(
                 f"application connection is not the restricted role {APP_ROLE}", retryable=False
+            )
+
+    async def _check_schema(self) -> None:
+        """Without migrating (no owner at hand), insist the schema is the one this code needs."""
+        want = migrate.head()
+        try:
+            async with self.engine.connect() as conn:
+                have = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except SQLAlchemyError:
+            have = None
+        if have != want:
+            await self.engine.dispose()
+            raise ConfigError(
+                f"database schema is at {have or 'an older revision'}, this engine needs {want}: "
+                "run `callengine db upgrade` (as the owner, DATABASE_URL) first"
             )
 
     async def close(self) -> None:

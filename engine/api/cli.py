@@ -139,8 +139,10 @@ def serve_command(args: argparse.Namespace) -> int:
     port = settings.api.port if args.port is None else args.port
     grace = settings.api.shutdown_grace_seconds if args.grace is None else args.grace
 
-    # Migrate (and, embedded, start PostgreSQL) once here; the actors only connect.
-    db = asyncio.run(Database.open(settings))
+    # Embedded: migrate (and start PostgreSQL) once here; the actors only connect. An external
+    # database is migrated by `callengine db upgrade` (the owner); serve only checks the schema.
+    embedded = not (settings.database.url or settings.database.app_url)
+    db = asyncio.run(Database.open(settings, upgrade=embedded))
     local = not settings.ray_address
     # A local Ray is one node offering the front door, call slots and the control actors
     # (as the demo does); a cluster's nodes say what they offer themselves.

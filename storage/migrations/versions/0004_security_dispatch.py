@@ -186,5 +186,5 @@ def downgrade() -> None:
         "timestamp, double precision, integer)"
     )
     op.execute(f"REVOKE SELECT ON alembic_version FROM {APP_ROLE}")
-    op.execute(f"""DO $$ BEGIN ALTER ROLE {APP_ROLE} NOLOGIN;
-        EXCEPTION WHEN insufficient_privilege THEN NULL; END $$""")
+    # LOGIN stays: roles belong to the whole server (other databases may use this one), and
+    # sessions keep their verification's number (the old per-session ciphertexts are gone).

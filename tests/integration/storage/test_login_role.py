@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from storage import Database
 from storage.rls import APP_ROLE
+from tests.fixtures.postgres import PgServer, settings_for
 
 
 async def test_reset_role_from_the_runtime_connection_gains_nothing(database: Database) -> None:
@@ -51,3 +54,18 @@ async def test_reset_role_from_the_runtime_connection_gains_nothing(database: Da
         with pytest.raises(DBAPIError):
             await conn.execute(text(f'SET ROLE "{owner}"'))
         await conn.rollback()
+
+
+async def test_runtime_without_owner_refuses_an_old_schema(pg_server: PgServer, isolated_pg_url: str) -> None:
+    """Nodes never migrate (they have no owner login): an out-of-date schema is a clear error."""
+    from engine.errors import ConfigError
+    from storage import migrate
+
+    await asyncio.to_thread(migrate.upgrade, isolated_pg_url)
+    await asyncio.to_thread(migrate.downgrade, isolated_pg_url, "0003")
+    with pytest.raises(ConfigError, match="callengine db upgrade"):
+        await Database.open(settings_for(pg_server, url=isolated_pg_url), upgrade=False)
+    db = await Database.open(settings_for(pg_server, url=isolated_pg_url))  # the owner migrates
+    await db.close()
+    db = await Database.open(settings_for(pg_server, url=isolated_pg_url), upgrade=False)
+    await db.close()
