@@ -294,7 +294,9 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         from engine.analysis.service import review_fraud_result
 
         # Through the analysis service: the session's assessment is re-folded with the decision.
-        rec = await review_fraud_result(self.db, principal_of(caller), args.fraud_result_id, args.decision)
+        rec = await review_fraud_result(
+            self.db, principal_of(caller), args.fraud_result_id, args.decision, now=self.clock()
+        )
         log.info("fraud review result=%s decision=%s", args.fraud_result_id, args.decision.value)
         return convert.fraud_result(rec)
 

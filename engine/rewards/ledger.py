@@ -10,7 +10,8 @@ One entry per assessed call. Its state says whether the reward may be paid:
 
 The amount is the purchase amount × the assessment's reward percentage, rounded
 to the currency's minor unit (:mod:`engine.rewards.money`); a withheld entry
-keeps the percentage for the record but its amount is 0. Re-analysis (a
+keeps the percentage for the record but its amount is 0. Until it is paid an
+entry follows the records it comes from (a corrected purchase amount restates it). Re-analysis (a
 re-assessment, a forced fraud re-check, a review decision) moves an unpaid
 entry to whatever the facts now say, in either direction — a reviewer's
 "false positive" releases a withheld reward. Only settling moves an entry to
@@ -29,7 +30,7 @@ from decimal import Decimal
 
 import msgspec
 
-from engine.errors import ConflictError, ValidationError
+from engine.errors import ConflictError
 from engine.rewards.money import Money, percentage_of
 
 
@@ -123,8 +124,6 @@ def on_analysis(
     """The entry after the assessment or the fraud verdict was (re)stored."""
     if current is not None and current.state is RewardState.PAID:
         return Change(current, current, late_fraud=standing.fraudulent)
-    if current is not None and current.purchase.currency != purchase.currency:
-        raise ValidationError("currency", "a reward cannot change currency")
     state, reason = target_state(standing)
     if state is RewardState.PENDING and current is not None and current.state is not RewardState.PENDING:
         # Fraud rows only disappear through retention; the ledger does not un-check a call.

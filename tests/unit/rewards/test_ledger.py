@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import ConflictError, ValidationError
+from engine.errors import ConflictError
 from engine.rewards.ledger import (
     ALLOWED,
     Entry,
@@ -111,9 +111,9 @@ def test_settle_from_every_state(state: RewardState | None) -> None:
             settle(current, "R2")
 
 
-def test_currency_cannot_change() -> None:
-    with pytest.raises(ValidationError, match="currency"):
-        on_analysis(entry(S.PENDING), Money.of("249.50", "EUR"), PCT, FraudStanding(True, False, False))
+def test_an_unpaid_entry_follows_a_corrected_purchase() -> None:
+    change = on_analysis(entry(S.APPROVED), Money.of("100.00"), PCT, FraudStanding(True, False, False))
+    assert change.after.purchase == Money.of("100.00") and change.after.amount == Money.of("6.75")
 
 
 def test_allowed_moves_are_closed_and_paid_is_final() -> None:
