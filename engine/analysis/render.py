@@ -122,7 +122,7 @@ def _kpis(hist: dict[str, Any], total: Any) -> str:
 
 def _theme_label(t: dict[str, Any]) -> str:
     dep = t.get("department")
-    return f"{_cap(t.get('topic') or t.get('title'))}" + (f" ({dep})" if dep else "")
+    return f"{_cap(t.get('topic') or t.get('title'))}" + (f" ({_cap(dep)})" if dep else "")
 
 
 def _theme_title(t: dict[str, Any]) -> str:
@@ -155,7 +155,7 @@ def _themes(items: Sequence[dict[str, Any]], new_keys: set[tuple[Any, Any]]) -> 
         row_class = ' class="is-new"' if is_new else ""
         rows.append(
             f"<tr{row_class}><td>{_esc(_theme_title(t))}{badge}</td>"
-            f'<td>{_esc(t.get("department") or "–")}</td><td class="num">{_esc(sv.integer(calls_now))}</td>'
+            f'<td>{_esc(_cap(t.get("department")) or "–")}</td><td class="num">{_esc(sv.integer(calls_now))}</td>'
             f'<td class="num">{_esc(sv.percent(_num(t.get("share"))))}</td><td class="num">{_esc(change)}</td></tr>'
         )
     head = (
@@ -169,7 +169,7 @@ def _departments(items: Sequence[dict[str, Any]]) -> str:
     if not items:
         return '<p class="quiet">Inga avdelningar nämndes.</p>'
     rows = "".join(
-        f'<tr><td>{_esc(d.get("department"))}</td><td class="num">{_esc(sv.integer(_num(d.get("calls"))))}</td>'
+        f'<tr><td>{_esc(_cap(d.get("department")))}</td><td class="num">{_esc(sv.integer(_num(d.get("calls"))))}</td>'
         f'<td class="num">{_esc(sv.integer(_num(d.get("positive_mentions"))))}</td>'
         f'<td class="num">{_esc(sv.integer(_num(d.get("negative_mentions"))))}</td>'
         f"<td>{_esc(_cap(d.get('top_issue')) or '–')}</td>"
@@ -205,7 +205,7 @@ def _recommendations(items: Sequence[dict[str, Any]]) -> str:
     if not items:
         return '<p class="quiet">Inga rekommendationer denna vecka.</p>'
     rows = "".join(
-        f"<tr><td>{_esc(r.get('action'))}</td><td>{_esc(r.get('department') or '–')}</td>"
+        f"<tr><td>{_esc(r.get('action'))}</td><td>{_esc(_cap(r.get('department')) or '–')}</td>"
         f"<td>{_esc(PRIORITY.get(str(r.get('priority')), r.get('priority')))}</td><td>{_esc(r.get('rationale'))}</td></tr>"
         for r in items
     )
@@ -224,7 +224,7 @@ def _charts(
     if nxt and _num(nxt.get("forecast_next_week")) is not None and nxt.get("week"):
         forecast = (sv.week_short(nxt["week"]) + "*", float(nxt["forecast_next_week"]))
     bars = sorted(
-        ((str(d.get("department")), int(_num(d.get("negative_mentions")) or 0)) for d in deps),
+        ((_cap(d.get("department")), int(_num(d.get("negative_mentions")) or 0)) for d in deps),
         key=lambda b: -b[1],
     )
     span = sv.last_weeks(len(weeks)) if len(weeks) != 1 else "denna vecka"
