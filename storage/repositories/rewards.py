@@ -94,7 +94,9 @@ class RewardRepository(Repository):
     ) -> RewardEntry | None:
         """Create or restate the call's entry from its assessment and ``standing``; None if not assessed.
 
-        Call it in the transaction that stored the assessment or folded the fraud verdict.
+        Call it in the transaction that stored the assessment or folded the fraud verdict, under
+        the session's analysis lock (engine/analysis/service.py): that lock is what keeps two
+        writers from both creating the entry.
         """
         basis = (
             await self.session.execute(
