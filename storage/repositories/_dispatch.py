@@ -1,4 +1,4 @@
-"""DispatchCall in one database statement: ``dispatch_session`` (migration ``0004_security``).
+"""DispatchCall in one database statement: ``dispatch_session`` (migration ``0005_security``).
 
 The statement checks the caller's store, the verification and the optional number the
 caller named (by blind index), the store's daily quota and the number's cooldown, then

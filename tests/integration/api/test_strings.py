@@ -29,8 +29,9 @@ def _cases() -> Iterator[tuple[str, str, str]]:
     for method in SERVICE.methods:
         for field in method.input_type.fields:
             if field.type == FieldDescriptor.TYPE_STRING:
+                name = f"{field.name}[0]" if _repeated(field) else field.name
                 for kind in BAD:
-                    yield method.name, field.name, kind
+                    yield method.name, name, kind
             elif field.message_type is not None and field.message_type.full_name == "google.protobuf.Value":
                 for kind in BAD:
                     yield method.name, f"{field.name}.note", kind
@@ -42,9 +43,16 @@ def _request(rpc: str, path: str, kind: str) -> Any:
     name, _, key = path.partition(".")
     if key:
         json_format.ParseDict({key: BAD[kind]}, getattr(request, name))
+    elif name.endswith("[0]"):
+        getattr(request, name[:-3]).append(BAD[kind])
     else:
         setattr(request, name, BAD[kind])
     return request
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    flag = getattr(field, "is_repeated", None)
+    return bool(flag) if flag is not None else field.label == FieldDescriptor.LABEL_REPEATED
 
 
 async def _call(env: Env, rpc: str, request: Any, metadata: Any) -> grpc.aio.AioRpcError | None:

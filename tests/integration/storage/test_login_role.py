@@ -62,7 +62,7 @@ async def test_runtime_without_owner_refuses_an_old_schema(pg_server: PgServer, 
     from storage import migrate
 
     await asyncio.to_thread(migrate.upgrade, isolated_pg_url)
-    await asyncio.to_thread(migrate.downgrade, isolated_pg_url, "0003")
+    await asyncio.to_thread(migrate.downgrade, isolated_pg_url, "0004_business")
     with pytest.raises(ConfigError, match="callengine db upgrade"):
         await Database.open(settings_for(pg_server, url=isolated_pg_url), upgrade=False)
     db = await Database.open(settings_for(pg_server, url=isolated_pg_url))  # the owner migrates

@@ -1,7 +1,7 @@
 """Security perimeter: the runtime's own login, and dispatch that dials only the verification's number
 
-Revision ID: 0004_security
-Revises: 0003
+Revision ID: 0005_security
+Revises: 0004_business
 Create Date: 2026-12-02 09:00:00
 
 - ``callengine_app`` (owns nothing, NOSUPERUSER, NOBYPASSRLS) may now LOG IN: the runtime
@@ -29,8 +29,8 @@ from alembic import op
 
 from storage.rls import APP_ROLE
 
-revision: str = "0004_security"
-down_revision: str | None = "0003"
+revision: str = "0005_security"
+down_revision: str | None = "0004_business"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
