@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "engine.api.cli",  # serve, token
     "engine.bench.cli",  # bench
     "engine.analysis.cli",  # report
+    "engine.config_cli",  # config example|show
 )
 
 
@@ -55,8 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
+    from engine.errors import ConfigError
+
     try:
         return int(func(args) or 0)
+    except ConfigError as exc:
+        # A misspelt or invalid setting is the operator's to fix: say which, without a traceback.
+        print(f"callengine: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
