@@ -125,6 +125,27 @@ class TwilioSettings:
         env="TWILIO_CALLS_PER_SECOND",
         doc="The account's CPS limit, enforced by the dispatcher's token bucket.",
     )
+    region: str = setting(
+        "",
+        env="TWILIO_REGION",
+        doc="Processing region of real Twilio, e.g. ie1 (Ireland) to keep call data in the EU. "
+        "Empty: us1. Keys are per region: use an API key created in it.",
+    )
+    edge: str = setting(
+        "",
+        env="TWILIO_EDGE",
+        doc="Edge location the REST requests enter by, e.g. dublin; empty: the region's own edge "
+        "(ie1 → dublin). Real Twilio only (the emulator's IP address would be rewritten).",
+    )
+    api_key_sid: str = setting(
+        "",
+        env="TWILIO_API_KEY_SID",
+        doc="API key (SK…) for the REST calls instead of the account SID and auth token; "
+        "needed outside us1, where the key must exist in TWILIO_REGION.",
+    )
+    api_key_secret: Secret = setting(
+        Secret(""), env="TWILIO_API_KEY_SECRET", doc="Secret of TWILIO_API_KEY_SID."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -481,9 +502,57 @@ def _validate(s: Settings) -> None:
         raise ConfigError("CALLENGINE_SESSIONS_PER_HOST: must be >= 1")
     if s.twilio.calls_per_second <= 0:
         raise ConfigError("TWILIO_CALLS_PER_SECOND: must be > 0")
+    _validate_twilio_location(s.twilio)
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:
         raise ConfigError("port: must be within 0..65535")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
+
+
+# Twilio's edge location of each processing region (its REST host is api.{edge}.{region}.twilio.com;
+# the region-only api.{region}.twilio.com hosts were retired).
+TWILIO_REGION_EDGES = {
+    "us1": "ashburn",
+    "us2": "umatilla",
+    "ie1": "dublin",
+    "de1": "frankfurt",
+    "au1": "sydney",
+    "jp1": "tokyo",
+    "jp2": "osaka",
+    "sg1": "singapore",
+    "br1": "sao-paulo",
+}
+
+
+def twilio_location(t: TwilioSettings) -> tuple[str | None, str | None]:
+    """(edge, region) to give the SDK: none against an emulator, else the region and its edge."""
+    if t.api_base_url or not t.region:
+        return None, None
+    return (t.edge or TWILIO_REGION_EDGES[t.region]), t.region
+
+
+def _validate_twilio_location(t: TwilioSettings) -> None:
+    if not (t.region or t.edge):
+        return
+    if t.api_base_url:
+        # The SDK rewrites the host by splitting it on dots: an emulator at 127.0.0.1 would break.
+        raise ConfigError("TWILIO_REGION/TWILIO_EDGE: apply to real Twilio only; unset TWILIO_API_BASE_URL")
+    if not t.region:
+        raise ConfigError(
+            f"TWILIO_EDGE={t.edge}: set TWILIO_REGION too (ie1 to process in Ireland); an edge alone "
+            "still processes in us1"
+        )
+    if t.region not in TWILIO_REGION_EDGES:
+        raise ConfigError(
+            f"TWILIO_REGION={t.region}: unknown region{_nearest(t.region, list(TWILIO_REGION_EDGES))}"
+        )
+    known_edges = sorted(set(TWILIO_REGION_EDGES.values()) | {"roaming"})
+    if t.edge and t.edge not in known_edges:
+        raise ConfigError(f"TWILIO_EDGE={t.edge}: unknown edge{_nearest(t.edge, known_edges)}")
+    if t.region != "us1" and not t.api_key_sid:
+        raise ConfigError(
+            f"TWILIO_REGION={t.region}: set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET to an API key "
+            "created in that region (account credentials only work in us1)"
+        )
