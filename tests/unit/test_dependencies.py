@@ -84,15 +84,18 @@ def owners_of(module: str) -> frozenset[str]:
     return frozenset(_norm(d) for d in found)
 
 
-def imports(path: Path) -> Iterator[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
+@cache
+def imports(path: Path) -> tuple[str, ...]:
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
+            found += (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
+            found.append(node.module)
+    return tuple(found)
 
 
+@cache
 def distribution_of(module: str) -> str | None:
     top = module.split(".")[0]
     if top in sys.stdlib_module_names or top in OWN or top == "__future__":
