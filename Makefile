@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 EXTRAS_ALL := embedded,demo,test,dev
 LINTED := engine actors storage tests tools
 
-.PHONY: demo test lint typecheck lowest unit integration e2e proto lock lock-upgrade bench clean
+.PHONY: demo test lint typecheck lowest browser unit integration e2e proto lock lock-upgrade bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(DEMO_STAMP)
 	$(BIN)/callengine demo
 
-test: $(STAMP) lint typecheck lowest
+test: $(STAMP) lint typecheck lowest browser
 	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
@@ -39,6 +39,11 @@ typecheck: $(STAMP)
 # The declared minimum versions really work: lowest versions in a throwaway venv, unit tests there.
 lowest: $(STAMP)
 	$(BIN)/python tools/lowest_versions.py --uv $(BIN)/uv
+
+# Headless Chromium (Debian's package) for the report rendering tests; installed when missing.
+# Not fatal here: the test itself reports why when it cannot get one.
+browser: $(STAMP)
+	-$(BIN)/python -m tests.fixtures.browser
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
