@@ -319,6 +319,7 @@ CONFIG_ENV = "CALLENGINE_CONFIG"
 OTHER_ENV: dict[str, str] = {
     CONFIG_ENV: "path of the TOML settings file",
     "CALLENGINE_TEST_DATABASE_URL": "tests only: run the storage tests against this external server too",
+    "CALLENGINE_CHROMIUM": "tests only: the Chromium binary the report rendering test uses",
 }
 STRICT_PREFIX = "CALLENGINE_"
 
