@@ -340,25 +340,33 @@ class FieldInfo:
         return f"{self.section}.{self.name}" if self.section else self.name
 
 
+def _section_class(f: dataclasses.Field[Any]) -> type | None:
+    """The dataclass a section field holds (read from its factory: nothing is instantiated)."""
+    factory = f.default_factory
+    if factory is not dataclasses.MISSING and isinstance(factory, type) and dataclasses.is_dataclass(factory):
+        return factory
+    return None
+
+
 def sections(cls: type[Settings] = Settings) -> dict[str, str]:
     """Section name → its one-line description, in declaration order."""
     out = {}
     for f in dataclasses.fields(cls):
-        value = _default_of(f)
-        if dataclasses.is_dataclass(value):
-            out[f.name] = (type(value).__doc__ or "").strip()
+        section = _section_class(f)
+        if section is not None:
+            out[f.name] = (section.__doc__ or "").strip()
     return out
 
 
 def fields(cls: type[Settings] = Settings) -> Iterator[FieldInfo]:
     """Every settings field in declaration order: top-level fields first, then each section's."""
-    top = [f for f in dataclasses.fields(cls) if not dataclasses.is_dataclass(_default_of(f))]
-    for f in top:
-        yield _info("", f)
     for f in dataclasses.fields(cls):
-        section_default = _default_of(f)
-        if dataclasses.is_dataclass(section_default):
-            for sf in dataclasses.fields(section_default):
+        if _section_class(f) is None:
+            yield _info("", f)
+    for f in dataclasses.fields(cls):
+        section = _section_class(f)
+        if section is not None:
+            for sf in dataclasses.fields(section):
                 yield _info(f.name, sf)
 
 
@@ -382,6 +390,10 @@ def _info(section: str, f: dataclasses.Field[Any]) -> FieldInfo:
         default=_default_of(f),
         machine_default=bool(f.metadata.get("machine_default")),
     )
+
+
+def _env_by_field() -> dict[tuple[str, str], str]:
+    return {(info.section, info.name): info.env for info in fields()}
 
 
 def env_names(cls: type[Settings] = Settings) -> set[str]:
@@ -557,3 +569,9 @@ def _validate_twilio_location(t: TwilioSettings) -> None:
             f"TWILIO_REGION={t.region}: set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET to an API key "
             "created in that region (account credentials only work in us1)"
         )
+
+
+# (section, field) → environment variable ("" for a top-level field), derived from the
+# declarations above for code that looks a variable up by field. Never edit it: declare the
+# field with setting(env=...) instead.
+_ENV_NAMES: dict[tuple[str, str], str] = _env_by_field()
