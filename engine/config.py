@@ -1,8 +1,9 @@
 """Settings: one typed object, read from the environment (and an optional TOML file) in one place.
 
 Precedence: environment variable > TOML file (``CALLENGINE_CONFIG``) > default.
-Each section is a frozen dataclass. Every field is declared with :func:`setting`,
-which carries its environment variable and its documentation: the loader, the
+Each section is a frozen dataclass. Every field is declared with :func:`setting`
+(:mod:`engine.config_fields`), which carries its environment variable and its
+documentation: the loader, the
 strictness checks, ``callengine config example`` (checked in as
 ``callengine.example.toml``) and ``callengine config show`` are all derived from
 those declarations, so a new field needs nothing else (``tests/unit/test_config.py``
@@ -19,13 +20,21 @@ read ``os.environ`` themselves.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.config_fields import (
+    FieldInfo,
+    check_env,
+    check_file,
+    declared_fields,
+    declared_sections,
+    nearest,
+    setting,
+)
 from engine.errors import ConfigError
 
 
@@ -53,19 +62,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def setting(default: Any = dataclasses.MISSING, *, env: str, doc: str, factory: Any = None) -> Any:
-    """Declare a settings field: its default, its environment variable and its documentation.
-
-    ``doc`` becomes the comment above the key in ``callengine.example.toml``. Use
-    ``factory`` (not ``default``) for a value computed per machine (it is left
-    commented out in the example).
-    """
-    metadata = {"env": env, "doc": doc, "machine_default": factory is not None}
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 def default_data_dir() -> Path:
@@ -324,121 +320,19 @@ OTHER_ENV: dict[str, str] = {
 STRICT_PREFIX = "CALLENGINE_"
 
 
-@dataclasses.dataclass(frozen=True)
-class FieldInfo:
-    """One settings field as the loader, the example and ``config show`` see it."""
-
-    section: str  # "" for a top-level field
-    name: str
-    env: str
-    doc: str
-    default: Any
-    machine_default: bool
-
-    @property
-    def key(self) -> str:
-        return f"{self.section}.{self.name}" if self.section else self.name
-
-
-def _section_class(f: dataclasses.Field[Any]) -> type | None:
-    """The dataclass a section field holds (read from its factory: nothing is instantiated)."""
-    factory = f.default_factory
-    if factory is not dataclasses.MISSING and isinstance(factory, type) and dataclasses.is_dataclass(factory):
-        return factory
-    return None
-
-
-def sections(cls: type[Settings] = Settings) -> dict[str, str]:
+def sections() -> dict[str, str]:
     """Section name → its one-line description, in declaration order."""
-    out = {}
-    for f in dataclasses.fields(cls):
-        section = _section_class(f)
-        if section is not None:
-            out[f.name] = (section.__doc__ or "").strip()
-    return out
+    return declared_sections(Settings)
 
 
-def fields(cls: type[Settings] = Settings) -> Iterator[FieldInfo]:
+def fields() -> Iterator[FieldInfo]:
     """Every settings field in declaration order: top-level fields first, then each section's."""
-    for f in dataclasses.fields(cls):
-        if _section_class(f) is None:
-            yield _info("", f)
-    for f in dataclasses.fields(cls):
-        section = _section_class(f)
-        if section is not None:
-            for sf in dataclasses.fields(section):
-                yield _info(f.name, sf)
+    return declared_fields(Settings)
 
 
-def _default_of(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    raise ConfigError(f"settings field {f.name} has no default")
-
-
-def _info(section: str, f: dataclasses.Field[Any]) -> FieldInfo:
-    where = f"{section}.{f.name}" if section else f.name
-    if "env" not in f.metadata or not f.metadata.get("doc"):
-        raise ConfigError(f"settings field {where} is not declared with setting(env=..., doc=...)")
-    return FieldInfo(
-        section=section,
-        name=f.name,
-        env=f.metadata["env"],
-        doc=f.metadata["doc"],
-        default=_default_of(f),
-        machine_default=bool(f.metadata.get("machine_default")),
-    )
-
-
-def _env_by_field() -> dict[tuple[str, str], str]:
-    return {(info.section, info.name): info.env for info in fields()}
-
-
-def env_names(cls: type[Settings] = Settings) -> set[str]:
+def env_names() -> set[str]:
     """Every environment variable the engine reads (settings fields and :data:`OTHER_ENV`)."""
-    return {info.env for info in fields(cls)} | set(OTHER_ENV)
-
-
-def _nearest(word: str, candidates: list[str]) -> str:
-    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"; did you mean {match[0]}?" if match else ""
-
-
-def check_file(values: Mapping[str, Any], source: str, cls: type[Settings] = Settings) -> None:
-    """Refuse unknown sections and keys, naming the nearest valid one."""
-    known_sections = sections(cls)
-    infos = list(fields(cls))
-    top_keys = [i.name for i in infos if not i.section]
-    where = f"{CONFIG_ENV}={source}" if source else "config file"
-    for key, value in values.items():
-        if key in known_sections:
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [{key}] must be a table")
-            section_keys = [i.name for i in infos if i.section == key]
-            for sub in value:
-                if sub not in section_keys:
-                    elsewhere = " or ".join(f"[{i.section}]" for i in infos if i.name == sub and i.section)
-                    hint = f"; {sub} belongs in {elsewhere}" if elsewhere else _nearest(sub, section_keys)
-                    raise ConfigError(f"{where}: unknown key {sub!r} in [{key}]{hint}")
-        elif key not in top_keys:
-            kind = "section" if isinstance(value, dict) else "key"
-            shown = f"[{key}]" if kind == "section" else repr(key)
-            candidates = [f"[{s}]" for s in known_sections] if kind == "section" else top_keys
-            hint = _nearest(shown, candidates) or _nearest(key, list(known_sections) + top_keys)
-            raise ConfigError(f"{where}: unknown {kind} {shown}{hint}")
-
-
-def check_env(env: Mapping[str, str], cls: type[Settings] = Settings) -> None:
-    """Refuse unknown ``CALLENGINE_*`` variables, naming the nearest known one."""
-    known = env_names(cls)
-    unknown = sorted(k for k in env if k.startswith(STRICT_PREFIX) and k not in known)
-    if unknown:
-        name = unknown[0]
-        hint = _nearest(name, sorted(known))
-        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-        raise ConfigError(f"unknown environment variable {name}{more}{hint}")
+    return {info.env for info in fields()} | set(OTHER_ENV)
 
 
 def _convert(name: str, raw: Any, default: Any) -> Any:
@@ -483,11 +377,11 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
 def _load(
     cls: type[Settings], env: Mapping[str, str], file_values: dict[str, Any], *, source: str = ""
 ) -> Settings:
-    check_env(env, cls)
-    check_file(file_values, source, cls)
+    check_env(env, env_names(), STRICT_PREFIX)
+    check_file(file_values, f"{CONFIG_ENV}={source}" if source else "config file", cls)
     by_section: dict[str, dict[str, Any]] = {}
     top: dict[str, Any] = {}
-    for info in fields(cls):
+    for info in declared_fields(cls):
         from_file = (file_values.get(info.section) or {}) if info.section else file_values
         raw = env.get(info.env)
         name = info.env
@@ -559,11 +453,11 @@ def _validate_twilio_location(t: TwilioSettings) -> None:
         )
     if t.region not in TWILIO_REGION_EDGES:
         raise ConfigError(
-            f"TWILIO_REGION={t.region}: unknown region{_nearest(t.region, list(TWILIO_REGION_EDGES))}"
+            f"TWILIO_REGION={t.region}: unknown region{nearest(t.region, list(TWILIO_REGION_EDGES))}"
         )
     known_edges = sorted(set(TWILIO_REGION_EDGES.values()) | {"roaming"})
     if t.edge and t.edge not in known_edges:
-        raise ConfigError(f"TWILIO_EDGE={t.edge}: unknown edge{_nearest(t.edge, known_edges)}")
+        raise ConfigError(f"TWILIO_EDGE={t.edge}: unknown edge{nearest(t.edge, known_edges)}")
     if t.region != "us1" and not t.api_key_sid:
         raise ConfigError(
             f"TWILIO_REGION={t.region}: set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET to an API key "
@@ -574,4 +468,4 @@ def _validate_twilio_location(t: TwilioSettings) -> None:
 # (section, field) → environment variable ("" for a top-level field), derived from the
 # declarations above for code that looks a variable up by field. Never edit it: declare the
 # field with setting(env=...) instead.
-_ENV_NAMES: dict[tuple[str, str], str] = _env_by_field()
+_ENV_NAMES: dict[tuple[str, str], str] = {(i.section, i.name): i.env for i in fields()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli, config, config_cli
+from engine import cli, config, config_cli, config_fields
 from engine.config import Secret, Settings
 from engine.errors import ConfigError
 
@@ -136,7 +136,7 @@ def test_a_field_without_setting_is_caught() -> None:
         bad: Bad = dataclasses.field(default_factory=Bad)
 
     with pytest.raises(ConfigError, match=r"bad\.knob is not declared with setting"):
-        list(config.fields(BadSettings))
+        list(config_fields.declared_fields(BadSettings))
 
 
 def test_every_callengine_variable_named_in_the_repo_is_known() -> None:
