@@ -105,7 +105,8 @@ class TwilioRestCalls:
                     from_=self._settings.from_number,
                     twiml=twiml,
                     status_callback=status_callback,
-                    status_callback_method="GET",
+                    # POST: the form body carries To/From, so no number sits in a URL.
+                    status_callback_method="POST",
                     status_callback_event=STATUS_EVENTS,
                     machine_detection="Enable",
                     timeout=timeout_s,

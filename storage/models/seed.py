@@ -69,7 +69,8 @@ class FeedbackCallSession(Base):
     )
     store_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stores.id"), nullable=False)
     phone_number: Mapped[str] = mapped_column(
-        EncryptedText("feedback_call_sessions", "phone_number"), nullable=False
+        EncryptedText("customer_verifications", "phone_number", row_column="customer_verification_id"),
+        nullable=False,
     )
     session_status: Mapped[str] = mapped_column(String(20), nullable=False)
     call_initiated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False)
