@@ -17,7 +17,10 @@ TOKEN = "f" * 32
 
 
 def test_pickled_settings_carry_secret_names_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    # A local Ray started earlier in this process publishes the driver's secrets
+    # through CALLENGINE_SECRETS_DIR (actors/process.py): this node must have none.
+    for name in ("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN_FILE", "CALLENGINE_SECRETS_DIR"):
+        monkeypatch.delenv(name, raising=False)
     settings = Settings(twilio=TwilioSettings(auth_token=Secret(TOKEN)))
     blob = pickle.dumps(settings)
     assert TOKEN.encode() not in blob
