@@ -13,12 +13,13 @@ from typing import Any
 
 from actors import _ray
 from actors.metrics import RayMetrics
+from actors.process import enter
 from actors.session_host import RayHostFleet
 from engine.clock import SystemClock
 from engine.config import Settings
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.dispatch.retry import RetryPolicy
-from engine.logs import configure_logging, get_logger
+from engine.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -52,10 +53,10 @@ class DispatcherActor:
         overrides: dict[str, Any] | None = None,
         analysis: bool = True,
     ) -> None:
-        configure_logging()
         from engine.dispatch.sql_queue import SqlSessionQueue
         from storage import Database
 
+        settings = enter(settings)
         self.settings = settings
         self.db = await Database.open(settings, upgrade=False)
         opts = options_from(settings, **(overrides or {}))

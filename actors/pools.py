@@ -32,7 +32,9 @@ class AnalysisActor:
     """Runs one kind of post-call analysis for whoever submits it."""
 
     def __init__(self, settings: Settings, kind: str) -> None:
-        self.settings = settings
+        from actors.process import enter
+
+        self.settings = enter(settings)
         self.kind = kind
         self._db: Any = None
         self._llm: Any = None

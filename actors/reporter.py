@@ -14,16 +14,17 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from actors.process import enter
 from engine.config import Settings
 from engine.dispatch.schedule import next_daily, next_weekly, report_week
-from engine.logs import configure_logging, get_logger
+from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 
 class ReporterActor:
     def __init__(self, settings: Settings) -> None:
-        configure_logging()
+        settings = enter(settings)
         self.settings = settings
         self._db: Any = None
         self._llm: Any = None

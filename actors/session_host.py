@@ -1,7 +1,7 @@
 """SessionHost: a thin async Ray actor over :class:`engine.session.host.CallHost`.
 
-One host holds ``sessions_per_host`` CallSessions and one websockets server
-(media streams + status callbacks). ``sessions_per_host = 1`` is the
+One host holds ``sessions_per_host`` CallSessions and one HTTP listener
+(media streams + status callbacks, :mod:`engine.session.listener`). ``sessions_per_host = 1`` is the
 dedicated-actor mode: the same code, one process per call. Hosts are named and
 detached so a Dispatcher restart does not take them (and their calls) down.
 
@@ -78,7 +78,9 @@ class SessionHostActor:
     """
 
     def __init__(self, settings: Settings, host_id: str, call_host_factory: str | None = None) -> None:
-        self.settings = settings
+        from actors.process import enter
+
+        self.settings = enter(settings)
         self.host_id = host_id
         self._factory_path = call_host_factory
         self._host: Any = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,18 +20,20 @@ from typing import Any
 from engine.api import convert
 from engine.api import validation as v
 from engine.api.auth import Caller, TokenAuthority
-from engine.api.gate import Limiter, server_stream, unary
+from engine.api.business import BusinessRpcs
+from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.ports import DispatcherPort
 from engine.api.reports import ReportPort
-from engine.config import ApiSettings
+from engine.config import ApiSettings, DispatchSettings
 from engine.domain import Role, SessionStatus
 from engine.errors import NotFoundError, PermissionDeniedError
 from storage.database import Database
 from storage.principal import Principal
 from storage.records import BusinessContext as BusinessContextRecord
 from storage.records import CallSessionRecord, FraudFilter
+from storage.repositories._dispatch import DispatchLimits
 
 log = logging.getLogger("engine.api")
 
@@ -48,8 +51,11 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class CallEngineService(pb_grpc.CallEngineServicer):
-    """callengine.v1.CallEngine over the storage repositories and the Dispatcher port."""
+class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
+    """callengine.v1.CallEngine over the storage repositories and the Dispatcher port.
+
+    The business-output RPCs (rewards, report lists, statistics) live in :mod:`engine.api.business`.
+    """
 
     def __init__(
         self,
@@ -61,13 +67,20 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         *,
         watch_poll_seconds: float = 0.25,
         clock: Callable[[], dt.datetime] = _utcnow,
+        dispatch: DispatchSettings | None = None,
     ) -> None:
         self.db = db
+        self.dispatch_settings = dispatch or DispatchSettings()
+        self.limits = DispatchLimits(
+            self.dispatch_settings.number_cooldown_seconds, self.dispatch_settings.store_daily_quota
+        )
         self.dispatcher = dispatcher
         self.reports = reports
         self.authority = authority
         self.unary_limit = Limiter(api.max_in_flight, "requests")
         self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
+        self.caller_streams = CallerLimiter(api.max_watch_streams_per_caller, "watch streams")
+        self.stream_max_seconds = api.watch_max_seconds
         self.watch_poll_seconds = watch_poll_seconds
         self.clock = clock
         self._notices: set[asyncio.Task[None]] = set()
@@ -76,13 +89,20 @@ class CallEngineService(pb_grpc.CallEngineServicer):
 
     @unary
     async def DispatchCall(self, request: pb.DispatchCallRequest, caller: Caller) -> pb.DispatchCallResponse:
-        args = v.parse_dispatch(request)
+        args = v.parse_dispatch(request, self.dispatch_settings.allowed_country_codes)
         caller.require_store(args.store_id)
         now = self.clock()
-        async with self.db.transaction(principal_of(caller)) as tx:
-            rec = await tx.sessions.create_pending(
-                args.verification_id, args.store_id, args.phone_number, args.not_before, now
-            )
+        # One round trip: the database copies the verification's number, checks the named
+        # one (if any) and the limits, and inserts the session, its event and audit row.
+        rec = await self.db.dispatch(
+            principal_of(caller),
+            args.verification_id,
+            args.store_id,
+            args.phone_number,
+            args.not_before,
+            now,
+            self.limits,
+        )
         existed = rec.created_at != now
         if not existed:
             self._notify_soon(rec.id)
@@ -294,7 +314,9 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         from engine.analysis.service import review_fraud_result
 
         # Through the analysis service: the session's assessment is re-folded with the decision.
-        rec = await review_fraud_result(self.db, principal_of(caller), args.fraud_result_id, args.decision)
+        rec = await review_fraud_result(
+            self.db, principal_of(caller), args.fraud_result_id, args.decision, now=self.clock()
+        )
         log.info("fraud review result=%s decision=%s", args.fraud_result_id, args.decision.value)
         return convert.fraud_result(rec)
 
@@ -311,13 +333,27 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         return pb.EraseCustomerDataResponse(affected_rows=dict(report.counts))
 
     @unary
+    async def ExportCustomerData(
+        self, request: pb.ExportCustomerDataRequest, caller: Caller
+    ) -> pb.ExportCustomerDataResponse:
+        caller.require_role(Role.ADMIN)
+        phone = v.parse_erase(request)
+        from storage.export import export_customer
+
+        document = await export_customer(self.db, principal_of(caller), phone)
+        log.info("customer data exported sessions=%d", len(document["call_sessions"]))
+        return pb.ExportCustomerDataResponse(document_json=json.dumps(document, ensure_ascii=False))
+
+    @unary
     async def PutStore(self, request: pb.PutStoreRequest, caller: Caller) -> pb.Store:
         caller.require_role(*WRITERS)
         args = v.parse_put_store(request)
         async with self.db.transaction(principal_of(caller)) as tx:
             if args.business_name:
                 await tx.stores.upsert_business(args.business_id, args.business_name)
-            rec = await tx.stores.upsert_store(args.store_id, args.business_id, args.name, args.timezone)
+            rec = await tx.stores.upsert_store(
+                args.store_id, args.business_id, args.name, args.timezone, currency=args.currency
+            )
         log.info("store put store=%s", args.store_id)
         return convert.store(rec)
 

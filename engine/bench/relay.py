@@ -31,7 +31,7 @@ from typing import Any
 
 FRAME = 160
 SAMPLE_EVERY = 10
-AUTH_TOKEN = "bench-auth-token"
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"  # 32+ characters, like a real one
 DELTA_MS = [20]
 """Realtime audio delta size the peer sends (20 ms = worst case; the API sends larger chunks)."""
 
@@ -114,7 +114,7 @@ class Peer:
             with contextlib.suppress(ValueError):
                 self.realtime.remove(state)
 
-    async def twilio_call(self, url: str, token: str) -> None:
+    async def twilio_call(self, url: str, token: str, call_sid: str = "CA1") -> None:
         from twilio.request_validator import RequestValidator
         from websockets.asyncio.client import connect
 
@@ -124,7 +124,7 @@ class Peer:
             await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             start = {
                 "streamSid": sid,
-                "callSid": "CA1",
+                "callSid": call_sid,
                 "accountSid": "AC1",
                 "customParameters": {"token": token},
             }
@@ -207,7 +207,9 @@ class Peer:
         while line := await reader.readline():
             cmd = json.loads(line)
             if "url" in cmd:
-                task = asyncio.create_task(self.twilio_call(cmd["url"], cmd["token"]))
+                task = asyncio.create_task(
+                    self.twilio_call(cmd["url"], cmd["token"], cmd.get("call_sid", "CA1"))
+                )
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             elif cmd.get("reset"):
@@ -248,10 +250,12 @@ class StubCalls:
         url = re.search(r'url="([^"]+)"', twiml)
         token = re.search(r'name="token" value="([^"]+)"', twiml)
         assert url and token
-        self._stdin.write((json.dumps({"url": url.group(1), "token": token.group(1)}) + "\n").encode())
-        await self._stdin.drain()
         self._n += 1
-        return f"CA{self._n:032x}"
+        sid = f"CA{self._n:032x}"
+        command = {"url": url.group(1), "token": token.group(1), "call_sid": sid}
+        self._stdin.write((json.dumps(command) + "\n").encode())
+        await self._stdin.drain()
+        return sid
 
     async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:
         return None

@@ -1,6 +1,6 @@
 """The media bridge of one answered call: Twilio Media Stream ⇄ OpenAI Realtime.
 
-Shape (STYLE.md 4): a reader and a writer task per socket, a timer task and a
+Shape (every task owned by one object): a reader and a writer task per socket, a timer task and a
 transcript flusher, all owned here; ``run()`` waits for the first to finish or
 for an end condition, re-raises a task's error, and cancels the rest with a
 timeout. Audio is never decoded: base64 mu-law goes from one JSON envelope to
@@ -24,7 +24,6 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.server import ServerConnection
 
 from engine.clock import Clock
 from engine.config import Settings
@@ -34,6 +33,7 @@ from engine.realtime import events as rt
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge_events import RealtimeHandler
 from engine.session.conversation import Script
+from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.playback import Playback
 from engine.session.state import Event
@@ -55,7 +55,7 @@ class Bridge(RealtimeHandler):
     def __init__(
         self,
         *,
-        twilio_ws: ServerConnection,
+        twilio_ws: MediaSocket,
         stream_sid: str,
         connector: RealtimeConnector,
         settings: Settings,

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from websockets.asyncio.server import ServerConnection
 
 from engine.clock import Clock
 from engine.config import Settings
@@ -28,14 +27,15 @@ from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge import Bridge
 from engine.session.conversation import Script, build_script, render_instructions
+from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.state import CallState, Event, Phase, retry_due, transition
 from engine.session.store import SessionStore, TranscriptLine
 from engine.session.transcript import TranscriptLog
 from engine.telephony import twiml
+from engine.telephony.attempt_token import AttemptTokens
 from engine.telephony.media import Start, safe_stream_sid
 from engine.telephony.rest import TwilioCalls
-from engine.telephony.security import StreamTokens
 
 _log = logging.getLogger("engine.session")
 
@@ -71,10 +71,12 @@ class StatusCallback(msgspec.Struct, frozen=True):
     call_status: str
     sequence: int = 0
     answered_by: str | None = None
+    call_sid: str | None = None
+    """Twilio's CallSid; a callback for another call than this attempt's is dropped."""
 
 
 class _StreamAttached(msgspec.Struct):
-    ws: ServerConnection
+    ws: MediaSocket
     start: Start
 
 
@@ -90,7 +92,7 @@ class SessionDeps:
     twilio: TwilioCalls
     connector: RealtimeConnector
     clock: Clock
-    tokens: StreamTokens
+    tokens: AttemptTokens
     public_url: str
     """This host's public ``ws(s)://`` base."""
 
@@ -98,6 +100,8 @@ class SessionDeps:
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = self.extra or {}
+        # Also as record attributes: the JSON formatter writes them as fields.
+        kwargs["extra"] = {**extra, **(kwargs.get("extra") or {})}
         return f"[session={extra.get('session_id')} store={extra.get('store_id')}] {msg}", kwargs
 
 
@@ -137,7 +141,7 @@ class CallSession:
     def accepts_stream(self) -> bool:
         return not self._stream_taken and not self.state.terminal and self.state.phase is not Phase.CLOSING
 
-    async def serve_stream(self, ws: ServerConnection, start: Start) -> None:
+    async def serve_stream(self, ws: MediaSocket, start: Start) -> None:
         """Hand the stream to the session; returns when the session no longer needs the socket."""
         self._stream_taken = True
         self._inbox.put_nowait(_StreamAttached(ws, start))
@@ -228,12 +232,13 @@ class CallSession:
         await self._apply(
             Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
         )
-        token = deps.tokens.issue(self.id)
+        # One token per attempt: the stream and every callback must name this attempt.
+        token = deps.tokens.issue(self.id, self.request.attempt)
         try:
             self.call_sid = await deps.twilio.create_call(
                 to=self.request.phone_e164,
                 twiml=twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token),
-                status_callback=twiml.status_url(deps.public_url, self.id),
+                status_callback=twiml.status_url(deps.public_url, self.id, token),
                 timeout_s=RING_TIMEOUT_SECONDS,
                 time_limit_s=int(deps.settings.session.max_call_seconds) + 60,
             )
@@ -277,6 +282,8 @@ class CallSession:
         return None
 
     def _callback_event(self, cb: StatusCallback) -> Event | None:
+        if cb.call_sid is not None and self.call_sid is not None and cb.call_sid != self.call_sid:
+            return None  # arrived while dialling, for another call than this attempt's
         if cb.sequence < self._last_sequence and cb.call_status in ("ringing", "initiated"):
             return None  # a late, out-of-order progress callback
         self._last_sequence = max(self._last_sequence, cb.sequence)

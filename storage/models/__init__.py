@@ -3,6 +3,7 @@
 from storage.models.base import Base
 from storage.models.engine import AuditLog, CallSessionEvent, PhoneOptOut
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
+from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
     BusinessContextProfile,
     CallQualityMetric,
@@ -27,6 +28,7 @@ __all__ = [
     "FraudDetectionResult",
     "PhoneOptOut",
     "QualityAssessment",
+    "RewardLedgerEntry",
     "Store",
     "WeeklyAnalysisReport",
 ]

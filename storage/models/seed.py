@@ -1,4 +1,4 @@
-"""The seven seed tables of data-model.md, column for column.
+"""The seven seed tables of the shared data model, column for column.
 
 Seed columns keep the seed's names, types, defaults and nullability, except
 where encryption forces a change (documented in docs/storage.md):
@@ -69,7 +69,8 @@ class FeedbackCallSession(Base):
     )
     store_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stores.id"), nullable=False)
     phone_number: Mapped[str] = mapped_column(
-        EncryptedText("feedback_call_sessions", "phone_number"), nullable=False
+        EncryptedText("customer_verifications", "phone_number", row_column="customer_verification_id"),
+        nullable=False,
     )
     session_status: Mapped[str] = mapped_column(String(20), nullable=False)
     call_initiated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -15,8 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 
 from engine.domain import MAX_RETRIES, SessionStatus
 from engine.errors import ConflictError, NotFoundError, ValidationError
@@ -25,7 +24,13 @@ from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
 from storage.models.base import table_of
 from storage.records import CallSessionRecord, ClaimedSession, Page, SessionEvent
 from storage.repositories._common import Repository, aware, decode_token, encode_token, page_size
-from storage.types import ForRow
+from storage.repositories._dispatch import (
+    NO_LIMITS,
+    DispatchLimits,
+    dispatch_params,
+    dispatch_result,
+    dispatch_statement,
+)
 
 RETENTION = dt.timedelta(days=90)
 _T = table_of(FeedbackCallSession)
@@ -67,70 +72,32 @@ class SessionRepository(Repository):
         self,
         verification_id: uuid.UUID,
         store_id: uuid.UUID,
-        phone: str,
+        phone: str | None,
         not_before: dt.datetime | None,
         now: dt.datetime,
+        *,
+        limits: DispatchLimits = NO_LIMITS,
     ) -> CallSessionRecord:
         """A pending session for the verification, or the existing live/completed one (idempotent).
 
-        The partial unique index on live sessions makes "never two live sessions
-        for one verification" hold even for concurrent callers.
+        One statement (``dispatch_session``, SECURITY DEFINER): the session's number is
+        copied from the verification inside the database, never taken from the caller;
+        ``phone``, when given, must be the verification's (compared by blind index). The
+        store's daily quota and the number's cooldown (``limits``) are checked under
+        advisory locks in the same statement, so concurrent dispatches cannot overshoot.
+        The partial unique index on live sessions keeps "never two live sessions for one
+        verification" true for concurrent callers.
         """
-        phone = normalize_phone(phone)
         aware("now", now)
         due = max(aware("not_before", not_before), now) if not_before else now
-        existing = await self._existing_for(verification_id)
-        if existing is not None:
-            return existing
-        verification_store = await self.tx.stores.verification_store(verification_id)
-        if verification_store != store_id:
-            raise ValidationError("store_id", "does not match the verification's store")
-        session_id = uuid.uuid4()
-        stmt = (
-            pg_insert(FeedbackCallSession)
-            .values(
-                id=session_id,
-                customer_verification_id=verification_id,
-                store_id=store_id,
-                phone_number=ForRow(session_id, phone),
-                phone_bidx=self.tx.blind_index.of(phone),
-                session_status=SessionStatus.PENDING.value,
-                call_initiated_at=now,
-                expires_at=now + RETENTION,
-                retry_count=0,
-                next_attempt_at=due,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["customer_verification_id"],
-                index_where=text("session_status IN ('pending', 'in_progress')"),
-            )
-            .returning(*_RECORD_COLUMNS)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        if row is None:  # lost a race with a concurrent create for the same verification
-            existing = await self._existing_for(verification_id)
-            if existing is None:
-                raise ConflictError("concurrent dispatch for this verification; retry", retryable=True)
-            return existing
-        await self._event(session_id, store_id, SessionStatus.PENDING, None, "created", now)
-        self.tx.audit("write", "feedback_call_sessions", session_id, "create")
-        return _record(row)
-
-    async def _existing_for(self, verification_id: uuid.UUID) -> CallSessionRecord | None:
+        bidx = self.tx.blind_index.of(normalize_phone(phone)) if phone is not None else None
         row = (
             await self.session.execute(
-                select(*_RECORD_COLUMNS)
-                .where(
-                    _C.customer_verification_id == verification_id,
-                    _C.session_status.in_([*_LIVE, SessionStatus.COMPLETED.value]),
-                )
-                .order_by(_C.created_at.desc())
-                .limit(1)
+                dispatch_statement(),
+                dispatch_params(self.tx.principal, verification_id, store_id, bidx, now, due, limits),
             )
-        ).one_or_none()
-        return None if row is None else _record(row)
+        ).one()
+        return dispatch_result(row, limits)
 
     async def get(self, session_id: uuid.UUID) -> CallSessionRecord:
         row = (await self.session.execute(select(*_RECORD_COLUMNS).where(_C.id == session_id))).one_or_none()

@@ -100,6 +100,11 @@ class CallEngineStub:
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataRequest.SerializeToString,
                 response_deserializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataResponse.FromString,
                 _registered_method=True)
+        self.ExportCustomerData = channel.unary_unary(
+                '/callengine.v1.CallEngine/ExportCustomerData',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataResponse.FromString,
+                _registered_method=True)
         self.PutStore = channel.unary_unary(
                 '/callengine.v1.CallEngine/PutStore',
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.PutStoreRequest.SerializeToString,
@@ -109,6 +114,31 @@ class CallEngineStub:
                 '/callengine.v1.CallEngine/PutVerification',
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.PutVerificationRequest.SerializeToString,
                 response_deserializer=callengine_dot_v1_dot_callengine__pb2.Verification.FromString,
+                _registered_method=True)
+        self.ListRewards = channel.unary_unary(
+                '/callengine.v1.CallEngine/ListRewards',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsResponse.FromString,
+                _registered_method=True)
+        self.SettleRewards = channel.unary_unary(
+                '/callengine.v1.CallEngine/SettleRewards',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsResponse.FromString,
+                _registered_method=True)
+        self.GetRewardTotals = channel.unary_unary(
+                '/callengine.v1.CallEngine/GetRewardTotals',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.GetRewardTotalsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.RewardTotals.FromString,
+                _registered_method=True)
+        self.ListWeeklyReports = channel.unary_unary(
+                '/callengine.v1.CallEngine/ListWeeklyReports',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsResponse.FromString,
+                _registered_method=True)
+        self.GetStoreStatistics = channel.unary_unary(
+                '/callengine.v1.CallEngine/GetStoreStatistics',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.StoreStatistics.FromString,
                 _registered_method=True)
 
 
@@ -120,6 +150,13 @@ class CallEngineServicer:
         """Queue a feedback call for a customer verification. Idempotent per
         verification: dispatching the same verification again returns the
         existing session (and its current status) instead of a second call.
+        The engine dials only the verification's own number (copied inside the
+        database; phone_number, if given, must be that number). Limits, checked
+        atomically: a number gets at most one new session per cooldown period
+        across all stores, and a store at most its quota of new sessions in any
+        24 hours; past either, RESOURCE_EXHAUSTED with a google.rpc.RetryInfo
+        saying when a new dispatch can succeed (repeats of an existing session
+        and retries of a session never count).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -214,6 +251,14 @@ class CallEngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportCustomerData(self, request, context):
+        """Admin: everything stored about a customer's phone number, decrypted, as
+        one JSON document (GDPR art. 15 access / art. 20 portability). Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutStore(self, request, context):
         """Admin/service: create or update a store record of the existing systems.
         """
@@ -223,6 +268,48 @@ class CallEngineServicer:
 
     def PutVerification(self, request, context):
         """Admin/service: create or update a customer verification record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRewards(self, request, context):
+        """---- what the business gets out: rewards, reports, statistics
+        Admin/service: list reward ledger entries, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettleRewards(self, request, context):
+        """Admin/service: mark approved rewards paid under one settlement reference.
+        All or none: if any listed reward is not approved (or was paid under
+        another reference) nothing changes and the call fails with ABORTED.
+        Repeating a settlement with the same reference returns the same result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRewardTotals(self, request, context):
+        """A store's reward totals per state and currency. Store owners may read
+        their own stores' totals (never single entries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWeeklyReports(self, request, context):
+        """List a store's stored weekly reports, newest week first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStoreStatistics(self, request, context):
+        """A store's aggregated statistics over a period: call outcomes, quality,
+        fraud checks, call quality and rewards; counts and averages only, so a
+        store owner may read their own stores'.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -296,6 +383,11 @@ def add_CallEngineServicer_to_server(servicer, server):
                     request_deserializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataRequest.FromString,
                     response_serializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataResponse.SerializeToString,
             ),
+            'ExportCustomerData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomerData,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataResponse.SerializeToString,
+            ),
             'PutStore': grpc.unary_unary_rpc_method_handler(
                     servicer.PutStore,
                     request_deserializer=callengine_dot_v1_dot_callengine__pb2.PutStoreRequest.FromString,
@@ -305,6 +397,31 @@ def add_CallEngineServicer_to_server(servicer, server):
                     servicer.PutVerification,
                     request_deserializer=callengine_dot_v1_dot_callengine__pb2.PutVerificationRequest.FromString,
                     response_serializer=callengine_dot_v1_dot_callengine__pb2.Verification.SerializeToString,
+            ),
+            'ListRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRewards,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsResponse.SerializeToString,
+            ),
+            'SettleRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleRewards,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsResponse.SerializeToString,
+            ),
+            'GetRewardTotals': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRewardTotals,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.GetRewardTotalsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.RewardTotals.SerializeToString,
+            ),
+            'ListWeeklyReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWeeklyReports,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsResponse.SerializeToString,
+            ),
+            'GetStoreStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStoreStatistics,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.StoreStatistics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -670,6 +787,33 @@ class CallEngine:
             _registered_method=True)
 
     @staticmethod
+    def ExportCustomerData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ExportCustomerData',
+            callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def PutStore(request,
             target,
             options=(),
@@ -713,6 +857,141 @@ class CallEngine:
             '/callengine.v1.CallEngine/PutVerification',
             callengine_dot_v1_dot_callengine__pb2.PutVerificationRequest.SerializeToString,
             callengine_dot_v1_dot_callengine__pb2.Verification.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ListRewards',
+            callengine_dot_v1_dot_callengine__pb2.ListRewardsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ListRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/SettleRewards',
+            callengine_dot_v1_dot_callengine__pb2.SettleRewardsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.SettleRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRewardTotals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/GetRewardTotals',
+            callengine_dot_v1_dot_callengine__pb2.GetRewardTotalsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.RewardTotals.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWeeklyReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ListWeeklyReports',
+            callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoreStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/GetStoreStatistics',
+            callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.StoreStatistics.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import aiohttp
 import pytest
 import websockets
 from twilio.request_validator import RequestValidator
@@ -12,6 +14,7 @@ from websockets.asyncio.client import connect
 from engine.domain import FailureReason, SessionStatus, Speaker
 from engine.emulators.openai.options import OpenAIFaults, RealtimeFaults
 from engine.session.call import CallRequest
+from engine.telephony.attempt_token import AttemptTokens
 from engine.telephony.twiml import media_url, status_url
 from tests.integration.session.conftest import RigFactory
 
@@ -73,19 +76,49 @@ async def test_packet_loss_equals_dropped_frames(rig: RigFactory, no_leaks: None
     )
 
 
+async def _post(url: str, form: dict[str, str], signature: str) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as resp,
+    ):
+        return resp.status
+
+
+async def _stream_refused(url: str, validator: RequestValidator, call_sid: str, token: str) -> int | None:
+    """Open a correctly signed stream, send ``start``; the close code the host answers with."""
+    async with connect(
+        url, additional_headers={"x-twilio-signature": validator.compute_signature(url, {})}
+    ) as ws:
+        await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        start = {"streamSid": "MZx", "callSid": call_sid, "customParameters": {"token": token}}
+        await ws.send(
+            json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZx", "start": start})
+        )
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), timeout=5)
+        return ws.close_code
+
+
 async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFactory, no_leaks: None) -> None:
     r = await rig(scenarios=[_scenario(reply_delay_ms=3000)])
     host = r.host
-    await host.start_call(CallRequest("sess-live", "grocery-solna", PHONE))
+    await host.start_call(CallRequest("sess-live", "grocery-solna", PHONE, attempt=2))
+    session = host.session("sess-live")
+    assert session is not None and session.call_sid is not None
     validator = RequestValidator(r.twilio.auth_token)
-    # A status callback with a forged signature.
-    url = status_url(host.public_url, "sess-live") + "?CallStatus=completed&SequenceNumber=9"
-    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
-        async with connect(
-            url.replace("http://", "ws://"), additional_headers={"X-Twilio-Signature": "forged"}
-        ):
-            pass
-    assert info.value.response.status_code == 403
+    tokens = AttemptTokens(r.twilio.auth_token)
+    this_attempt, last_attempt = tokens.issue("sess-live", 2), tokens.issue("sess-live", 1)
+    form = {"CallSid": session.call_sid, "CallStatus": "completed", "SequenceNumber": "9", "To": PHONE}
+    # A status callback with a forged signature (POST: the number is in the body, not the URL).
+    url = status_url(host.public_url, "sess-live", this_attempt)
+    assert await _post(url, form, "forged") == 403
+    # the same route under a proxy's path prefix (matched, then refused for its signature)
+    assert await _post(url.replace("/status/", "/node-a/status/"), form, "forged") == 403
+    # Correctly signed callbacks replayed from the previous attempt, or naming another call.
+    old_url = status_url(host.public_url, "sess-live", last_attempt)
+    assert await _post(old_url, form, validator.compute_signature(old_url, form)) == 403
+    other_call = {**form, "CallSid": "CA" + "e" * 32}
+    assert await _post(url, other_call, validator.compute_signature(url, other_call)) == 403
     # A stream without a valid signature.
     with pytest.raises(websockets.exceptions.InvalidStatus) as info:
         async with connect(media_url(host.public_url, "sess-live")):
@@ -99,20 +132,19 @@ async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFact
         ):
             pass
     assert info.value.response.status_code == 404
-    # A correctly signed stream whose token is forged.
+    # Correctly signed streams whose token is forged, from the last attempt, or whose call is another.
     live = media_url(host.public_url, "sess-live")
-    async with connect(
-        live, additional_headers={"x-twilio-signature": validator.compute_signature(live, {})}
-    ) as ws:
-        await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
-        await ws.send(
-            '{"event":"start","sequenceNumber":"1","streamSid":"MZx","start":{"streamSid":"MZx","callSid":"CAx",'
-            '"customParameters":{"token":"9999999999.forged"}}}'
-        )
-        with pytest.raises(websockets.exceptions.ConnectionClosed):
-            await asyncio.wait_for(ws.recv(), timeout=5)
-        assert ws.close_code == 1008
-    assert host.rejected["forged_signature"] == 2 and host.rejected["forged_token"] == 1
+    assert await _stream_refused(live, validator, session.call_sid, "v1.forged") == 1008
+    assert await _stream_refused(live, validator, session.call_sid, last_attempt) == 1008
+    assert await _stream_refused(live, validator, "CA" + "e" * 32, this_attempt) == 1008
+    assert host.rejected == {
+        "forged_signature": 3,
+        "replayed_attempt": 2,
+        "callsid_mismatch": 2,
+        "token_malformed": 1,
+        "stream_unknown_session": 1,
+    }
+    # None of it reached the call: it completes normally.
     outcome = await r.outcome()
     assert outcome.session_id == "sess-live" and outcome.status is SessionStatus.COMPLETED
     # A stream (or a replayed one) for the finished session is refused.

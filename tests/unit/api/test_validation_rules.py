@@ -58,9 +58,8 @@ def test_phone_rule() -> None:
 
 
 def _dispatch(**fields: Any) -> pb.DispatchCallRequest:
-    return pb.DispatchCallRequest(
-        customer_verification_id=U1, store_id=U2, phone_number="+46701234567", **fields
-    )
+    values: dict[str, Any] = {"customer_verification_id": U1, "store_id": U2, "phone_number": "+46701234567"}
+    return pb.DispatchCallRequest(**{**values, **fields})
 
 
 def test_dispatch_values_and_idempotency_key() -> None:
@@ -72,11 +71,22 @@ def test_dispatch_values_and_idempotency_key() -> None:
     assert violations(v.parse_dispatch, _dispatch(idempotency_key="k\x7f")) == [("idempotency_key", text)]
     assert v.parse_dispatch(_dispatch(idempotency_key="!~")).idempotency_key == "!~"
     missing = violations(v.parse_dispatch, pb.DispatchCallRequest())
-    assert missing == [
-        ("customer_verification_id", "required"),
-        ("store_id", "required"),
-        ("phone_number", "required"),
+    assert missing == [("customer_verification_id", "required"), ("store_id", "required")]
+    no_phone = pb.DispatchCallRequest(customer_verification_id=U1, store_id=U2)
+    assert v.parse_dispatch(no_phone).phone_number is None  # the verification's number is dialled
+    assert violations(v.parse_dispatch, _dispatch(phone_number="0701")) == [("phone_number", E164_TEXT)]
+
+
+def test_dispatch_destination_country_codes() -> None:
+    assert v.parse_dispatch(_dispatch(), ("+46", "+47")).phone_number == "+46701234567"
+    assert v.parse_dispatch(_dispatch()).phone_number == "+46701234567"  # no list: any country
+    us = _dispatch(phone_number="+12025550123")
+    assert violations(lambda r: v.parse_dispatch(r, ("+46", "+47")), us) == [
+        ("phone_number", "country code not allowed: +46, +47")
     ]
+    assert v.allowed_destination("+4712345678", ("+46", "+47"))
+    assert not v.allowed_destination("+4512345678", ("+46", "+47"))
+    assert not v.allowed_destination("+4612345678", ())
 
 
 def test_timestamp_rule() -> None:

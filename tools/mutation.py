@@ -5,8 +5,8 @@ The modules are ``[tool.mutmut].only_mutate`` in pyproject.toml. For each one,
 mutated function; afterwards every module's score is printed as a table and each
 survivor's diff is written to ``mutants/survivors/<module>.txt``.
 
-    python -m tests.mutation.run                      # every listed module, from scratch
-    python -m tests.mutation.run engine/dispatch/rate.py --keep   # one module, reuse earlier results
+    python tools/mutation.py                                # every listed module, from scratch
+    python tools/mutation.py --keep engine/dispatch/rate.py # one module, reuse earlier results
 
 Kept deliberately gentle on a shared machine: ``MUTATION_CHILDREN`` (default 1)
 test processes at a time, each module in turn. Exit status 1 when a module is
@@ -25,7 +25,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "mutants"
 # A timeout is a detected mutant (the mutant made the code hang); "no tests" and "suspicious" are not.
 DETECTED = {"killed", "timeout", "caught by type check"}
