@@ -257,11 +257,14 @@ class CallHost:
                 sequence = int(fields.get("SequenceNumber", "0") or 0)
             except ValueError:
                 sequence = 0
+            attempt = fields.get("attempt", "")
             session.on_status(
                 StatusCallback(
                     call_status=fields.get("CallStatus", ""),
                     sequence=sequence,
                     answered_by=fields.get("AnsweredBy") or None,
+                    call_sid=(fields.get("CallSid") or "")[:64] or None,
+                    attempt=int(attempt) if attempt.isdigit() and len(attempt) < 4 else None,
                 )
             )
             return connection.respond(HTTPStatus.NO_CONTENT, "")
