@@ -119,6 +119,9 @@ class Breakers:
     def get(self, provider: str) -> CircuitBreaker:
         return self.twilio if provider == TWILIO else self.realtime
 
+    def can_pass(self, now: float) -> bool:
+        return all(b.can_pass(now) for b in self.all())
+
     def allow(self, now: float) -> bool:
         # A probe is taken only when every breaker lets the call through.
         if not all(b.can_pass(now) for b in self.all()):

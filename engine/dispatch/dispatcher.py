@@ -399,7 +399,7 @@ class DispatcherCore:
             if host is None:
                 break
             mono = self.clock.monotonic()
-            if not self.breakers.allow(mono):
+            if not self.breakers.can_pass(mono):
                 break  # a provider is failing: dial nobody until a probe succeeds
             # What the bucket can release before this tick's budget ends.
             tokens = self.limiter.available(account, mono) + int(
@@ -444,6 +444,9 @@ class DispatcherCore:
             if opens is None or opens > now:
                 await self.queue.defer(due.session_id, opens or now + timedelta(days=7))
                 return False
+        if not self.breakers.allow(self.clock.monotonic()):
+            await self.queue.defer(due.session_id, now)  # a provider failed meanwhile: hold it
+            return False
         account = due.account or self.opts.account
         while not self.limiter.try_acquire(account, self.clock.monotonic()):
             wait = self.limiter.wait_time(account, self.clock.monotonic())

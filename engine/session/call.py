@@ -194,9 +194,19 @@ class CallSession:
             if self.bridge is not None and self.bridge.openai_session_ids:
                 fields["openai_session_id"] = self.bridge.openai_session_ids[-1]
         old = self.state
-        await self._held(
-            lambda: self._deps.store.record_transition(self.id, old, new, fields), f"{event.value} status"
-        )
+        write = lambda: self._deps.store.record_transition(self.id, old, new, fields)  # noqa: E731
+        if new.status is old.status and not new.terminal and not fields:
+            # A phase-only change (ringing, closing): never block the call on it. If storage
+            # is away it is skipped; the next status write stores the phase it has by then.
+            try:
+                await write()
+            except CallEngineError as exc:
+                if not exc.retryable:
+                    raise
+                self.metrics.error("store_phase_skipped")
+                self.log.warning("%s phase not stored (%s); carrying on", event.value, exc)
+        else:
+            await self._held(write, f"{event.value} status")
         self.log.info("%s: %s -> %s", event.value, self.state.phase.value, new.phase.value)
         self.state = new
 
@@ -501,6 +511,17 @@ class CallSession:
 
     async def _flush_final(self) -> None:
         await self._flush(self.transcript.take(self._deps.clock.monotonic(), final=True))
+        if self._unflushed:
+            # The last lines are held like a status change: the terminal status (which
+            # starts the analysis) is written only after every spoken line is stored.
+            batch = list(self._unflushed)
+            try:
+                await self._held(
+                    lambda: self._deps.store.add_transcript_lines(self.id, batch), "final transcript"
+                )
+                self._unflushed = []
+            except CallEngineError as exc:
+                self.log.error("%d transcript lines could not be stored: %s", len(batch), exc)
         if self._connected_at is not None:
             try:
                 await self._deps.store.add_call_metrics(self.id, self.metrics.record())
