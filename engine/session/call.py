@@ -29,6 +29,7 @@ from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge import Bridge
 from engine.session.conversation import Script, build_script, render_instructions
+from engine.session.durable import held, identify_call
 from engine.session.metrics import CallMetrics
 from engine.session.preopen import PreOpenedRealtime
 from engine.session.state import CallState, Event, Phase, retry_due, transition
@@ -43,7 +44,6 @@ _log = logging.getLogger("engine.session")
 
 STORE_HOLD_SECONDS = 600.0
 """How long a status change is held (and retried) while the database is unreachable."""
-STORE_RETRY_MAX_SECONDS = 5.0
 GIVE_BACK_SECONDS = 30.0
 """A session not dialled because a provider failed is due again this much later."""
 STREAM_WAIT_SECONDS = 15.0
@@ -211,26 +211,14 @@ class CallSession:
         self.state = new
 
     async def _held(self, write: Any, what: str, hold_s: float | None = None) -> None:
-        """Run a storage write; while the database is unreachable, hold it and retry with backoff.
-
-        Writes of one session are awaited one after another, so they land in order; the
-        change is acted on only once stored. After ``hold_s`` the error goes up (the
-        session then ends; the reconciler settles what it could not write).
-        """
-        clock = self._deps.clock
-        deadline = clock.monotonic() + (STORE_HOLD_SECONDS if hold_s is None else hold_s)
-        delay = 0.1
-        while True:
-            try:
-                await write()
-                return
-            except CallEngineError as exc:
-                if not exc.retryable or clock.monotonic() + delay > deadline:
-                    raise
-                self.metrics.error("store_write_held")
-                self.log.warning("%s not stored (%s); holding, retry in %.1fs", what, exc, delay)
-                await clock.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+        await held(
+            write,
+            clock=self._deps.clock,
+            what=what,
+            hold_s=STORE_HOLD_SECONDS if hold_s is None else hold_s,
+            log=self.log,
+            on_retry=lambda: self.metrics.error("store_write_held"),
+        )
 
     async def _fail_safely(self, event: Event) -> None:
         if self.state.terminal:
@@ -350,31 +338,14 @@ class CallSession:
         self.dialled.set_result(None)
 
     async def _identify(self, wait_s: float) -> str | None:
-        """After an ambiguous create: wait for this attempt's own status callback (its
-        CallSid), keeping every other inbox item for later. None: no call was placed."""
-        clock = self._deps.clock
-        deadline = clock.monotonic() + wait_s
-        kept: list[StatusCallback | _StreamAttached | _Shutdown] = []
-        found: str | None = None
-        try:
-            while found is None:
-                remaining = deadline - clock.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._inbox.get(), timeout=remaining)
-                except TimeoutError:
-                    break
-                kept.append(item)
-                if isinstance(item, StatusCallback) and item.call_sid and self._mine(item):
-                    found = item.call_sid
-                elif isinstance(item, _Shutdown):
-                    break
-        finally:
-            while not self._inbox.empty():
-                kept.append(self._inbox.get_nowait())
-            for item in kept:
-                self._inbox.put_nowait(item)
+        """After an ambiguous create: this attempt's own CallSid from its status callbacks."""
+        found = await identify_call(
+            self._inbox,
+            lambda item: item.call_sid if isinstance(item, StatusCallback) and self._mine(item) else None,
+            lambda item: isinstance(item, _Shutdown),
+            clock=self._deps.clock,
+            wait_s=wait_s,
+        )
         self.log.warning(
             "ambiguous create: %s", "call identified by its callback" if found else "no call placed"
         )
