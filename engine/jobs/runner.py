@@ -15,6 +15,7 @@ Leases: a claimed job is held for ``lease_seconds`` and extended every third
 of that while its handler runs; a runner that dies stops extending, and another
 runner takes the job once the lease ran out. So handlers must be idempotent.
 
+Due jobs are looked for every ``poll_seconds`` (and at once when a slot frees).
 The database going away never stops the loop: a failed claim backs off (up
 to ``max_idle_seconds``) and tries again; a failed ``complete`` leaves the job
 running until its lease expires, and it is run again.
@@ -132,9 +133,10 @@ class JobRunner:
         next_extend = self.clock.monotonic() + self.lease_seconds / 3
         while not self._stopping:
             try:
-                claimed = await self.run_once()
-                idle = self.poll_seconds if claimed or self._tasks else min(idle * 1.5, self.max_idle_seconds)
-                idle = max(idle, self.poll_seconds)
+                await self.run_once()
+                # A steady poll (one indexed query per poll per runner) bounds the hand-off
+                # latency; only a failing database makes the loop back off.
+                idle = self.poll_seconds
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
