@@ -243,7 +243,14 @@ class StubCalls:
         self._n = 0
 
     async def create_call(
-        self, *, to: str, twiml: str, status_callback: str, timeout_s: int, time_limit_s: int
+        self,
+        *,
+        to: str,
+        twiml: str,
+        status_callback: str,
+        timeout_s: int,
+        time_limit_s: int,
+        identify: Any = None,
     ) -> str:
         url = re.search(r'url="([^"]+)"', twiml)
         token = re.search(r'name="token" value="([^"]+)"', twiml)
