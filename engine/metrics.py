@@ -43,7 +43,8 @@ ALLOWED_TAG_KEYS = frozenset(
         "provider",
     }
 )
-"""Every tag key any metric may use. ``host`` is a SessionHost id (bounded by the cluster size),
+"""Every tag key any metric may use. ``host`` is a SessionHost's reusable slot label (``slot0``…,
+bounded by the number of hosts alive at once, not by every host id ever started),
 ``account`` a Twilio account sid (a handful)."""
 
 FORBIDDEN_TAG_WORDS = ("session", "call_sid", "phone", "verification", "customer", "store", "transcript")

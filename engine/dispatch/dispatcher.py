@@ -136,6 +136,7 @@ class DispatcherCore(LeaseSteps):
         self._next_reconcile = 0.0
         self._next_jobs = 0.0
         self.step_errors: dict[str, int] = {}
+        self._slots: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -164,6 +165,22 @@ class DispatcherCore(LeaseSteps):
             await host.client.start_call(call)
         except HostLostError:
             await self._host_lost(host.view.host_id)
+
+    def _metric_slot(self, host_id: str) -> str:
+        """A small reusable label for a host's metric series: host ids churn with autoscaling,
+        and a series per id ever seen would grow without bound."""
+        slot = self._slots.get(host_id)
+        if slot is None:
+            used = set(self._slots.values())
+            slot = next(f"slot{i}" for i in range(len(used) + 1) if f"slot{i}" not in used)
+            self._slots[host_id] = slot
+        return slot
+
+    def _forget(self, host_id: str) -> None:
+        slot = self._slots.pop(host_id, None)
+        if slot is not None:  # zero its series; the label is reused by the next host
+            self.metrics.gauge(m.ACTIVE_CALLS.name, 0, {"host": slot})
+            self.metrics.gauge(m.FREE_SLOTS.name, 0, {"host": slot})
 
     def _adopt(self, client: HostClient) -> _Host:
         h = _Host(client, HostView(client.host_id, self.opts.slots_per_host, self.opts.slots_per_host))
@@ -281,7 +298,7 @@ class DispatcherCore(LeaseSteps):
                 v.idle_since = None
             elif v.idle_since is None:
                 v.idle_since = now
-            tags = {"host": host_id}
+            tags = {"host": self._metric_slot(host_id)}
             self.metrics.gauge(m.ACTIVE_CALLS.name, len(status.active), tags)
             self.metrics.gauge(m.FREE_SLOTS.name, status.free_slots, tags)
             for ms in status.turn_latency_ms:
@@ -316,6 +333,7 @@ class DispatcherCore(LeaseSteps):
 
     async def _host_lost(self, host_id: str, kill: HostClient | None = None) -> None:
         self.hosts.pop(host_id, None)
+        self._forget(host_id)
         if kill is not None:
             # A silent host may still be alive behind a partition: make sure it is gone
             # before its calls are retried, so none can be live twice.
@@ -462,6 +480,7 @@ class DispatcherCore(LeaseSteps):
             views, now=self.clock.monotonic(), idle_seconds=self.opts.idle_seconds, keep=self.opts.min_hosts
         ):
             host = self.hosts.pop(host_id)
+            self._forget(host_id)
             self._spawn(self._retire(host), f"retire-{host_id}")
 
     def _start_host(self) -> None:

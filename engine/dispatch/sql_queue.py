@@ -140,6 +140,11 @@ class SqlSessionQueue:
         except CallEngineError as exc:  # a bad stored config: fall back to the defaults, loudly
             log.warning("store %s: invalid call window config (%s); using defaults", store_id, exc)
             windows = CallWindows()
+        if len(self._windows) >= 10_000:  # bounded: drop the expired entries first, then all
+            now = time.monotonic()
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self._windows_ttl}
+            if len(self._windows) >= 10_000:
+                self._windows.clear()
         self._windows[store_id] = (time.monotonic(), windows)
         return windows
 

@@ -126,3 +126,30 @@ async def test_each_step_is_isolated_and_recovery_is_retried() -> None:
 
 def test_wed_constant_is_aware() -> None:
     assert WED_11_LOCAL.tzinfo is not None
+
+
+async def test_host_metric_series_are_bounded_by_live_hosts_not_by_ids_ever_seen() -> None:
+    labels: set[str] = set()
+
+    class Recording:
+        def gauge(self, name: str, value: float, tags: dict[str, str] | None = None) -> None:
+            if tags and "host" in tags:
+                labels.add(tags["host"])
+
+        def count(self, name: str, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
+            pass
+
+        def observe(self, name: str, value: float, tags: dict[str, str] | None = None) -> None:
+            pass
+
+    core, q, fleet, clock, _ = setup(0, capacity=2)
+    core.metrics = Recording()
+    for round_ in range(6):  # a host dies and is replaced, six times over
+        await settle(core, clock, ticks=2)
+        for h in fleet.hosts:
+            if not h.dead:
+                h.dead = True
+                break
+        await settle(core, clock, ticks=1)
+    assert len(fleet.hosts) >= 6
+    assert labels <= {"slot0", "slot1"}, labels
