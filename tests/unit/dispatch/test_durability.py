@@ -142,9 +142,9 @@ async def test_host_metric_series_are_bounded_by_live_hosts_not_by_ids_ever_seen
         def observe(self, name: str, value: float, tags: dict[str, str] | None = None) -> None:
             pass
 
-    core, q, fleet, clock, _ = setup(0, capacity=2)
+    core, _q, fleet, clock, _ = setup(0, capacity=2)
     core.metrics = Recording()
-    for round_ in range(6):  # a host dies and is replaced, six times over
+    for _round in range(6):  # a host dies and is replaced, six times over
         await settle(core, clock, ticks=2)
         for h in fleet.hosts:
             if not h.dead:
