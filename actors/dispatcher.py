@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 from actors import _ray
@@ -85,6 +86,9 @@ class DispatcherActor:
 
     async def ping(self) -> bool:
         return not self._loop.done()
+
+    async def pid(self) -> int:
+        return os.getpid()
 
     async def stats(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ transaction of the status change it belongs to. The table follows its design
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from typing import Any
 
@@ -105,6 +106,9 @@ class AnalysisActor:
     async def ping(self) -> bool:
         return not self._loop.done()
 
+    async def pid(self) -> int:
+        return os.getpid()
+
     async def stats(self) -> dict[str, Any]:
         r = self._runner
         if r is None:
@@ -147,7 +151,7 @@ class AnalysisPools:
                     max_restarts=-1,
                     max_concurrency=per_worker * 2 + 4,
                     resources=_ray.control_resources(),
-                ).remote(settings, pool, per_worker)
+                ).remote(settings, pool, per_worker, settings.dispatch.job_lease_seconds)
                 for index in range(max(1, size))
             ]
 

@@ -143,6 +143,9 @@ class DispatchSettings:
     """``CALLENGINE_MIN_HOSTS``: hosts kept running even when idle."""
     host_idle_seconds: float = 300.0
     """``CALLENGINE_HOST_IDLE_SECONDS``: an empty host beyond ``min_hosts`` drains and exits after this."""
+    job_lease_seconds: float = 30.0
+    """``CALLENGINE_JOB_LEASE_SECONDS``: how long a claimed job is held without its worker
+    renewing it (renewed every third of this); a job whose worker died is taken over after it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +233,7 @@ _ENV_NAMES: dict[tuple[str, str], str] = {
     ("dispatch", "max_hosts"): "CALLENGINE_MAX_HOSTS",
     ("dispatch", "min_hosts"): "CALLENGINE_MIN_HOSTS",
     ("dispatch", "host_idle_seconds"): "CALLENGINE_HOST_IDLE_SECONDS",
+    ("dispatch", "job_lease_seconds"): "CALLENGINE_JOB_LEASE_SECONDS",
     ("api", "port"): "CALLENGINE_GRPC_PORT",
     ("api", "jwt_secret"): "CALLENGINE_JWT_SECRET",
     ("api", "jwt_issuer"): "CALLENGINE_JWT_ISSUER",
@@ -316,6 +320,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("TWILIO_CALLS_PER_SECOND: must be > 0")
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
+    if s.dispatch.job_lease_seconds < 1:
+        raise ConfigError("CALLENGINE_JOB_LEASE_SECONDS: must be >= 1")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:
         raise ConfigError("port: must be within 0..65535")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
