@@ -129,6 +129,20 @@ class JobRunner:
 
     async def run(self) -> None:
         """Claim and run until :meth:`close`; never raises for a failing database."""
+        listen = getattr(self.store, "listen", None)
+        listener = None
+        if listen is not None:
+            listener = asyncio.create_task(
+                listen(list(self.kinds), self.wake), name=f"jobs-listen-{self.worker_id}"
+            )
+        try:
+            await self._loop()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+
+    async def _loop(self) -> None:
         idle = self.poll_seconds
         next_extend = self.clock.monotonic() + self.lease_seconds / 3
         while not self._stopping:
@@ -252,10 +266,49 @@ class JobRunner:
 
 
 class PostgresJobStore:
-    """:class:`JobStore` over ``storage`` (one short transaction per call, as the service)."""
+    """:class:`JobStore` over ``storage`` (one short transaction per call, as the service).
+
+    :meth:`listen` keeps one connection ``LISTEN``-ing for committed jobs, so a runner claims
+    a new job within milliseconds rather than at its next poll (the poll stays as the
+    safety net: a notification can be missed while reconnecting).
+    """
 
     def __init__(self, db: Any) -> None:
         self.db = db
+        self.listening = asyncio.Event()
+        """Set while a LISTEN connection is up."""
+
+    async def listen(self, kinds: Sequence[str], wake: Callable[[], None]) -> None:
+        import psycopg
+
+        from storage.repositories.jobs import NOTIFY_CHANNEL
+        from storage.rls import APP_ROLE
+
+        wanted = set(kinds)
+        delay = 0.5
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    _conninfo(self.db.owner_url),
+                    autocommit=True,
+                    connect_timeout=5,
+                    options=f"-c role={APP_ROLE}",
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    delay = 0.5
+                    self.listening.set()
+                    wake()  # anything committed while we were not listening
+                    async for note in conn.notifies():
+                        if note.payload in wanted:
+                            wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the poll covers the gap; reconnect with backoff
+                self.listening.clear()
+                log.warning("job notifications lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def _tx(self) -> Any:
         from storage import Principal
@@ -284,3 +337,11 @@ class PostgresJobStore:
         retry_at = None if retry_in_s is None else now + dt.timedelta(seconds=retry_in_s)
         async with self._tx() as tx:
             return await tx.jobs.fail(job_id, worker, error, retry_at, now)
+
+
+def _conninfo(url: str) -> str:
+    """A libpq URL from the engine's database URL (which may name the SQLAlchemy driver)."""
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url

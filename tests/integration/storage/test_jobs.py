@@ -78,3 +78,29 @@ async def test_expired_lease_is_taken_over_and_attempts_bound_to_dead(database: 
         assert await tx.jobs.complete(jid, "ops", t0)
         counts = await tx.jobs.counts()
         assert counts[(kind, "done")] == 1
+
+
+async def test_a_listening_runner_claims_a_committed_job_at_once(database: Database) -> None:
+    from engine.jobs.runner import Job, JobRunner, KindOptions
+
+    kind = f"test.notify{uuid.uuid4().hex[:8]}"
+    ran = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        ran.set()
+
+    # A 60 s poll: only the notification can start the job quickly.
+    runner = JobRunner(
+        PostgresJobStore(database), {kind: KindOptions(handler)}, worker_id="n1", poll_seconds=60
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        await asyncio.sleep(0.5)  # the first (empty) claim and LISTEN are in place
+        async with database.transaction(Principal.service()) as tx:
+            await tx.jobs.enqueue(kind, {}, now=_now())
+        async with asyncio.timeout(5):
+            await ran.wait()
+    finally:
+        await runner.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
