@@ -315,6 +315,9 @@ class DispatcherCore(LeaseSteps):
         reason = o.failure_reason
         self.metrics.count(m.OUTCOMES.name, 1, {"status": str(o.status), "failure_reason": str(reason or "")})
         # Analysis needs no hand-off: its jobs were written with the completed status.
+        if reason is FailureReason.REALTIME_LOST:
+            # The AI could not be restored mid-call: the provider is failing for calls in flight.
+            self.breakers.realtime.failure(self.clock.monotonic())
         if o.retry_due and reason is not None:
             await self._retry(o.session_id, reason)
         return o.session_id
