@@ -494,8 +494,11 @@ class CallSession:
             except CallEngineError as exc:
                 self.log.error("%d transcript lines could not be stored: %s", len(batch), exc)
         if self._connected_at is not None:
+            record = self.metrics.record()
             try:
-                await self._deps.store.add_call_metrics(self.id, self.metrics.record())
+                await self._held(
+                    lambda: self._deps.store.add_call_metrics(self.id, record), "call metrics", 60.0
+                )
             except CallEngineError as exc:
                 self.log.warning("call metrics not stored: %s", exc)
 
