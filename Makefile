@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e proto bench clean
+.PHONY: demo test lint typecheck browser unit integration e2e proto bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/callengine demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Headless Chromium (Debian's package) for the report rendering tests; installed when missing.
+# Not fatal here: the test itself reports why when it cannot get one.
+browser: $(STAMP)
+	-$(BIN)/python -m tests.fixtures.browser
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -9,7 +9,7 @@
 - call metrics: deleted after 6 months; fraud results: after 1 year;
 - customer verifications: phone erased after 90 days;
 - finished jobs: after 30 days (dead-lettered jobs are kept for an operator);
-- weekly reports and the audit log: kept.
+- weekly reports, the reward ledger (bookkeeping, no personal data) and the audit log: kept.
 
 Each rule runs in bounded batches (:data:`BATCH` rows per transaction).
 """
@@ -33,6 +33,7 @@ from storage.models import (
     FraudDetectionResult,
     Job,
     QualityAssessment,
+    RewardLedgerEntry,
 )
 from storage.models.base import table_of
 from storage.principal import Principal
@@ -53,6 +54,7 @@ _M = table_of(CallQualityMetric)
 _F = table_of(FraudDetectionResult)
 _V = table_of(CustomerVerification)
 _J = table_of(Job)
+_RL = table_of(RewardLedgerEntry)
 _ERASED = literal(ERASED)  # a plain literal: bypasses the encrypting column type
 
 
@@ -73,6 +75,7 @@ def _rules(now: dt.datetime) -> list[tuple[str, Table, Any, dict[str, Any] | Non
         exists().where(_QA.c.call_session_id == _S.c.id)
         | exists().where(_M.c.call_session_id == _S.c.id)
         | exists().where(_F.c.call_session_id == _S.c.id)
+        | exists().where(_RL.c.call_session_id == _S.c.id)
     )
     return [
         ("call_quality_metrics", _M, _M.c.measured_at <= now - METRICS_RETENTION, None),

@@ -3,6 +3,7 @@
 from storage.models.base import Base
 from storage.models.engine import AuditLog, CallSessionEvent, Job, PhoneOptOut
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
+from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
     BusinessContextProfile,
     CallQualityMetric,
@@ -28,6 +29,7 @@ __all__ = [
     "Job",
     "PhoneOptOut",
     "QualityAssessment",
+    "RewardLedgerEntry",
     "Store",
     "WeeklyAnalysisReport",
 ]

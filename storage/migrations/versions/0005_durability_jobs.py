@@ -1,7 +1,7 @@
 """Durability: the job queue, unique transcript order, per-session leases
 
-Revision ID: 0004_durability
-Revises: 0003
+Revision ID: 0005_durability
+Revises: 0004_business
 Create Date: 2026-11-29 02:20:00
 
 - ``jobs``: the engine's one transactional job queue (analysis now, outgoing
@@ -24,8 +24,8 @@ from sqlalchemy.dialects import postgresql
 
 from storage.rls import APP_ROLE
 
-revision: str = "0004_durability"
-down_revision: str | None = "0003"
+revision: str = "0005_durability"
+down_revision: str | None = "0004_business"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
