@@ -1,4 +1,4 @@
-"""The database schema matches the seed data model (data-model.md), column by column."""
+"""The database schema matches the seed tables (storage/models/seed.py), column by column."""
 
 from __future__ import annotations
 
