@@ -24,6 +24,7 @@ import ray
 
 from actors import _ray
 from engine.config import Settings
+from engine.dispatch.breaker import ProviderUnavailableError
 from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
 from engine.errors import ConfigError, ResourceExhaustedError
 from engine.logs import get_logger
@@ -32,6 +33,9 @@ log = get_logger(__name__)
 
 KNOWN_ATTEMPTS = 10_000
 """Attempts a host remembers (to refuse a second dial of the same attempt)."""
+START_CALL_TIMEOUT = 90.0
+"""Dispatcher → host start_call: the host's dial path (storage reads, the Realtime session
+opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
 
 
 class TurnLatencies:
@@ -136,9 +140,11 @@ class SessionHostActor:
             metrics = getattr(self._host.session(call.session_id), "metrics", None)
             if metrics is not None:
                 self._latencies.track(call.session_id, metrics.turn_latencies_ms)
-        except Exception:
+        except Exception as exc:
             # Not placed: the session's own supervisor recorded the failure, or it never began.
             self._verification.pop(call.session_id, None)
+            if isinstance(exc, ProviderUnavailableError):
+                self._known.pop(key, None)  # given back undialled: this attempt may come here again
             raise
         return True
 
@@ -201,14 +207,19 @@ async def default_call_host(
 class RayHostClient:
     """:class:`engine.dispatch.ports.HostClient` over one SessionHost actor."""
 
-    def __init__(self, host_id: str, handle: Any, timeout: float = 10.0) -> None:
+    def __init__(
+        self, host_id: str, handle: Any, timeout: float = 10.0, start_timeout: float = START_CALL_TIMEOUT
+    ) -> None:
         self.host_id = host_id
         self.handle = handle
         self.timeout = timeout
+        self.start_timeout = start_timeout
 
     async def start_call(self, call: CallStart) -> bool:
+        # Longer than the host's whole dial path; even so, a timeout here is treated as
+        # "maybe dialling" by the Dispatcher (never re-queued), not as a refusal.
         ref = self.handle.start_call.remote(call)
-        return bool(await _ray.call(ref, f"host {self.host_id} start_call", self.timeout))
+        return bool(await _ray.call(ref, f"host {self.host_id} start_call", self.start_timeout))
 
     async def status(self) -> HostStatus:
         ref = self.handle.status.remote()

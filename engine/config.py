@@ -320,6 +320,12 @@ class DispatchSettings(_NamesSecrets):
         env="CALLENGINE_STORE_DAILY_QUOTA",
         doc="New call sessions per store in any 24 hours; 0 turns it off.",
     )
+    job_lease_seconds: float = setting(
+        30.0,
+        env="CALLENGINE_JOB_LEASE_SECONDS",
+        doc="How long a claimed job is held without its worker renewing it (renewed every third of "
+        "this); a job whose worker died is taken over after it.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -574,6 +580,8 @@ def _validate(s: Settings) -> None:
     _validate_twilio_location(s.twilio)
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
+    if s.dispatch.job_lease_seconds < 1:
+        raise ConfigError("CALLENGINE_JOB_LEASE_SECONDS: must be >= 1")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:
         raise ConfigError("port: must be within 0..65535")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):

@@ -79,6 +79,10 @@ class FailureReason(enum.StrEnum):
     REALTIME_LOST = "realtime_lost"
     INTERNAL = "internal_error"
     MAX_RETRIES = "max_retries_exceeded"
+    REALTIME_UNAVAILABLE = "realtime_unavailable"
+    """Not dialled: the Realtime API failed before the phone rang; the session waits in the queue."""
+    TWILIO_UNAVAILABLE = "twilio_unavailable"
+    """Not dialled: Twilio kept failing the create; the session waits in the queue."""
 
     @property
     def retryable(self) -> bool:

@@ -46,6 +46,14 @@ from storage.types import attach_keyring
 
 log = logging.getLogger(__name__)
 
+CONNECT_TIMEOUT_S = 5
+"""An unreachable server fails a connect in seconds (then UnavailableError, retried by callers)."""
+POOL_TIMEOUT_S = 10.0
+STATEMENT_TIMEOUT_MS = 30_000
+"""No engine statement runs longer (bulk work such as retention runs in bounded batches)."""
+LOCK_TIMEOUT_MS = 10_000
+IDLE_TX_TIMEOUT_MS = 60_000
+
 _SET_PRINCIPAL = text(
     "SELECT set_config('callengine.role', :role, true), set_config('callengine.user_id', :user_id, true), "
     "set_config('callengine.store_ids', :store_ids, true)"
@@ -97,8 +105,16 @@ class Database:
                 migrate.driver_url(app_url(db_settings, owner_url)),
                 pool_size=db_settings.pool_size,
                 max_overflow=db_settings.pool_size,
-                pool_pre_ping=False,
-                connect_args={"options": "-c timezone=UTC"},
+                # A connection that died with the server (restart, failover) is replaced
+                # on checkout instead of failing the first statement after an outage.
+                pool_pre_ping=True,
+                pool_timeout=POOL_TIMEOUT_S,
+                connect_args={
+                    "connect_timeout": CONNECT_TIMEOUT_S,
+                    "options": "-c timezone=UTC "
+                    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
+                    f"-c idle_in_transaction_session_timeout={IDLE_TX_TIMEOUT_MS}",
+                },
             )
             attach_keyring(engine.dialect, keyring)
             db = cls(engine, owner_url, keyring, blind, pgdata)

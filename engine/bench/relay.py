@@ -27,6 +27,7 @@ import statistics
 import struct
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 FRAME = 160
@@ -245,7 +246,14 @@ class StubCalls:
         self._n = 0
 
     async def create_call(
-        self, *, to: str, twiml: str, status_callback: str, timeout_s: int, time_limit_s: int
+        self,
+        *,
+        to: str,
+        twiml: str,
+        status_callback: str,
+        timeout_s: int,
+        time_limit_s: int,
+        identify: Any = None,
     ) -> str:
         url = re.search(r'url="([^"]+)"', twiml)
         token = re.search(r'name="token" value="([^"]+)"', twiml)
@@ -370,6 +378,54 @@ async def _measure(proc: asyncio.subprocess.Process, live: int, seconds: float, 
     }
 
 
+def memory_slope_kb_per_min(samples: list[tuple[float, int]]) -> float | None:
+    """Least-squares slope of RSS (KB) over time (s), in KB per minute; None under 3 samples."""
+    if len(samples) < 3:
+        return None
+    n = len(samples)
+    mt = sum(t for t, _ in samples) / n
+    mr = sum(r for _, r in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    if var == 0:
+        return None
+    return round(sum((t - mt) * (r - mr) for t, r in samples) / var * 60.0, 1)
+
+
+async def run_soak(sessions: int, seconds: float, *, sample_s: float | None = None) -> dict[str, Any]:
+    """Hold ``sessions`` calls on one CallHost for ``seconds`` and sample its memory: a steady
+    host has a slope near zero; per-call state that is never freed shows as a positive slope."""
+    sample = sample_s or max(1.0, seconds / 60.0)
+    samples: list[tuple[float, int]] = []
+
+    async def sampler() -> None:
+        t0 = time.monotonic()
+        while True:
+            samples.append((time.monotonic() - t0, _rss_kb()))
+            await asyncio.sleep(sample)
+
+    task = asyncio.create_task(sampler(), name="soak-sampler")
+    try:
+        result = await run_engine(sessions, seconds, on_warm=lambda: samples.clear())
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return {
+        "mode": "soak",
+        "sessions": sessions,
+        "seconds": seconds,
+        "hosts": [
+            {
+                "host": "relay-host-0",
+                "rss_start_mb": round(samples[0][1] / 1024, 1) if samples else None,
+                "rss_end_mb": round(samples[-1][1] / 1024, 1) if samples else None,
+                "rss_slope_kb_per_min": memory_slope_kb_per_min(samples),
+                "samples": len(samples),
+            }
+        ],
+        "relay": result,
+    }
+
+
 def _rss_kb() -> int:
     with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
         for line in fh:
@@ -378,7 +434,9 @@ def _rss_kb() -> int:
     return 0
 
 
-async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
+async def run_engine(
+    sessions: int, seconds: float, *, on_warm: Callable[[], None] | None = None
+) -> dict[str, Any]:
     import dataclasses
     import logging
 
@@ -410,6 +468,8 @@ async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
         await host.start_call(CallRequest(f"bench-{i}", "store", f"+4670000{i:04d}"))
         await asyncio.sleep(0.005)
     await asyncio.sleep(3.0)  # warm up: every call streaming both ways
+    if on_warm is not None:
+        on_warm()
     live = sum(1 for i in range(sessions) if (s := host.session(f"bench-{i}")) and s.bridge is not None)
     result = await _measure(proc, live, seconds, rss0)
     await host.stop()

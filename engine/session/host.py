@@ -270,6 +270,8 @@ class CallHost:
                 sequence=sequence,
                 answered_by=params.get("AnsweredBy") or None,
                 call_sid=call_sid or None,
+                # the token proved which attempt this callback belongs to
+                attempt=session.request.attempt,
             )
         )
         return web.Response(status=204)

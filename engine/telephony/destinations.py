@@ -8,7 +8,7 @@ number fails the session the way Twilio's own geo-permission refusal (code 21215
 
 from __future__ import annotations
 
-from engine.telephony.rest import DialRejectedError, TwilioCalls
+from engine.telephony.rest import DialRejectedError, Identify, TwilioCalls
 
 GEO_PERMISSION_CODE = 21215
 """Twilio's "account not authorized to call this number" (geo permissions)."""
@@ -27,7 +27,14 @@ class DestinationGuard:
         return any(to.startswith(code) for code in self._allowed)
 
     async def create_call(
-        self, *, to: str, twiml: str, status_callback: str, timeout_s: int, time_limit_s: int
+        self,
+        *,
+        to: str,
+        twiml: str,
+        status_callback: str,
+        timeout_s: int,
+        time_limit_s: int,
+        identify: Identify | None = None,
     ) -> str:
         if not self.allows(to):
             self.refused += 1
@@ -41,6 +48,7 @@ class DestinationGuard:
             status_callback=status_callback,
             timeout_s=timeout_s,
             time_limit_s=time_limit_s,
+            identify=identify,
         )
 
     async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:

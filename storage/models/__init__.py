@@ -1,7 +1,7 @@
 """SQLAlchemy models: the seed's seven tables, the existing-system tables, engine additions."""
 
 from storage.models.base import Base
-from storage.models.engine import AuditLog, CallSessionEvent, PhoneOptOut
+from storage.models.engine import AuditLog, CallSessionEvent, Job, PhoneOptOut
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
 from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
@@ -26,6 +26,7 @@ __all__ = [
     "CustomerVerification",
     "FeedbackCallSession",
     "FraudDetectionResult",
+    "Job",
     "PhoneOptOut",
     "QualityAssessment",
     "RewardLedgerEntry",

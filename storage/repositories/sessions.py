@@ -19,6 +19,7 @@ from sqlalchemy import Row, and_, func, insert, or_, select, update
 
 from engine.domain import MAX_RETRIES, SessionStatus
 from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.jobs.kinds import ANALYSIS_MAX_ATTEMPTS, analysis_jobs
 from storage.crypto import normalize_phone
 from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
 from storage.models.base import table_of
@@ -31,19 +32,16 @@ from storage.repositories._dispatch import (
     dispatch_result,
     dispatch_statement,
 )
+from storage.repositories.session_leases import HELD as _HELD
+from storage.repositories.session_leases import SessionLeases
 
 RETENTION = dt.timedelta(days=90)
 _T = table_of(FeedbackCallSession)
 _C = _T.c
 _EVENTS = table_of(CallSessionEvent)
-_LIVE = (SessionStatus.PENDING.value, SessionStatus.IN_PROGRESS.value)
 _RECORD_COLUMNS = tuple(
     _C[name]
     for name in CallSessionRecord.__struct_fields__  # type: ignore[attr-defined]
-)
-_HELD = or_(
-    _C.session_status == SessionStatus.IN_PROGRESS.value,
-    and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at.is_(None)),
 )
 UPDATABLE = frozenset(
     {
@@ -67,7 +65,7 @@ def _record(row: Row[Any]) -> CallSessionRecord:
     return CallSessionRecord(**{k: m[k] for k in CallSessionRecord.__struct_fields__})  # type: ignore[attr-defined]
 
 
-class SessionRepository(Repository):
+class SessionRepository(SessionLeases, Repository):
     async def create_pending(
         self,
         verification_id: uuid.UUID,
@@ -177,10 +175,22 @@ class SessionRepository(Repository):
         record = _record(row)
         await self._event(session_id, record.store_id, record.session_status, record.phase, detail, now)
         self.tx.audit("write", "feedback_call_sessions", session_id, f"{expected_status}->{new_status}")
+        if record.session_status is SessionStatus.COMPLETED:
+            # In this transaction: a completed call always has its analysis jobs, and never twice.
+            for kind, payload, key in analysis_jobs(session_id):
+                await self.tx.jobs.enqueue(
+                    kind, payload, now=now, idempotency_key=key, max_attempts=ANALYSIS_MAX_ATTEMPTS
+                )
         return record
 
     async def claim_due(
-        self, now: dt.datetime, limit: int, host_id: str, *, store_id: uuid.UUID | None = None
+        self,
+        now: dt.datetime,
+        limit: int,
+        host_id: str,
+        *,
+        store_id: uuid.UUID | None = None,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
     ) -> builtins.list[ClaimedSession]:
         """Claim up to ``limit`` due pending sessions for ``host_id`` (skips rows others hold).
 
@@ -217,7 +227,13 @@ class SessionRepository(Repository):
         stmt = (
             update(_T)
             .where(_C.id.in_(select(picked.c.id)))
-            .values(next_attempt_at=None, host_id=host_id, phase="claimed", updated_at=now)
+            .values(
+                next_attempt_at=None,
+                host_id=host_id,
+                phase="claimed",
+                updated_at=now,
+                lease_expires_at=now + lease,
+            )
             .returning(*_RECORD_COLUMNS, _C.phone_number)
         )
         rows = (await self.session.execute(stmt)).all()
@@ -240,6 +256,7 @@ class SessionRepository(Repository):
                 next_attempt_at=aware("next_attempt_at", next_attempt_at),
                 host_id=None,
                 phase=None,
+                lease_expires_at=None,
                 updated_at=now,
             )
         )
@@ -266,6 +283,7 @@ class SessionRepository(Repository):
                     next_attempt_at=aware("next_attempt_at", next_attempt_at),
                     host_id=None,
                     phase=None,
+                    lease_expires_at=None,
                     call_connected_at=None,
                     call_ended_at=None,
                     twilio_call_sid=None,
@@ -298,6 +316,7 @@ class SessionRepository(Repository):
                     call_ended_at=func.coalesce(
                         _C.call_ended_at, now.astimezone(dt.UTC).replace(tzinfo=None)
                     ),
+                    lease_expires_at=None,
                     updated_at=now,
                 )
                 .returning(*_RECORD_COLUMNS)
@@ -310,6 +329,10 @@ class SessionRepository(Repository):
             )
             self.tx.audit("write", "feedback_call_sessions", record.id, f"host lost: {reason[:60]}")
         return records
+
+    async def _records(self, stmt: Any) -> builtins.list[CallSessionRecord]:
+        rows = await self.session.execute(stmt.with_only_columns(*_RECORD_COLUMNS))
+        return [_record(r) for r in rows]
 
     async def held_by_host(self, host_id: str) -> builtins.list[uuid.UUID]:
         """Sessions a host holds: in progress, or claimed and not yet answered."""

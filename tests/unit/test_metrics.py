@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 
-from actors.pools import ASSESSOR, FRAUD, AnalysisPools
+from actors.pools import ASSESSOR, AnalysisActor
 from actors.session_host import SessionHostActor, TurnLatencies
 from engine import metrics as m
-from engine.analysis.pool import AsyncPool
 from engine.clock import SteppingClock
 from engine.config import Settings
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
-from engine.dispatch.ports import CallStart, HostStatus
+from engine.dispatch.ports import CallStart, HostStatus, JobStats
 from engine.domain import FailureReason, SessionStatus
-from engine.errors import UnavailableError
 from engine.session.metrics import CallMetrics
 from tests.unit.dispatch.fakes import FakeFleet, FakeHost, FakeQueue
 
@@ -79,10 +77,15 @@ class TimedFleet(FakeFleet):
         return host
 
 
+class JobQueue(FakeQueue):
+    async def job_stats(self, now: datetime) -> JobStats:
+        return JobStats({"assess": {"queued": 2, "dead": 1}}, {"assess": 12.5})
+
+
 async def _dispatcher_run() -> Recorder:
     """Dial three calls; one completes, one fails retryably, then the host dies with the third."""
     clock = SteppingClock(NOW)
-    queue = FakeQueue()
+    queue = JobQueue()
     for sid in ("a", "b", "c"):
         queue.add(sid, NOW)
     fleet = TimedFleet(queue, capacity=5, clock=clock)
@@ -108,12 +111,12 @@ async def _dispatcher_run() -> Recorder:
 
 async def test_dispatcher_emits_its_metrics_with_their_values() -> None:
     r = await _dispatcher_run()
+    slot = {"host": "slot0"}  # hosts are labelled by reusable slot, not by id
     assert r.values(m.DIALS) == [(1.0, {"account": "ACx"})] * 3
-    assert r.values(m.TURN_LATENCY) == [(420.0, {"host": "h0"}), (1800.0, {"host": "h0"})]
+    assert r.values(m.TURN_LATENCY) == [(420.0, slot), (1800.0, slot)]
     # heartbeats: before the dials (empty), then after two of the three calls ended
-    assert r.values(m.ACTIVE_CALLS) == [(0, {"host": "h0"}), (1, {"host": "h0"})]
-    assert r.values(m.FREE_SLOTS) == [(5, {"host": "h0"}), (4, {"host": "h0"})]
-    assert (1.0, {}) in r.values(m.HOSTS)
+    assert r.values(m.ACTIVE_CALLS)[:2] == [(0, slot), (1, slot)]
+    assert r.values(m.FREE_SLOTS)[:2] == [(5, slot), (4, slot)]
     assert r.values(m.QUEUE_DEPTH)[0] == (3.0, {})
     assert sorted((t["status"], t["failure_reason"]) for _, t in r.values(m.OUTCOMES)) == [
         ("completed", ""),
@@ -124,55 +127,47 @@ async def test_dispatcher_emits_its_metrics_with_their_values() -> None:
         (1.0, {"failure_reason": "host_lost"}),
     ]
     assert r.values(m.HOST_LOST) == [(1.0, {})]
-
-
-class _Remote:
-    def __init__(self, fail: bool) -> None:
-        self.fail = fail
-
-    def remote(self, session_id: str) -> Any:
-        async def run() -> str:
-            if self.fail:
-                raise UnavailableError("analysis failed")
-            return session_id
-
-        return run()
-
-
-class _Worker:
-    """Stands in for an analysis actor handle (``worker.run.remote(sid)`` → awaitable)."""
-
-    def __init__(self, fail: bool) -> None:
-        self.run = _Remote(fail)
-
-
-async def test_analysis_pools_count_outcomes_and_in_flight() -> None:
-    pools = AnalysisPools.__new__(AnalysisPools)  # the Ray wiring of __init__ is not under test
-    recorder = Recorder()
-    pools.metrics = recorder  # type: ignore[assignment]
-    pools.pools = {
-        ASSESSOR: AsyncPool(lambda i: _Worker(fail=False), size=1),
-        FRAUD: AsyncPool(lambda i: _Worker(fail=True), size=1),
+    assert (1, {}) in r.values(m.HOSTS) and r.values(m.HOSTS)[-1] == (0, {})
+    jobs = {(t["kind"], t["state"]): v for v, t in r.values(m.JOBS)}
+    assert jobs == {
+        ("assess", "queued"): 2,
+        ("assess", "running"): 0,
+        ("assess", "done"): 0,
+        ("assess", "dead"): 1,
     }
-    await pools.session_finished("s1")
-    assert sorted(t["pool"] + "/" + t["outcome"] for _, t in recorder.values(m.ANALYSES)) == [
-        "assessor/ok",
-        "fraud/error",
-    ]
-    assert sorted((v, t["pool"]) for v, t in recorder.values(m.POOL_IN_FLIGHT)) == [
-        (0.0, "assessor"),
-        (0.0, "fraud"),
-    ]
+    assert r.values(m.JOB_LAG) == [(12.5, {"kind": "assess"})]
+    steps = {t["step"] for _, t in r.values(m.TICK_STEP)}
+    assert {"recover", "heartbeat", "dispatch", "scale", "jobs"} <= steps
+    assert all(v >= 0 and t["outcome"] == "ok" for v, t in r.values(m.TICK_STEP))
+    assert {t["provider"] for _, t in r.values(m.BREAKER)} and all(v == 0 for v, _ in r.values(m.BREAKER))
+
+
+class _Runner:
+    in_flight = 3
+
+
+def _analysis_actor(recorder: Recorder) -> AnalysisActor:
+    actor = AnalysisActor.__new__(AnalysisActor)  # its async __init__ starts a database and a runner
+    actor.pool, actor._metrics, actor._runner = ASSESSOR, recorder, _Runner()  # type: ignore[assignment]
+    return actor
+
+
+def test_analysis_actor_counts_each_finished_job() -> None:
+    recorder = Recorder()
+    actor = _analysis_actor(recorder)
+    actor._finished("assess", "done", 0.2)
+    actor._finished("assess", "retry", 0.1)
+    actor._finished("assess", "dead", 0.1)
+    assert [t["outcome"] for _, t in recorder.values(m.JOB_RUNS)] == ["done", "retry", "dead"]
+    assert [t["outcome"] for _, t in recorder.values(m.ANALYSES)] == ["ok", "error", "error"]
+    assert recorder.values(m.POOL_IN_FLIGHT) == [(3, {"pool": ASSESSOR})] * 3
 
 
 async def test_every_spec_is_emitted() -> None:
     """A spec nobody emits is a dashboard panel that stays empty: each must come from somewhere."""
     emitted = (await _dispatcher_run()).names()
     recorder = Recorder()
-    pools = AnalysisPools.__new__(AnalysisPools)
-    pools.metrics = recorder  # type: ignore[assignment]
-    pools.pools = {ASSESSOR: AsyncPool(lambda i: _Worker(fail=False), size=1)}
-    await pools.session_finished("s1")
+    _analysis_actor(recorder)._finished("assess", "done", 0.2)
     emitted |= recorder.names()
     assert emitted == {s.name for s in m.ALL}
 

@@ -124,5 +124,13 @@ async def test_killed_host_mid_call_keeps_transcript_and_retries(
     recs = await rig.statuses(ids)
     assert recs[victim].retry_count == 1 and recs[ids[1]].retry_count == 0
     assert len(tw.calls_to(phones[0])) == 2 and len(tw.calls_to(phones[1])) == 1
-    after = [line.content for line in await _lines(rig, victim)]
-    assert before and after[: len(before)] == before, "lines written before the kill are kept"
+    lines = await _lines(rig, victim)
+    orders = [line.message_order for line in lines]
+    # Unique (session, message_order) is enforced by the schema; here: the retry continued the
+    # order (no second run of numbers from 1, no interleaving of two attempts' interviews).
+    assert orders == list(range(1, len(orders) + 1)), orders
+    after = [line.content for line in lines]
+    assert before and after[: len(before)] == before, "lines written before the kill are kept, first"
+    assert len(after) > len(before), "the retry's lines follow them"
+    greeting = after[0]
+    assert after.count(greeting) <= 2, "at most one greeting per attempt"

@@ -11,6 +11,7 @@ import websockets
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 
+from engine.dispatch.breaker import ProviderUnavailableError
 from engine.domain import FailureReason, SessionStatus, Speaker
 from engine.emulators.openai.options import OpenAIFaults, RealtimeFaults
 from engine.session.call import CallRequest
@@ -28,7 +29,8 @@ def _scenario(**fields: object) -> dict[str, object]:
 
 
 async def test_realtime_drop_mid_call_is_restored(rig: RigFactory, no_leaks: None) -> None:
-    faults = OpenAIFaults(realtime=RealtimeFaults(drop_after_seconds=3.0, drop_connections=1))
+    # The socket opens before the phone rings now, so the drop comes later to land mid-call.
+    faults = OpenAIFaults(realtime=RealtimeFaults(drop_after_seconds=6.0, drop_connections=1))
     r = await rig(scenarios=[_scenario()], openai={"faults": faults})
     outcome = await r.call("sess-drop", PHONE)
     assert outcome.status is SessionStatus.COMPLETED, outcome
@@ -52,15 +54,18 @@ async def test_realtime_drop_mid_call_is_restored(rig: RigFactory, no_leaks: Non
     assert "procent" in ai[-1]
 
 
-async def test_realtime_unreachable_apologises_and_fails(rig: RigFactory, no_leaks: None) -> None:
+async def test_realtime_unreachable_at_dial_time_rings_nobody(rig: RigFactory, no_leaks: None) -> None:
     faults = OpenAIFaults(realtime=RealtimeFaults(refuse_connections=True))
     r = await rig(scenarios=[_scenario()], openai={"faults": faults})
-    outcome = await r.call("sess-norealtime", PHONE)
-    assert outcome.status is SessionStatus.FAILED and outcome.failure_reason is FailureReason.REALTIME_LOST
-    assert not outcome.retry_due
-    record = await r.twilio.calls_to(PHONE)[-1].wait_ended(timeout_s=10)
-    assert record.status == "completed"
-    assert r.store.metrics["sess-norealtime"].technical_errors["counts"]["realtime_unavailable"] == 1
+    with pytest.raises(ProviderUnavailableError) as err:
+        await r.host.start_call(CallRequest("sess-norealtime", "grocery-solna", PHONE))
+    assert err.value.provider == "realtime"
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.PENDING and not outcome.retry_due
+    assert outcome.failure_reason is FailureReason.REALTIME_UNAVAILABLE
+    assert r.twilio.calls_to(PHONE) == [], "an OpenAI outage never rings a customer"
+    assert r.store.status["sess-norealtime"] == "pending"
+    assert r.store.fields["sess-norealtime"]["failure_reason"] == "realtime_unavailable"
 
 
 async def test_packet_loss_equals_dropped_frames(rig: RigFactory, no_leaks: None) -> None:
