@@ -47,7 +47,11 @@ def mutmut(*args: str, log: Path | None = None) -> str:
         return subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     with log.open("w", encoding="utf-8") as out:
         # mutmut exits 0 even with survivors; a non-zero exit is a broken run (e.g. the tests fail unmutated).
-        subprocess.run(cmd, cwd=ROOT, check=True, stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(cmd, cwd=ROOT, check=False, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        lines = log.read_text(encoding="utf-8", errors="replace").replace("\r", "\n").splitlines()
+        why = [line for line in lines if line.startswith(("FAILED", "ERROR", "failed to"))][-10:]
+        sys.exit(f"mutmut failed (exit {done.returncode}); see {log}\n" + "\n".join(why))
     return ""
 
 
