@@ -294,3 +294,27 @@ def test_verification_values_and_amounts() -> None:
     for bad in ("99999999999", "1.", ".5", "1,5"):
         assert violations(v.parse_put_verification, _verification(bad)) == [("purchase_amount", text)], bad
     assert violations(v.parse_put_verification, _verification("")) == [("purchase_amount", "required")]
+
+
+def test_json_that_cannot_be_json_is_named() -> None:
+    req = pb.PutBusinessContextRequest(store_id=U1)
+    req.operating_hours.number_value = float("inf")  # protobuf's Value holds it; JSON cannot
+    req.departments.list_value.extend(["x"])
+    req.question_configuration.struct_value.update({"q": 1})
+    req.baseline_facts.struct_value.update({"f": 1})
+    assert violations(v.parse_put_business_context, req) == [("operating_hours", "not a valid JSON value")]
+
+
+def test_fraud_listing_passes_its_page_token_through() -> None:
+    args = v.parse_list_fraud(pb.ListFraudResultsRequest(page_token="abc_-=="))
+    assert args.page_token == "abc_-=="
+    assert violations(v.parse_list_fraud, pb.ListFraudResultsRequest(page_token="a b")) == [
+        ("page_token", "not a token returned by this API")
+    ]
+
+
+def test_store_currency() -> None:
+    assert v.parse_put_store(_store(name="n", currency="SEK")).currency == "SEK"
+    assert v.parse_put_store(_store(name="n")).currency is None  # empty keeps the stored one
+    [(field, text)] = violations(v.parse_put_store, _store(name="n", currency="XXX"))
+    assert field == "currency" and text.startswith("must be one of ") and "SEK" in text
