@@ -240,3 +240,14 @@ def test_error_names_the_column_even_when_the_row_id_holds_a_colon() -> None:
     row = uuid.UUID(bytes=b":" * 16)
     message = _error(CryptoError, ring.decrypt, "a$AAAA", aad("sessions", "phone_number", row))
     assert message.startswith("ciphertext in sessions.phone_number failed authentication")
+
+
+def test_the_first_separator_splits_even_in_malformed_input() -> None:
+    ring = KeyRing.parse(f"a:{K1}")
+    where = aad("t", "c", uuid.UUID(int=9))
+    assert ring.key_id_of("a$b$c") == "a"
+    assert "failed authentication" in _error(CryptoError, ring.decrypt, "a$b$c", where)
+    assert (
+        _error(ConfigError, KeyRing.parse, f"a:{K1}:x")
+        == "CALLENGINE_ENCRYPTION_KEYS: key 'a' is not valid base64"
+    )
