@@ -120,6 +120,8 @@ class CallHost:
                 port=self.port,
                 host_id=self.host_id,
             )
+            if not self.settings.twilio.api_base_url:  # real Twilio, not an emulator
+                public_url.check_for_twilio(self.public_url)
         except ConfigError:
             await self.stop()
             raise

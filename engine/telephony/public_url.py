@@ -101,6 +101,30 @@ def render(template: str, *, node_ip: str, port: int, host_id: str) -> str:
     return url
 
 
+def check_for_twilio(url: str) -> None:
+    """Refuse a ``ws://`` URL off loopback: Twilio opens ``wss://`` media streams only.
+
+    For hosts that real Twilio calls (not an emulator): a plain URL on loopback is a local
+    trial with nothing to reach it from outside anyway.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "wss" or _is_loopback(parts.hostname or ""):
+        return
+    raise ConfigError(
+        f"{ENV}: {url} is ws://, but Twilio opens wss:// media streams only; put a TLS proxy in "
+        "front of the hosts (deploy/nginx) and use e.g. wss://calls.example.com/{node_ip}/{port}"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _in_authority(template: str) -> bool:
     """True when ``{node_ip}`` stands between ``scheme://`` and the path."""
     _, _, rest = template.partition("://")

@@ -76,3 +76,11 @@ def test_node_address_is_the_bind_address_or_the_nodes_ip() -> None:
     assert public_url.node_address("0.0.0.0", "10.9.9.9") == "10.9.9.9"
     assert public_url.node_address("::", "fd00::5") == "fd00::5"
     assert public_url.node_address("0.0.0.0")  # some address of this machine without Ray
+
+
+def test_real_twilio_needs_wss_off_loopback() -> None:
+    public_url.check_for_twilio("wss://calls.example.com/10.0.0.1/8765")
+    public_url.check_for_twilio("ws://127.0.0.1:8765")  # a local trial
+    public_url.check_for_twilio("ws://[::1]:8765")
+    with pytest.raises(ConfigError, match="Twilio opens wss:// media streams only"):
+        public_url.check_for_twilio("ws://10.0.0.1:8765")
