@@ -88,8 +88,12 @@ class OpenAISettings:
     """``OPENAI_API_KEY``."""
     base_url: str | None = None
     """``OPENAI_BASE_URL``: ends in ``/v1``; e.g. the emulator. Unset → real OpenAI."""
-    realtime_model: str = "gpt-4o-mini-realtime-preview"
-    """``OPENAI_REALTIME_MODEL``."""
+    realtime_model: str = "gpt-realtime-2.1-mini"
+    """``OPENAI_REALTIME_MODEL``: a current Realtime model with tool use (a host warns at start when the
+    installed openai SDK lists the configured one as deprecated)."""
+    transcription_model: str = "gpt-transcribe"
+    """``OPENAI_TRANSCRIPTION_MODEL``: transcribes the customer's turns (``languages``/``keywords`` hints
+    and detected languages need ``gpt-transcribe``)."""
     chat_model: str = "gpt-4o-mini"
     """``OPENAI_CHAT_MODEL``: used by the post-call analysis."""
     voice: str = "alloy"
@@ -108,6 +112,9 @@ class SessionSettings:
     """``CALLENGINE_TRANSCRIPT_FLUSH_SECONDS``: transcript lines are flushed at least this often."""
     opt_out_dtmf: str = "9"
     """``CALLENGINE_OPT_OUT_DTMF``: keypad digit that opts the customer out."""
+    closing_silence_seconds: float = 4.0
+    """``CALLENGINE_CLOSING_SILENCE_SECONDS``: when every question is answered and the AI's last turn has
+    been heard, this much silence ends the call ``completed`` (for a model that never calls end_call)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +217,7 @@ _ENV_NAMES: dict[tuple[str, str], str] = {
     ("openai", "api_key"): "OPENAI_API_KEY",
     ("openai", "base_url"): "OPENAI_BASE_URL",
     ("openai", "realtime_model"): "OPENAI_REALTIME_MODEL",
+    ("openai", "transcription_model"): "OPENAI_TRANSCRIPTION_MODEL",
     ("openai", "chat_model"): "OPENAI_CHAT_MODEL",
     ("openai", "voice"): "OPENAI_VOICE",
     ("session", "max_call_seconds"): "CALLENGINE_MAX_CALL_SECONDS",
@@ -217,6 +225,7 @@ _ENV_NAMES: dict[tuple[str, str], str] = {
     ("session", "silence_hangup_seconds"): "CALLENGINE_SILENCE_HANGUP_SECONDS",
     ("session", "transcript_flush_seconds"): "CALLENGINE_TRANSCRIPT_FLUSH_SECONDS",
     ("session", "opt_out_dtmf"): "CALLENGINE_OPT_OUT_DTMF",
+    ("session", "closing_silence_seconds"): "CALLENGINE_CLOSING_SILENCE_SECONDS",
     ("host", "sessions_per_host"): "CALLENGINE_SESSIONS_PER_HOST",
     ("host", "bind_host"): "CALLENGINE_BIND_HOST",
     ("host", "port"): "CALLENGINE_HOST_PORT",
@@ -316,6 +325,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("TWILIO_CALLS_PER_SECOND: must be > 0")
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
+    if s.session.closing_silence_seconds <= 0:
+        raise ConfigError("CALLENGINE_CLOSING_SILENCE_SECONDS: must be > 0")
+    if len(s.session.opt_out_dtmf) != 1 or s.session.opt_out_dtmf not in "0123456789*#":
+        raise ConfigError("CALLENGINE_OPT_OUT_DTMF: must be one keypad key (0-9, * or #)")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:
         raise ConfigError("port: must be within 0..65535")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):

@@ -27,8 +27,10 @@ from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge import Bridge
-from engine.session.conversation import Script, build_script, render_instructions
+from engine.session.control import ConsentAnswer, ConsentDecided, Effect, InterviewControl, ProgressMade
+from engine.session.conversation import APOLOGY
 from engine.session.metrics import CallMetrics
+from engine.session.plan import SessionPlan
 from engine.session.state import CallState, Event, Phase, retry_due, transition
 from engine.session.store import SessionStore, TranscriptLine
 from engine.session.transcript import TranscriptLog
@@ -65,6 +67,8 @@ class SessionOutcome(msgspec.Struct, frozen=True):
     duration_seconds: int | None = None
     openai_session_id: str | None = None
     opted_out: bool = False
+    callback_after_seconds: int | None = None
+    """With ``callback_requested``: when the customer asked to be called (the retry's earliest time)."""
 
 
 class StatusCallback(msgspec.Struct, frozen=True):
@@ -119,6 +123,7 @@ class CallSession:
         self._connected_at: float | None = None
         self._unflushed: list[TranscriptLine] = []
         self._opted_out = False
+        self.control: InterviewControl | None = None
         self._last_sequence = -1
         self._sid_recorded = False
         self._answered = False
@@ -209,16 +214,15 @@ class CallSession:
             self.dialled.set_result(None)  # handled: the outcome says opted_out
             return
         context = await deps.store.load_context(self.id, self.request.store_id)
-        script = build_script(context, self.id)
-        instructions = render_instructions(script, context)
+        # A retry continues the interview: questions answered on earlier attempts are not asked again.
+        progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
+        plan = SessionPlan(context, self.id, deps.settings, progress)
         await self._dial()
         stream = await self._until_answered()
         if stream is not None:
-            await self._converse(stream, script, instructions)
+            await self._converse(stream, plan)
         if self.state.phase is Phase.CLOSING:
-            await self._end_line(
-                say=script.apology if self.state.reason is FailureReason.REALTIME_LOST else None
-            )
+            await self._end_line(say=APOLOGY if self.state.reason is FailureReason.REALTIME_LOST else None)
             if self._connected_at is not None:
                 await self._flush_final()
             await self._apply(Event.CLOSED)
@@ -294,16 +298,18 @@ class CallSession:
             "completed": Event.CLOSED,
         }.get(status)
 
-    async def _converse(self, stream: _StreamAttached, script: Script, instructions: str) -> None:
+    async def _converse(self, stream: _StreamAttached, plan: SessionPlan) -> None:
         deps = self._deps
         self._connected_at = deps.clock.monotonic()
+        control = self.control = InterviewControl(plan.script, now=deps.clock.now)
+        self.transcript.held = True  # nothing is kept before the customer has consented
         bridge = Bridge(
             twilio_ws=stream.ws,
             stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
             connector=deps.connector,
             settings=deps.settings,
-            script=script,
-            instructions=instructions,
+            control=control,
+            session_update=lambda: plan.session_update(control),
             clock=deps.clock,
             log=self.log,
             metrics=self.metrics,
@@ -311,20 +317,24 @@ class CallSession:
             flush=self._flush,
             opt_out=self._record_opt_out,
             started_at=self._connected_at,
+            persist=self._persist_soon,
         )
         self.bridge = bridge
-        control = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
+        inbox = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
         try:
             event = await bridge.run()
         finally:
-            control.cancel()
+            inbox.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await control
+                await inbox
             await bridge.finish_side_tasks()
         self.log.info("conversation ended: %s", event.value)
+        await self._persist(control.finish())
+        if not control.consented:
+            self.transcript.discard()  # a refusal (or no answer) keeps only the consent record
         if event is Event.OPTED_OUT and not self._opted_out:
             await self._record_opt_out()
-        if event is Event.CUSTOMER_HUNG_UP:
+        if event in (Event.CUSTOMER_HUNG_UP, Event.HUNG_UP_AFTER_INTERVIEW):
             self._stream_released.set()
             await self._flush_final()  # before the terminal status, which starts the analysis
         await self._apply(event)
@@ -374,6 +384,27 @@ class CallSession:
             except CallEngineError as exc:
                 self.log.warning("call metrics not stored: %s", exc)
 
+    def _persist_soon(self, effects: list[Effect]) -> None:
+        if self.bridge is not None and any(type(e) in (ConsentDecided, ProgressMade) for e in effects):
+            self.bridge.spawn(self._persist(effects), "persist")
+
+    async def _persist(self, effects: list[Effect]) -> None:
+        """Consent records and interview progress, written as they happen (a failure is logged)."""
+        store, attempt = self._deps.store, self.request.attempt
+        for effect in effects:
+            try:
+                if type(effect) is ConsentDecided:
+                    await store.record_consent(self.id, attempt, effect.record)
+                    if effect.record.answer is not ConsentAnswer.GRANTED:
+                        self.log.info("consent %s", effect.record.answer.value)
+                elif type(effect) is ProgressMade:
+                    await store.record_progress(self.id, attempt, effect.update)
+            except CallEngineError as exc:
+                self.metrics.error(
+                    "progress_write_failed" if type(effect) is ProgressMade else "consent_write_failed"
+                )
+                self.log.warning("%s not stored: %s", type(effect).__name__, exc)
+
     async def _record_opt_out(self) -> None:
         if self._opted_out:
             return
@@ -400,4 +431,11 @@ class CallSession:
                 self.bridge.openai_session_ids[-1] if self.bridge and self.bridge.openai_session_ids else None
             ),
             opted_out=self._opted_out,
+            callback_after_seconds=(
+                self.control.callback_in_minutes * 60
+                if self.control is not None
+                and self.control.callback_in_minutes is not None
+                and state.reason is FailureReason.CALLBACK_REQUESTED
+                else None
+            ),
         )

@@ -1,7 +1,13 @@
 """SQLAlchemy models: the seed's seven tables, the existing-system tables, engine additions."""
 
 from storage.models.base import Base
-from storage.models.engine import AuditLog, CallSessionEvent, PhoneOptOut
+from storage.models.engine import (
+    AuditLog,
+    CallSessionEvent,
+    ConsentRecordRow,
+    InterviewProgressRow,
+    PhoneOptOut,
+)
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
 from storage.models.seed import (
     BusinessContextProfile,
@@ -21,10 +27,12 @@ __all__ = [
     "BusinessUser",
     "CallQualityMetric",
     "CallSessionEvent",
+    "ConsentRecordRow",
     "ConversationTranscript",
     "CustomerVerification",
     "FeedbackCallSession",
     "FraudDetectionResult",
+    "InterviewProgressRow",
     "PhoneOptOut",
     "QualityAssessment",
     "Store",
