@@ -30,6 +30,8 @@ from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.errors import ConflictError, ResourceExhaustedError
 from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConnector
+from engine.realtime.models import warn_deprecated
+from engine.session import language
 from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOutcome, StatusCallback
 from engine.session.store import SessionStore
 from engine.telephony import media, twiml
@@ -82,6 +84,16 @@ class CallHost:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         hs = self.settings.host
+        openai = self.settings.openai
+        warn_deprecated(
+            {
+                "OPENAI_REALTIME_MODEL": openai.realtime_model,
+                "OPENAI_TRANSCRIPTION_MODEL": openai.transcription_model,
+            }
+        )
+        if not language.reports_languages(openai.transcription_model):
+            # This transcription model names no language: identify it locally (seconds to load, once).
+            await asyncio.to_thread(language.enable_fallback)
         self._twilio = self._twilio_factory(self.settings.twilio)
         self._server = await serve(
             self._handler,
