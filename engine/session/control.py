@@ -122,6 +122,7 @@ class InterviewControl:
         self._replied: set[str] = set()
         self._calls_in: dict[str, list[str]] = {}
         """response id → call ids answered for it (to decide on a follow-up response)."""
+        self._rejected_in: set[str] = set()
         self.end_reason: EndReason | None = None
         self.end_response_id: str | None = None
         self.callback_in_minutes: int | None = None
@@ -214,7 +215,9 @@ class InterviewControl:
         try:
             call = parse_call(name, arguments, self._ids)
         except ToolCallError as exc:
-            return ToolReply(call_id, _output(ok=False, error=str(exc)), False), []
+            self._rejected_in.add(response_id)
+            hint = "Call the tool again with valid arguments. Do not say anything."
+            return ToolReply(call_id, _output(ok=False, error=str(exc), next=hint), False), []
         if isinstance(call, RecordConsent):
             return self._consent(call_id, call)
         if isinstance(call, QuestionAnswered):
@@ -272,9 +275,12 @@ class InterviewControl:
         return reply, effects
 
     def wants_response(self, response_id: str, *, completed: bool, had_speech: bool) -> bool:
-        """After ``response.done``: ask the model to go on? Only when it called a tool without speaking
-        (it waits for the outputs) and did not end the call. A response that spoke already took its
-        turn; one cut short by the customer is followed by the server's own response to the turn."""
-        if response_id not in self._calls_in or not completed or had_speech:
+        """After ``response.done``: ask the model to go on? When it called a tool without speaking (it
+        waits for the outputs) and did not end the call, or when a call was refused (it must correct
+        it; the error output tells it to say nothing). A response that spoke already took its turn;
+        one cut short by the customer is followed by the server's own response to the turn."""
+        if response_id not in self._calls_in or not completed:
             return False
-        return self.end_reason is None
+        if response_id in self._rejected_in:
+            return self.end_reason is None
+        return not had_speech and self.end_reason is None

@@ -223,7 +223,7 @@ class Interviewer:
                 return Line(self.say.after_end(), ("after_end",))
             return Line(None)
         if st.rejected is not None:
-            return self._corrected(st.rejected)
+            return self._corrected(st)
         if st.goodbye_pending is not None:
             if self.b.split_goodbye and self.b.tools:
                 return Line(None, calls=(self._end_call(st, _REASON_BY_MOVE[st.goodbye_pending]),))
@@ -330,9 +330,11 @@ class Interviewer:
             return _call("end_call", reason=reason, callback_in_minutes=minutes)
         return _call("end_call", reason=reason)
 
-    def _corrected(self, rejected: Call) -> Line:
-        if rejected.name == "end_call":
-            return Line(None, calls=(_call("end_call", reason="completed"),))
+    def _corrected(self, st: _State) -> Line:
+        """After an error output: the call again, with the arguments it meant."""
+        if st.rejected is not None and st.rejected.name == "end_call":
+            reason = _REASON_BY_MOVE.get(st.goodbye_pending or "closing", "completed")
+            return Line(None, calls=(_call("end_call", reason=reason),))
         return Line(None)
 
     def _current(self, st: _State) -> Question | None:

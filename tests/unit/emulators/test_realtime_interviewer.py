@@ -175,7 +175,7 @@ def test_misbehaviours() -> None:
     chat.respond()
     line = chat.user("Nej tack, jag vill inte.")
     assert _calls(line)[-1] == ("end_call", {"reason": "finished"})
-    assert _calls(chat.respond()) == [("end_call", {"reason": "completed"})]
+    assert _calls(chat.respond()) == [("end_call", {"reason": "declined"})]
     # Splits the goodbye and the end_call over two responses.
     chat = Chat(model(8, split_goodbye=True))
     chat.respond()

@@ -156,8 +156,10 @@ def test_bad_calls_get_an_error_output_and_change_nothing(name: str, arguments: 
     body = json.loads(reply.output)
     assert body["ok"] is False and error in body["error"]
     assert c.end_reason is None and c.consent is None
-    # The model called a tool without speaking and got an error: it may try again.
+    # A refused call gets another response to correct it, even when the model spoke with it.
     assert c.wants_response("r1", completed=True, had_speech=False)
+    assert c.wants_response("r1", completed=True, had_speech=True)
+    assert not c.wants_response("r1", completed=False, had_speech=True)
 
 
 def test_each_call_id_is_answered_once() -> None:
