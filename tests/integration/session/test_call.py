@@ -33,7 +33,7 @@ async def test_full_call_transcript_matches_the_scenario(rig: RigFactory, no_lea
     assert "AI-assistent" in lines[0].content
     assert any(line.message_type is MessageType.QUESTION for line in lines)
     assert "två" in ai[-1] and "femton procent" in ai[-1]  # numbers as words, as a voice says them
-    assert [name for name, _ in log.tool_calls][0] == "record_consent" and log.tool_calls[-1][0] == "end_call"
+    assert log.tool_calls[0][0] == "record_consent" and log.tool_calls[-1][0] == "end_call"
     consent = r.store.consents["sess-anna"][1]
     assert consent.answer.value == "granted" and consent.source.value == "tool"
     assert {u.status for _, u in r.store.progress["sess-anna"].values()} == {"answered"}
