@@ -54,6 +54,8 @@ class CallRequest(msgspec.Struct, frozen=True):
     phone_e164: str
     attempt: int = 1
     """1 for the first call, 2.. for retries (at most MAX_RETRIES + 1 in total)."""
+    inbound_call_sid: str | None = None
+    """A call-back the customer placed (already answered): no dialling, the stream comes next."""
 
 
 class SessionOutcome(msgspec.Struct, frozen=True):
@@ -217,7 +219,10 @@ class CallSession:
         # A retry continues the interview: questions answered on earlier attempts are not asked again.
         progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
         plan = SessionPlan(context, self.id, deps.settings, progress)
-        await self._dial()
+        if self.request.inbound_call_sid is not None:
+            await self._answer_inbound(self.request.inbound_call_sid)
+        else:
+            await self._dial()
         stream = await self._until_answered()
         if stream is not None:
             await self._converse(stream, plan)
@@ -249,6 +254,21 @@ class CallSession:
             return
         self.log.info("dialled (call %s)", self.call_sid)
         self.dialled.set_result(None)
+
+    async def _answer_inbound(self, call_sid: str) -> None:
+        """The customer called us: the call is live already; record it as an answered attempt."""
+        self.call_sid = call_sid
+        await self._apply(
+            Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
+        )
+        await self._apply(Event.ANSWERED)
+        self.log.info("call-back from the customer taken as attempt %d", self.request.attempt)
+        self.dialled.set_result(None)
+
+    def stream_twiml(self) -> str:
+        """``<Connect><Stream>`` to this host for this session (a call-back's answer to Twilio)."""
+        deps = self._deps
+        return twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), deps.tokens.issue(self.id))
 
     async def _until_answered(self) -> _StreamAttached | None:
         clock = self._deps.clock

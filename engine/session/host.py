@@ -18,7 +18,7 @@ import contextlib
 import logging
 import secrets
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
@@ -33,8 +33,9 @@ from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConne
 from engine.realtime.models import warn_deprecated
 from engine.session import language
 from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOutcome, StatusCallback
+from engine.session.inbound import TWIML_CONTENT_TYPE, VOICE_PATH, voice_webhook
 from engine.session.store import SessionStore
-from engine.telephony import media, twiml
+from engine.telephony import inbound, media, twiml
 from engine.telephony.rest import TwilioCalls, TwilioCallsFactory, rest_calls_factory
 from engine.telephony.security import SignatureChecker, StreamTokens
 
@@ -59,15 +60,17 @@ class CallHost:
         clock: Clock | None = None,
         on_outcome: Callable[[SessionOutcome], None] | None = None,
         collect_outcomes: bool = True,
+        host_id: str = "host",
     ) -> None:
         self.settings = settings
         self._store = store
         self._twilio_factory = twilio_client_factory
+        self.host_id = host_id
         self._connector = realtime_connector or WebSocketRealtimeConnector(settings.openai)
         self._clock = clock or SystemClock()
         self._on_outcome = on_outcome
         self.outcomes: asyncio.Queue[SessionOutcome] | None = asyncio.Queue() if collect_outcomes else None
-        self._signatures = SignatureChecker(settings.twilio.auth_token.get())
+        self.signatures = SignatureChecker(settings.twilio.auth_token.get())
         # Streams come back to the host that issued the token, so a per-host secret suffices.
         self._tokens = StreamTokens(secrets.token_hex(32))
         self._sessions: dict[str, CallSession] = {}
@@ -170,11 +173,24 @@ class CallHost:
         await self.stop()
 
     # ------------------------------------------------------------------ calls
-    async def start_call(self, request: CallRequest) -> None:
-        """Place the call; returns once Twilio accepted it, raises if it could not be placed.
+    @property
+    def store(self) -> SessionStore:
+        return self._store
 
-        The outcome arrives later on ``outcomes`` / ``on_outcome``.
-        """
+    async def accept_inbound(self, waiting: inbound.Waiting, call: inbound.InboundCall) -> str:
+        """Take a customer's call-back as the interview of their waiting session; returns its TwiML."""
+        request = CallRequest(
+            waiting.session_id,
+            waiting.store_id,
+            call.from_number,
+            waiting.attempt,
+            inbound_call_sid=call.call_sid,
+        )
+        session = self._admit(request)
+        await asyncio.shield(session.dialled)
+        return session.stream_twiml()
+
+    def _admit(self, request: CallRequest) -> CallSession:
         if self._twilio is None or self._server is None:
             raise ConflictError("call host is not started")
         if self._draining:
@@ -196,6 +212,14 @@ class CallHost:
         self._sessions[request.session_id] = session
         task = asyncio.create_task(self._supervise(session), name=f"session-{request.session_id}")
         self._tasks[request.session_id] = task
+        return session
+
+    async def start_call(self, request: CallRequest) -> None:
+        """Place the call; returns once Twilio accepted it, raises if it could not be placed.
+
+        The outcome arrives later on ``outcomes`` / ``on_outcome``.
+        """
+        session = self._admit(request)
         await asyncio.shield(session.dialled)
 
     def session(self, session_id: str) -> CallSession | None:
@@ -246,18 +270,22 @@ class CallHost:
         log.warning("[session=%s] rejected request: %s", session_id[:64], kind)
         return connection.respond(status, f"{status.phrase}\n")
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response | None] | None:
         path, _, query = request.path.partition("?")
         parts = [p for p in path.split("/") if p]
         if path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if path.rstrip("/").endswith(VOICE_PATH) and len(parts) >= 1 and parts[-1] == VOICE_PATH.strip("/"):
+            return self._voice(connection, request, query)
         if len(parts) < 2 or parts[-2] not in ("status", "media"):
             return self._reject(connection, HTTPStatus.NOT_FOUND, "unknown_path", "-")
         kind, session_id = parts[-2], parts[-1]
         signature = request.headers.get("x-twilio-signature")
         if kind == "status":
             url = twiml.status_url(self.public_url, session_id) + ("?" + query if query else "")
-            if not self._signatures.valid(url, signature):
+            if not self.signatures.valid(url, signature):
                 return self._reject(connection, HTTPStatus.FORBIDDEN, "forged_signature", session_id)
             session = self._sessions.get(session_id)
             if session is None:
@@ -279,12 +307,24 @@ class CallHost:
             return connection.respond(HTTPStatus.NO_CONTENT, "")
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return self._reject(connection, HTTPStatus.BAD_REQUEST, "media_not_websocket", session_id)
-        if not self._signatures.valid(twiml.media_url(self.public_url, session_id), signature):
+        if not self.signatures.valid(twiml.media_url(self.public_url, session_id), signature):
             return self._reject(connection, HTTPStatus.FORBIDDEN, "forged_signature", session_id)
         session = self._sessions.get(session_id)
         if session is None or not session.accepts_stream():
             return self._reject(connection, HTTPStatus.NOT_FOUND, "stream_unknown_session", session_id)
         return None
+
+    async def _voice(self, connection: ServerConnection, request: Request, query: str) -> Response:
+        """Mounted at ``/voice`` (GET, every field in the signed URL) until the listener reads POSTs."""
+        url = twiml.http_base(self.public_url).rstrip("/") + VOICE_PATH + ("?" + query if query else "")
+        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        status, body = await voice_webhook(
+            self, url=url, params=params, signature=request.headers.get("x-twilio-signature")
+        )
+        response = connection.respond(status, body)
+        if status is HTTPStatus.OK:
+            response.headers["Content-Type"] = TWIML_CONTENT_TYPE
+        return response
 
     # ------------------------------------------------------------------ WebSocket: media streams
     async def _handler(self, ws: ServerConnection) -> None:

@@ -20,6 +20,7 @@ from engine.session.control import ConsentRecord, ProgressUpdate
 from engine.session.conversation import BusinessContext, InterviewProgress, context_from_profile
 from engine.session.state import CallState
 from engine.session.store import CallMetricsRecord, TranscriptLine
+from engine.telephony.inbound import Waiting
 from storage import Database, Principal
 from storage.records import CallMetrics as StoredMetrics
 from storage.records import TranscriptLine as StoredLine
@@ -152,3 +153,10 @@ class PostgresSessionStore:
             skipped=frozenset(r.question_id for r in rows if r.status == "skipped"),
             attempts=sum(1 for c in consents if c.asked_at is not None),
         )
+
+    async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
+        async with self._db.transaction(self._principal) as tx:
+            claimed = await tx.interviews.claim_call_back(phone_e164, host_id, dt.datetime.now(dt.UTC))
+        if claimed is None:
+            return None
+        return Waiting(str(claimed.session_id), str(claimed.store_id), claimed.retry_count + 1)

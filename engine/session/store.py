@@ -17,6 +17,7 @@ from engine.errors import ConflictError, NotFoundError
 from engine.session.control import ConsentRecord, ProgressUpdate
 from engine.session.conversation import BusinessContext, InterviewProgress
 from engine.session.state import CallState
+from engine.telephony.inbound import Waiting
 
 
 class TranscriptLine(msgspec.Struct, frozen=True):
@@ -73,6 +74,10 @@ class SessionStore(Protocol):
         """What earlier attempts of the session got through (empty for a new session)."""
         ...
 
+    async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
+        """Claim this caller's session that waits for a (re)try, for a call-back on ``host_id``."""
+        ...
+
 
 class MemorySessionStore:
     """Everything in dicts; the same contract (compare-and-set on status) as the real store."""
@@ -88,6 +93,8 @@ class MemorySessionStore:
         self.opted_out: set[str] = set()
         self.consents: dict[str, dict[int, ConsentRecord]] = {}
         self.progress: dict[str, dict[str, tuple[int, ProgressUpdate]]] = {}
+        self.waiting: dict[str, Waiting] = {}
+        """Sessions waiting for a (re)try, by phone (tests put them here)."""
         self.fail_writes = False
 
     async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
@@ -135,6 +142,9 @@ class MemorySessionStore:
             skipped=frozenset(q for q, (_, u) in done.items() if u.status == "skipped"),
             attempts=len(reached),
         )
+
+    async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
+        return self.waiting.pop(phone_e164, None)
 
     def lines(self, session_id: str) -> list[TranscriptLine]:
         return sorted(self.transcripts.get(session_id, []), key=lambda line: line.message_order)

@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from engine.domain import SessionStatus
 from engine.errors import ValidationError
 from storage.models import ConsentRecordRow, InterviewProgressRow
 from storage.models.base import table_of
@@ -132,6 +133,9 @@ class InterviewRepository(Repository):
             )
         )
 
+    async def claim_call_back(self, phone: str, host_id: str, now: dt.datetime) -> ClaimedCallBack | None:
+        return await claim_waiting_for_caller(self, phone, host_id, now)
+
     async def progress(self, session_id: uuid.UUID) -> list[StoredProgress]:
         rows = await self.session.execute(
             select(_IP.c.question_id, _IP.c.status, _IP.c.source, _IP.c.attempt)
@@ -139,3 +143,50 @@ class InterviewRepository(Repository):
             .order_by(_IP.c.updated_at, _IP.c.question_id)
         )
         return [StoredProgress(*row) for row in rows]
+
+
+class ClaimedCallBack(msgspec.Struct, frozen=True):
+    session_id: uuid.UUID
+    store_id: uuid.UUID
+    retry_count: int
+
+
+async def claim_waiting_for_caller(
+    repo: Repository, phone: str, host_id: str, now: dt.datetime
+) -> ClaimedCallBack | None:
+    """The caller's oldest session that waits for a (re)try, claimed for ``host_id`` (a call-back).
+
+    Waiting = pending with a next attempt time; one being dialled (claimed, no time) is left alone, and
+    ``SKIP LOCKED`` keeps a concurrent Dispatcher claim and this one apart.
+    """
+    from storage.models import FeedbackCallSession
+
+    sessions = table_of(FeedbackCallSession)
+    c = sessions.c
+    if not host_id or len(host_id) > 100:
+        raise ValidationError("host_id", "must be 1–100 characters")
+    picked = (
+        select(c.id)
+        .where(
+            c.phone_bidx == repo.tx.blind_index.of(phone),
+            c.session_status == "pending",
+            c.next_attempt_at.is_not(None),
+        )
+        .order_by(c.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).cte("picked")
+    row = (
+        await repo.session.execute(
+            update(sessions)
+            .where(c.id.in_(select(picked.c.id)))
+            .values(next_attempt_at=None, host_id=host_id, phase="claimed", updated_at=now)
+            .returning(c.id, c.store_id, c.retry_count)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    session_id, store_id, retry_count = row
+    await repo.tx.sessions._event(session_id, store_id, SessionStatus.PENDING, "claimed", "call-back", now)
+    repo.tx.audit("read", "feedback_call_sessions", session_id, "claimed for a call-back")
+    return ClaimedCallBack(session_id, store_id, retry_count or 0)

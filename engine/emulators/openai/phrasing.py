@@ -59,34 +59,28 @@ class Phrasing:
         key = key_name(g.opt_out_digit if g else "9")
         intro = self._pick(
             [
-                f"Hej! Jag är en AI-assistent och ringer på uppdrag av {store} om ditt köp.",
-                f"Hej, det här är en AI-assistent som ringer för {store}s räkning, angående ditt senaste köp.",
-                f"Hej! Du pratar med en AI-assistent. Jag ringer på uppdrag av {store} efter ditt köp hos dem.",
-            ]
-        )
-        why = self._pick(
-            [
-                "Butiken vill gärna höra hur du upplevde besöket, så att de kan bli bättre.",
-                "Jag har några korta frågor om besöket, så att butiken kan förbättra sig.",
-                "Syftet är att butiken ska få veta vad som fungerade och vad som kan bli bättre.",
+                f"Hej! Jag är en AI-assistent som ringer på uppdrag av {store} om ditt köp, så att butiken "
+                "kan bli bättre.",
+                f"Hej, det här är en AI-assistent från {store}. Butiken vill gärna veta hur ditt besök var.",
+                f"Hej! Du pratar med en AI-assistent som ringer för {store}, för att höra vad du tyckte om "
+                "ditt köp.",
             ]
         )
         privacy = self._pick(
             [
-                f"Samtalet skrivs ned som text men spelas inte in, och du kan trycka {key} på knappsatsen "
-                "om du aldrig vill bli uppringd igen.",
-                f"Det vi säger skrivs ned men spelas inte in. Trycker du {key} ringer vi dig aldrig mer.",
-                f"Inget spelas in, samtalet skrivs bara ned. Vill du slippa fler samtal kan du trycka {key}.",
+                f"Samtalet skrivs ned men spelas inte in. Tryck {key} om du aldrig vill bli uppringd igen.",
+                f"Inget spelas in, samtalet skrivs bara ned, och trycker du {key} ringer vi aldrig mer.",
+                f"Vi skriver ned samtalet men spelar inte in det. Tryck {key} så blir du aldrig uppringd igen.",
             ]
         )
         ask = self._pick(
             [
-                "Går det bra att jag ställer några korta frågor?",
-                "Är det okej om jag ställer några snabba frågor?",
-                "Har du en minut för några korta frågor?",
+                "Går det bra med några korta frågor?",
+                "Har du en minut för några frågor?",
+                "Är det okej med några snabba frågor?",
             ]
         )
-        return f"{intro} {why} {privacy} {ask}"
+        return f"{intro} {privacy} {ask}"
 
     # ------------------------------------------------------------------ questions
     def question(self, q: Question, *, first: bool, lang: str, resumed: bool = False) -> str:
@@ -119,7 +113,10 @@ class Phrasing:
         pre = self._pick(
             ["", "Först: " if first else "Nästa fråga: ", "Då undrar jag: " if not first else ""]
         )
-        return lead + pre + self._rephrase(q)
+        body = self._rephrase(q)
+        if pre:
+            body = body[:1].lower() + body[1:]
+        return lead + pre + body
 
     def _rephrase(self, q: Question) -> str:
         topic = q.topic.strip()

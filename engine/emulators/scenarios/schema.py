@@ -122,6 +122,8 @@ class Scenario(_Strict):
     verifications: list[Verification] = []
     voicemail_greeting: str = "Hej, du har kommit till min röstbrevlåda. Lämna ett meddelande efter tonen."
     impairments: Impairments = msgspec.field(default_factory=Impairments)
+    call_back_dtmf: str | None = None
+    """On a call-back (the customer rings our number), the key pressed when a ``<Gather>`` asks."""
     expect: str | None = None
     """The outcome this scenario plans, ``status`` or ``status/failure_reason`` (e.g.
     ``abandoned/declined``), where the demo cannot tell it from the turns alone."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import text
+
 from engine.domain import FailureReason, SessionStatus, Speaker
 from engine.session.pgstore import PostgresSessionStore
 from storage import Principal
@@ -49,12 +51,50 @@ async def test_call_is_persisted(rig: RigFactory, database: Any, pg_factory: Any
     )
     assert record.call_connected_at is not None and record.call_ended_at is not None
     assert record.phase == "completed" and record.duration_seconds is not None
-    assert "Hittade du det du sökte?" in [line.content for line in lines]
+    assert any("hittade du det du sökte" in line.content.lower() for line in lines)
     assert [line.content for line in lines if line.speaker is Speaker.CUSTOMER][1:3] == scenario["answers"][
         :2
     ]
     assert [line.message_order for line in lines] == list(range(1, len(lines) + 1))
     assert len(metrics) == 1 and metrics[0].packet_loss_percentage == 0.0
+    async with database.transaction(Principal.service()) as tx:
+        consents = await tx.interviews.consents(session_id)
+        progress = await tx.interviews.progress(session_id)
+    assert [(c.attempt, c.answer, c.source) for c in consents] == [(1, "granted", "tool")]
+    assert consents[0].asked_at is not None and consents[0].answered_at >= consents[0].asked_at  # type: ignore[operator]
+    assert {p.status for p in progress} == {"answered"} and len(progress) >= 2
+    store = PostgresSessionStore(database)
+    resumed = await store.load_progress(str(session_id))
+    assert resumed.attempts == 1 and resumed.answered == {p.question_id for p in progress}
+
+
+async def test_a_refusal_keeps_only_the_audited_consent_record(
+    rig: RigFactory, database: Any, pg_factory: Any, no_leaks: None
+) -> None:
+    phone = "+46701749203"
+    store_id = await _store_with_context(pg_factory, database)
+    session_id = await pg_factory.session(store_id, phone)
+    r = await rig(
+        scenarios=[{"name": "pg-no", "phone": phone, "consent": "Nej tack, det vill jag inte."}],
+        store=PostgresSessionStore(database),
+    )
+    outcome = await r.call(str(session_id), phone, store_id=str(store_id))
+    assert (outcome.status, outcome.failure_reason) == (SessionStatus.ABANDONED, FailureReason.DECLINED)
+    async with database.transaction(Principal.service()) as tx:
+        lines = await tx.transcripts.list_lines(session_id)
+        consents = await tx.interviews.consents(session_id)
+        record = await tx.sessions.get(session_id)
+    assert lines == []
+    assert [(c.answer, c.source) for c in consents] == [("declined", "tool")]
+    assert record.failure_reason == "declined"
+    async with database.transaction(Principal.admin(None)) as tx:
+        audited = await tx.session.execute(
+            text(
+                "SELECT action, detail FROM audit_log WHERE table_name = 'consent_records' AND record_id = :r"
+            ),
+            {"r": str(session_id)},
+        )
+        assert [tuple(row) for row in audited] == [("write", "attempt 1: declined (tool)")]
 
 
 async def test_opt_out_is_persisted(rig: RigFactory, database: Any, pg_factory: Any, no_leaks: None) -> None:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import aiohttp
 import pytest
 
 from engine.domain import FailureReason, SessionStatus, Speaker
 from engine.emulators.openai import ModelBehaviour
 from engine.session.control import ConsentAnswer, ConsentRecord, ProgressUpdate, Source
+from engine.session.store import MemorySessionStore
+from engine.telephony.inbound import Waiting
+from engine.telephony.twiml import http_base
 from tests.integration.session.conftest import RigFactory, session_settings
 
 PHONE = "+46701749101"
@@ -145,3 +149,36 @@ async def test_a_retry_continues_the_interview(rig: RigFactory, no_leaks: None) 
     asked = [name for name, args in log.tool_calls if name == "question_answered"]
     assert len(asked) == 1 and first_question not in "".join(a for _, a in log.tool_calls)
     assert r.store.consents["s"][2].answer is ConsentAnswer.GRANTED
+
+
+async def test_call_backs_to_our_number(rig: RigFactory, no_leaks: None) -> None:
+    waiting, curious = "+46701749104", "+46701749105"
+    r = await rig(
+        scenarios=[
+            {"name": "back", "phone": waiting, "answers": ANSWERS, "goodbye": "Hej då!"},
+            {"name": "curious", "phone": curious, "call_back_dtmf": "9"},
+        ]
+    )
+    assert isinstance(r.store, MemorySessionStore)
+    voice = http_base(r.host.public_url) + "/voice"
+    our_number = r.host.settings.twilio.from_number
+    # A customer whose verification still waits for its retry gets the interview itself.
+    r.store.waiting[waiting] = Waiting("s-back", "grocery-solna", 2)
+    record = await r.twilio.place_inbound_call(from_=waiting, to=our_number, voice_url=voice)
+    outcome = await r.outcome()
+    await record.wait_ended(timeout_s=10)
+    assert outcome.session_id == "s-back" and outcome.attempt == 2 and outcome.call_sid == record.sid
+    assert outcome.status is SessionStatus.COMPLETED, (outcome, record)
+    assert record.direction == "inbound" and record.stream_url and "AI-assistent" in record.customer_heard[0]
+    assert r.store.consents["s-back"][2].answer is ConsentAnswer.GRANTED
+    # Anyone else hears who called and why, and may opt out by keypad.
+    record = await r.twilio.place_inbound_call(from_=curious, to=our_number, voice_url=voice)
+    await record.wait_ended(timeout_s=10)
+    assert record.stream_url is None and "AI-assistent" in record.said_by_app[0]
+    assert record.digits_pressed == ["9"] and curious in r.store.opted_out
+    assert "inte igen" in record.said_by_app[-1]
+    # A forged request is refused.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(voice + "?CallSid=CA" + "0" * 32 + "&From=%2B46701749105") as response:
+            assert response.status == 403
+    assert r.host.rejected["forged_signature"] == 1
