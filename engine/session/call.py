@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Coroutine, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,8 @@ from engine.telephony.security import StreamTokens
 _log = logging.getLogger("engine.session")
 
 STREAM_WAIT_SECONDS = 15.0
+WRITES_TIMEOUT_SECONDS = 5.0
+"""At the end of a conversation, how long its consent/progress/opt-out writes may take to finish."""
 """After the answered callback, how long to wait for the media stream."""
 RING_GRACE_SECONDS = 30.0
 RING_TIMEOUT_SECONDS = 45
@@ -126,6 +128,8 @@ class CallSession:
         self._unflushed: list[TranscriptLine] = []
         self._opted_out = False
         self.control: InterviewControl | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        """Consent, progress and opt-out writes started during the call (awaited before it ends)."""
         self._last_sequence = -1
         self._sid_recorded = False
         self._answered = False
@@ -335,7 +339,7 @@ class CallSession:
             metrics=self.metrics,
             transcript=self.transcript,
             flush=self._flush,
-            opt_out=self._record_opt_out,
+            opt_out=self._opt_out_soon,
             started_at=self._connected_at,
             persist=self._persist_soon,
         )
@@ -348,6 +352,8 @@ class CallSession:
             with contextlib.suppress(asyncio.CancelledError):
                 await inbox
             await bridge.finish_side_tasks()
+            if self._writes:  # the bridge's end does not cancel them: they finish first
+                await asyncio.wait(set(self._writes), timeout=WRITES_TIMEOUT_SECONDS)
         self.log.info("conversation ended: %s", event.value)
         await self._persist(control.finish())
         if not control.consented:
@@ -404,9 +410,24 @@ class CallSession:
             except CallEngineError as exc:
                 self.log.warning("call metrics not stored: %s", exc)
 
+    def _write_soon(self, write: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(write, name=f"{name}-{self.id}")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
     def _persist_soon(self, effects: list[Effect]) -> None:
-        if self.bridge is not None and any(type(e) in (ConsentDecided, ProgressMade) for e in effects):
-            self.bridge.spawn(self._persist(effects), "persist")
+        if any(type(e) in (ConsentDecided, ProgressMade) for e in effects):
+            self._write_soon(self._persist(effects), "persist")
+
+    async def _opt_out_soon(self) -> None:
+        self._write_soon(self._record_opt_out_logged(), "opt-out")
+
+    async def _record_opt_out_logged(self) -> None:
+        try:
+            await self._record_opt_out()
+        except CallEngineError as exc:  # written again when the call ends with the opt-out
+            self.metrics.error("opt_out_write_failed")
+            self.log.warning("opt-out not stored yet: %s", exc)
 
     async def _persist(self, effects: list[Effect]) -> None:
         """Consent records and interview progress, written as they happen (a failure is logged)."""
@@ -428,8 +449,8 @@ class CallSession:
     async def _record_opt_out(self) -> None:
         if self._opted_out:
             return
-        self._opted_out = True
-        await self._deps.store.add_opt_out(self.id, self.request.phone_e164)
+        await self._deps.store.add_opt_out(self.id, self.request.phone_e164)  # idempotent
+        self._opted_out = True  # only once written: a write cut short is written again at the end
         self.log.info("opt-out recorded")
 
     def _duration(self) -> int:

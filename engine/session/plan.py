@@ -54,6 +54,7 @@ class SessionPlan:
             self.context,
             opt_out_digit=s.opt_out_dtmf,
             max_call_seconds=s.max_call_seconds,
+            consented=control is not None and control.consented,
         )
 
     def session_update(self, control: InterviewControl | None = None) -> str:

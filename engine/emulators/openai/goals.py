@@ -35,6 +35,8 @@ class Goals:
     campaigns: tuple[str, ...] = ()
     answered: tuple[str, ...] = ()
     resumed: bool = False
+    consented: bool = False
+    """A restored socket mid-call: the customer already said yes (no new consent question)."""
     opt_out_digit: str = "9"
     reward_min: int = 2
     reward_max: int = 15
@@ -74,6 +76,7 @@ def parse_goals(instructions: str) -> Goals | None:
         campaigns=_strings(data.get("kampanjer")),
         answered=_strings(data.get("redan_besvarade")),
         resumed=data.get("återupptaget") is True,
+        consented=data.get("samtycke_givet") is True,
         opt_out_digit=digit if isinstance(digit, str) and digit else "9",
         reward_min=int(reward.get("min", 2)) if isinstance(reward.get("min", 2), int) else 2,
         reward_max=int(reward.get("max", 15)) if isinstance(reward.get("max", 15), int) else 15,

@@ -216,6 +216,8 @@ class Interviewer:
         if self.goals is None:
             return self._generic(history)
         st = _state(history)
+        if self.goals.consented and st.consent is None:
+            st.consent = Intent.CONSENT  # a restored socket: the consent exchange happened already
         if st.waiting:
             return Line(None)  # it waits for the outputs of its own calls
         if st.ended:
@@ -240,6 +242,8 @@ class Interviewer:
             if not said:
                 return Line(None)
             return self._consent(st, text)
+        if st.consent is Intent.CONSENT and not st.asked and said and self.goals.consented:
+            return self._answer(st, text)  # restored: the customer is answering what was asked
         if st.consent is Intent.DECLINE:
             return Line(None)
         if not st.asked:

@@ -40,7 +40,7 @@ def session_settings(speed: float = SPEED, **overrides: Any) -> SessionSettings:
     """Virtual-time defaults scaled to the emulator speed (our timers run on real time)."""
     values: dict[str, Any] = {
         # Twilio's TimeLimit is max_call_seconds + 60 *emulated* seconds: keep it well above a call.
-        "max_call_seconds": 600.0 / speed,
+        "max_call_seconds": 1200.0 / speed,
         "silence_nudge_seconds": 8.0 / speed,
         "silence_hangup_seconds": 20.0 / speed,
         "transcript_flush_seconds": 1.0 / speed,

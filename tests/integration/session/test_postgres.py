@@ -62,7 +62,11 @@ async def test_call_is_persisted(rig: RigFactory, database: Any, pg_factory: Any
         progress = await tx.interviews.progress(session_id)
     assert [(c.attempt, c.answer, c.source) for c in consents] == [(1, "granted", "tool")]
     assert consents[0].asked_at is not None and consents[0].answered_at >= consents[0].asked_at  # type: ignore[operator]
-    assert {p.status for p in progress} == {"answered"} and len(progress) >= 2
+    assert {p.status for p in progress} == {"answered"} and len(progress) >= 2, (
+        progress,
+        r.openai.sessions[-1].tool_calls,
+        outcome,
+    )
     store = PostgresSessionStore(database)
     resumed = await store.load_progress(str(session_id))
     assert resumed.attempts == 1 and resumed.answered == {p.question_id for p in progress}
@@ -94,7 +98,8 @@ async def test_a_refusal_keeps_only_the_audited_consent_record(
             ),
             {"r": str(session_id)},
         )
-        assert [tuple(row) for row in audited] == [("write", "attempt 1: declined (tool)")]
+        # Written once, audited; reading it is audited too.
+        assert [tuple(row) for row in audited] == [("write", "attempt 1: declined (tool)"), ("read", None)]
 
 
 async def test_opt_out_is_persisted(rig: RigFactory, database: Any, pg_factory: Any, no_leaks: None) -> None:
