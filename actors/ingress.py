@@ -1,8 +1,8 @@
 """Ingress actors: the gRPC front door running inside the cluster, one per node offering ``ingress``.
 
-A thin shell (``../shared/DESIGN.md``: "The front door lives in the cluster"):
-the actor only opens the database, builds the Ray-backed Dispatcher port and
-runs :func:`engine.api.server.serve_in_process` on its own event loop. It is
+A thin shell, so the front door lives in the cluster beside the actors it
+calls (no separate service to deploy): the actor only opens the database,
+builds the Ray-backed Dispatcher port and runs :func:`engine.api.server.serve_in_process` on its own event loop. It is
 detached and restartable, and starts serving from its constructor, so a
 restarted actor serves again without anyone calling it.
 

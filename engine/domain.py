@@ -1,6 +1,6 @@
 """Enums and small value types shared by every part of the engine.
 
-Values are the exact strings the seed data model (``data-model.md``) stores.
+Values are the exact strings the seed tables store (``storage/models/seed.py``).
 """
 
 from __future__ import annotations

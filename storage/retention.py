@@ -8,7 +8,7 @@
   after 90 days, scores kept;
 - call metrics: deleted after 6 months; fraud results: after 1 year;
 - customer verifications: phone erased after 90 days;
-- weekly reports and the audit log: kept.
+- weekly reports, the reward ledger (bookkeeping, no personal data) and the audit log: kept.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from storage.models import (
     FeedbackCallSession,
     FraudDetectionResult,
     QualityAssessment,
+    RewardLedgerEntry,
 )
 from storage.models.base import table_of
 from storage.principal import Principal
@@ -48,6 +49,7 @@ _QA = table_of(QualityAssessment)
 _M = table_of(CallQualityMetric)
 _F = table_of(FraudDetectionResult)
 _V = table_of(CustomerVerification)
+_RL = table_of(RewardLedgerEntry)
 _ERASED = literal(ERASED)  # a plain literal: bypasses the encrypting column type
 
 
@@ -88,6 +90,7 @@ async def cleanup(db: Database, now: dt.datetime, *, dry_run: bool = False) -> C
             exists().where(_QA.c.call_session_id == _S.c.id)
             | exists().where(_M.c.call_session_id == _S.c.id)
             | exists().where(_F.c.call_session_id == _S.c.id)
+            | exists().where(_RL.c.call_session_id == _S.c.id)
         )
         counts["feedback_call_sessions"] = await _count(
             s, delete(_S).where(_S.c.expires_at <= now, ~referenced)

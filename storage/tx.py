@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from storage.repositories.metrics import CallMetricsRepository
     from storage.repositories.optouts import OptOutRepository
     from storage.repositories.reports import WeeklyReportRepository
+    from storage.repositories.rewards import RewardRepository
     from storage.repositories.sessions import SessionRepository
+    from storage.repositories.statistics import StatisticsRepository
     from storage.repositories.stores import StoreRepository
     from storage.repositories.transcripts import TranscriptRepository
 
@@ -123,3 +125,15 @@ class Tx:
         from storage.repositories.optouts import OptOutRepository
 
         return OptOutRepository(self)
+
+    @cached_property
+    def rewards(self) -> RewardRepository:
+        from storage.repositories.rewards import RewardRepository
+
+        return RewardRepository(self)
+
+    @cached_property
+    def statistics(self) -> StatisticsRepository:
+        from storage.repositories.statistics import StatisticsRepository
+
+        return StatisticsRepository(self)

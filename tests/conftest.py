@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.emulators",
     "tests.fixtures.ray_cluster",
+    "tests.fixtures.browser",
 ]

@@ -136,8 +136,8 @@ class LLMConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
-    history_weeks: int = 8
-    """Weeks shown in the quality chart and used for trend extrapolation."""
+    history_weeks: int = 12
+    """Weeks shown in the trend charts (this one included) and used for the predictions."""
     min_theme_mentions: int = 2
     """A theme must be backed by at least this many calls to be reported."""
     max_themes: int = 8

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from engine.analysis import lexicon
+from engine.analysis import forecast, lexicon
 from engine.analysis.config import AnalysisConfig
 from engine.analysis.llm import STATS_MARK, THEMES_PROMPT_VERSION, THEMES_SYSTEM, StructuredLLM, WeeklyThemes
 from engine.analysis.models import ActionableItem
@@ -111,65 +111,43 @@ def _theme(key: Key, calls: int, total: int, source: str, title: str | None = No
     }
 
 
-def _trend(points: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
-    """Least squares: (slope, intercept, r²)."""
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    sxy = sum((x - mx) * (y - my) for x, y in points)
-    syy = sum((y - my) ** 2 for _, y in points)
-    slope = sxy / sxx if sxx else 0.0
-    r2 = (sxy * sxy) / (sxx * syy) if sxx and syy else (1.0 if sxx else 0.0)
-    return slope, my - slope * mx, r2
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def dense_series(points: Sequence[WeekPoint], current: WeekPoint, weeks: int) -> list[WeekPoint]:
+    """Up to ``weeks`` consecutive weeks ending with ``current``; weeks without calls count 0.
+
+    Starts at the first week that had calls, so a new store's chart does not open with empty weeks.
+    """
+    by_week = {p.week: p for p in points if p.week < current.week}
+    first = current.week - dt.timedelta(days=7 * (weeks - 1))
+    known = [w for w in by_week if w >= first]
+    start = min(known) if known else current.week
+    out = []
+    day = start
+    while day < current.week:
+        out.append(by_week.get(day, WeekPoint(day, 0, None)))
+        day += dt.timedelta(days=7)
+    return [*out, current]
 
 
 def predictive_insights(
     series: Sequence[WeekPoint], issue_deltas: dict[Key, tuple[int, int]]
 ) -> list[dict[str, Any]]:
-    pts = [(float(i), p.average_quality) for i, p in enumerate(series) if p.average_quality is not None]
-    out: list[dict[str, Any]] = []
-    if len(pts) >= 2:
-        slope, intercept, r2 = _trend(pts)
-        n = len(pts)
-        forecast = min(1.0, max(0.0, intercept + slope * len(series)))
-        confidence = round(r2 * min(1.0, (n - 1) / 5), 2)  # few weeks → low confidence, whatever the fit
-        out.append(
-            {
-                "metric": "average_quality",
-                "forecast_next_week": round2(forecast),
-                "slope_per_week": round(slope, 4),
-                "confidence": confidence,
-                "basis_weeks": n,
-                "method": "least-squares line over weekly averages; confidence = r² × min(1, (weeks−1)/5)",
-                "statement": f"Kvaliteten väntas bli {forecast:.2f} nästa vecka ({'upp' if slope > 0 else 'ned' if slope < 0 else 'oförändrad'}).",
-            }
-        )
-    else:
-        out.append(
-            {
-                "metric": "average_quality",
-                "forecast_next_week": None,
-                "confidence": 0.0,
-                "basis_weeks": len(pts),
-                "statement": "För lite historik för en prognos.",
-            }
-        )
-    for key, (now_calls, prev_calls) in sorted(issue_deltas.items(), key=lambda kv: -(kv[1][0] - kv[1][1]))[
-        :3
-    ]:
-        if now_calls > prev_calls:
-            growth = now_calls - prev_calls
-            out.append(
-                {
-                    "metric": "issue_mentions",
-                    "issue": _theme(key, now_calls, 0, "stats")["title"],
-                    "forecast_next_week": now_calls + growth,
-                    "confidence": round(min(0.6, 0.2 + 0.05 * growth), 2),
-                    "method": "linear extrapolation of two weeks",
-                    "statement": f"Problemet växer: {prev_calls} → {now_calls} samtal.",
-                }
-            )
+    """Quality and call volume next week (when there is history enough), then growing problems."""
+    out = [forecast.quality_forecast(series)]
+    volume = forecast.volume_forecast(series)
+    if volume is not None:
+        out.append(volume)
+    growing = sorted(issue_deltas.items(), key=lambda kv: (-(kv[1][0] - kv[1][1]), str(kv[0])))[:3]
+    out += forecast.issue_forecasts(
+        [
+            (_cap(_theme(key, now, 0, "stats")["title"]), now, before)
+            for key, (now, before) in growing
+            if now > before
+        ]
+    )
     return out
 
 
@@ -239,10 +217,14 @@ async def build_report(
             bucket.append(_theme(key, n, honest_total, "statistics"))
     pos = sorted(pos, key=lambda t: -t["calls"])[: rc.max_themes]
     neg = sorted(neg, key=lambda t: -t["calls"])[: rc.max_themes]
+    for theme in pos + neg:
+        theme["previous_week_calls"] = prev_counts.get(
+            (theme["department"], theme["topic"], theme["sentiment"]), 0
+        )
 
     prev_neg = {(d, t) for (d, t, s), n in prev_counts.items() if s == "negative" and n >= 1}
     new_issues = [
-        {**t, "previous_week_calls": 0}
+        t
         for t in neg
         if (t["department"], t["topic"]) not in prev_neg and t["calls"] >= rc.new_issue_min_mentions
     ]
@@ -265,7 +247,7 @@ async def build_report(
         for t in neg[:5]
     ]
 
-    series = [*history, WeekPoint(week, len(calls), current["average_quality"])][-rc.history_weeks :]
+    series = dense_series(history, WeekPoint(week, len(calls), current["average_quality"]), rc.history_weeks)
     historical = {
         "current_week": {"week": week.isoformat(), **current},
         "previous_week": {"week": (week - dt.timedelta(days=7)).isoformat(), **previous},

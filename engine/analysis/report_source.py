@@ -66,7 +66,8 @@ async def weekly_series(
     without calls are absent. Computed from the rows, not from earlier reports, so the chart
     is right even when those weeks' reports were never built.
     """
-    local = func.timezone(timezone, _C.created_at)
+    # created_at is UTC without a zone: make it a UTC instant first, then the store's local time.
+    local = func.timezone(timezone, func.timezone("UTC", _C.created_at))
     week = func.date_trunc("week", local)
     honest = case((_C.is_fraudulent.is_(False), _C.overall_quality_score))
     start = dt.datetime.combine(first_week, dt.time(0), zoneinfo.ZoneInfo(timezone))

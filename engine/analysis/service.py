@@ -7,7 +7,10 @@
 
 The LLM is called outside any database transaction. Assessment and fraud rows of
 one session are folded together under a per-session advisory lock, so the order
-in which the AssessorPool and FraudPool finish does not matter.
+in which the AssessorPool and FraudPool finish does not matter. The call's reward
+ledger entry (engine/rewards) is created or restated in the same transaction as
+every assessment write: held while the fraud checks or a manual review are open,
+withheld on fraud, approved otherwise.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from engine.analysis.signature_index import SignatureIndex, index_for
 from engine.domain import CheckType, ReviewDecision
 from engine.errors import NotFoundError, ValidationError
 from engine.logs import get_logger
+from engine.rewards.ledger import FraudStanding
 from storage import Database, Principal, Tx
 from storage import records as rec
 
@@ -127,16 +131,19 @@ async def assess_session(
     async with db.transaction(Principal.service()) as tx:
         await _lock_session(tx, session_id)
         rows = await _fraud_rows(tx, session_id)
-        if rows:
-            record = _fold(record, _verdict_from_rows(rows, config), config)
+        verdict = _verdict_from_rows(rows, config) if rows else None
+        if verdict is not None:
+            record = _fold(record, verdict, config)
         stored = await tx.assessments.put(record)
+        reward = await tx.rewards.sync(session_id, _standing(verdict), now)
     log.info(
-        "assessed session=%s store=%s overall=%.2f reward=%.2f rules_only=%s",
+        "assessed session=%s store=%s overall=%.2f reward=%.2f rules_only=%s ledger=%s",
         session_id,
         session.store_id,
         stored.overall_quality_score,
         stored.reward_percentage,
         metadata["rules_only"],
+        reward.state.value if reward else None,
     )
     return stored
 
@@ -146,6 +153,14 @@ class _StoredVerdict(msgspec.Struct, frozen=True):
     any_suspicious: bool
     fraudulent: bool
     reasons: list[dict[str, Any]]
+    review_open: bool = False
+
+
+def _standing(verdict: _StoredVerdict | None) -> FraudStanding:
+    """What the reward ledger needs to know; None = the fraud checks have not stored anything yet."""
+    if verdict is None:
+        return FraudStanding(checked=False, review_open=False, fraudulent=False)
+    return FraudStanding(checked=True, review_open=verdict.review_open, fraudulent=verdict.fraudulent)
 
 
 def _verdict_from_rows(rows: list[rec.FraudResult], config: AnalysisConfig) -> _StoredVerdict:
@@ -171,8 +186,15 @@ def _verdict_from_rows(rows: list[rec.FraudResult], config: AnalysisConfig) -> _
         }
         for r in live
     ]
+    # A suspicious check sent to review stays open until a decision closes it;
+    # "needs investigation" is a decision that keeps it open.
+    review_open = any(
+        r.review_decision == ReviewDecision.NEEDS_INVESTIGATION
+        or (r.manual_review_required and r.review_decision is None)
+        for r in live
+    )
     return _StoredVerdict(
-        combined, bool(live), confirmed or combined >= config.fraud.fraud_threshold, reasons
+        combined, bool(live), confirmed or combined >= config.fraud.fraud_threshold, reasons, review_open
     )
 
 
@@ -207,13 +229,14 @@ async def _fraud_rows(tx: Tx, session_id: uuid.UUID) -> list[rec.FraudResult]:
     return page.items
 
 
-async def _refold_assessment(tx: Tx, session_id: uuid.UUID, config: AnalysisConfig) -> None:
+async def _refold_assessment(tx: Tx, session_id: uuid.UUID, config: AnalysisConfig, now: dt.datetime) -> None:
     try:
         current = await tx.assessments.get_by_session(session_id)
     except NotFoundError:
         return  # the assessor folds the verdict in when it stores the assessment
-    folded = _fold(current, _verdict_from_rows(await _fraud_rows(tx, session_id), config), config)
-    await tx.assessments.put(folded)
+    verdict = _verdict_from_rows(await _fraud_rows(tx, session_id), config)
+    await tx.assessments.put(_fold(current, verdict, config))
+    await tx.rewards.sync(session_id, _standing(verdict), now)
 
 
 # --- fraud -----------------------------------------------------------------------------------------
@@ -286,7 +309,7 @@ async def check_fraud(
         await _lock_session(tx, session_id)
         if force or not await _fraud_rows(tx, session_id):
             await tx.fraud.add_results(session_id, rows)
-        await _refold_assessment(tx, session_id, config)
+        await _refold_assessment(tx, session_id, config, now)
     log.info(
         "fraud checked session=%s store=%s combined=%.2f fraudulent=%s review=%s",
         session_id,
@@ -347,13 +370,15 @@ async def review_fraud_result(
     decision: ReviewDecision,
     *,
     config: AnalysisConfig = DEFAULT_CONFIG,
+    now: dt.datetime | None = None,
 ) -> rec.FraudResult:
-    """Admin review: store decision + reviewer, then re-fold the session's assessment."""
+    """Admin review: store decision + reviewer, then re-fold the session's assessment and reward."""
+    now = now or _utcnow()
     async with db.transaction(principal) as tx:
         reviewed = await tx.fraud.review(result_id, decision, principal.user_id)
         if reviewed.call_session_id is not None:
             await _lock_session(tx, reviewed.call_session_id)
-            await _refold_assessment(tx, reviewed.call_session_id, config)
+            await _refold_assessment(tx, reviewed.call_session_id, config, now)
     return reviewed
 
 

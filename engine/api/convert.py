@@ -172,7 +172,11 @@ def fraud_result(rec: r.FraudResult) -> pb.FraudResult:
 
 def store(rec: r.StoreRecord) -> pb.Store:
     return pb.Store(
-        store_id=str(rec.id), business_id=str(rec.business_id), name=rec.name, timezone=rec.timezone
+        store_id=str(rec.id),
+        business_id=str(rec.business_id),
+        name=rec.name,
+        timezone=rec.timezone,
+        currency=rec.currency,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from engine.api import convert
 from engine.api import validation as v
 from engine.api.auth import Caller, TokenAuthority
+from engine.api.business import BusinessRpcs
 from engine.api.gate import Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
@@ -48,8 +49,11 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class CallEngineService(pb_grpc.CallEngineServicer):
-    """callengine.v1.CallEngine over the storage repositories and the Dispatcher port."""
+class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
+    """callengine.v1.CallEngine over the storage repositories and the Dispatcher port.
+
+    The business-output RPCs (rewards, report lists, statistics) live in :mod:`engine.api.business`.
+    """
 
     def __init__(
         self,
@@ -294,7 +298,9 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         from engine.analysis.service import review_fraud_result
 
         # Through the analysis service: the session's assessment is re-folded with the decision.
-        rec = await review_fraud_result(self.db, principal_of(caller), args.fraud_result_id, args.decision)
+        rec = await review_fraud_result(
+            self.db, principal_of(caller), args.fraud_result_id, args.decision, now=self.clock()
+        )
         log.info("fraud review result=%s decision=%s", args.fraud_result_id, args.decision.value)
         return convert.fraud_result(rec)
 
@@ -317,7 +323,9 @@ class CallEngineService(pb_grpc.CallEngineServicer):
         async with self.db.transaction(principal_of(caller)) as tx:
             if args.business_name:
                 await tx.stores.upsert_business(args.business_id, args.business_name)
-            rec = await tx.stores.upsert_store(args.store_id, args.business_id, args.name, args.timezone)
+            rec = await tx.stores.upsert_store(
+                args.store_id, args.business_id, args.name, args.timezone, currency=args.currency
+            )
         log.info("store put store=%s", args.store_id)
         return convert.store(rec)
 

@@ -340,9 +340,12 @@ class StoreArgs:
     name: str
     timezone: str
     business_name: str | None
+    currency: str | None = None
 
 
 def parse_put_store(req: pb.PutStoreRequest) -> StoreArgs:
+    from engine.api.business_args import parse_currency
+
     c = Checker()
     store_id = c.uuid("store_id", req.store_id)
     business_id = c.uuid("business_id", req.business_id)
@@ -357,9 +360,10 @@ def parse_put_store(req: pb.PutStoreRequest) -> StoreArgs:
     tz = req.timezone or DEFAULT_TIMEZONE
     if not valid_timezone(tz):
         c.fail("timezone", "must be an IANA time zone, e.g. Europe/Stockholm")
+    currency = parse_currency(c, req.currency)
     c.done()
     assert store_id and business_id
-    return StoreArgs(store_id, business_id, name, tz, business_name)
+    return StoreArgs(store_id, business_id, name, tz, business_name, currency)
 
 
 def valid_timezone(name: str) -> bool:

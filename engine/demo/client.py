@@ -54,6 +54,10 @@ class DemoResult:
     settled: bool
     reports: list[Path]
     unassessed: list[str]
+    rewards: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Reward ledger entries of the demo's calls after the payout (ListRewards as JSON)."""
+    payout: str | None = None
+    """The settlement reference the demo paid the approved rewards under."""
 
 
 def to_value(obj: Any) -> struct_pb2.Value:
@@ -144,8 +148,9 @@ class DemoClient:
             sessions = await self._dispatch(stub, plan)
             calls, done = await self._follow(stub, plan, sessions, timeout_s)
             unassessed = await self._collect_analysis(stub, calls, timeout_s=60.0)
+            rewards, payout = await self._ledger(stub, calls, store_keys, timeout_s=60.0)
             reports = await self._reports(stub, scenarios, store_keys, out_dir)
-        return DemoResult(calls, done, reports, unassessed)
+        return DemoResult(calls, done, reports, unassessed, rewards, payout)
 
     async def _seed(
         self,
@@ -265,6 +270,53 @@ class DemoClient:
             if not token:
                 break
         return sorted(missing)
+
+    async def _ledger(
+        self,
+        stub: pb_grpc.CallEngineStub,
+        calls: dict[uuid.UUID, CallResult],
+        store_keys: list[str],
+        *,
+        timeout_s: float,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Wait until no reward is held for unfinished fraud checks, then pay the approved ones.
+
+        A backend's payout run: list the ledger, settle what is approved under one reference.
+        """
+        ours = {c.session_id for c in calls.values()}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            entries = [e for e in await self._rewards(stub, store_keys) if e.session_id in ours]
+            pending = [e for e in entries if e.state == pb.REWARD_STATE_PENDING]
+            if not pending or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.5)  # the fraud pool folds its verdicts in; poll until it has
+        approved = [e.session_id for e in entries if e.state == pb.REWARD_STATE_APPROVED]
+        payout = None
+        if approved:
+            payout = f"demo-payout-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+            await stub.SettleRewards(
+                pb.SettleRewardsRequest(session_ids=approved, settlement_reference=payout),
+                metadata=self._service,
+            )
+            self.console.print(f"paid {len(approved)} approved rewards under settlement {payout}")
+        entries = [e for e in await self._rewards(stub, store_keys) if e.session_id in ours]
+        return [json_format.MessageToDict(e, preserving_proto_field_name=True) for e in entries], payout
+
+    async def _rewards(self, stub: pb_grpc.CallEngineStub, store_keys: list[str]) -> list[pb.Reward]:
+        out: list[pb.Reward] = []
+        for key in store_keys:
+            token = ""
+            while True:
+                page = await stub.ListRewards(
+                    pb.ListRewardsRequest(store_id=str(store_uuid(key)), page_size=100, page_token=token),
+                    metadata=self._service,
+                )
+                out.extend(page.rewards)
+                token = page.next_page_token
+                if not token:
+                    break
+        return out
 
     async def _reports(
         self, stub: pb_grpc.CallEngineStub, scenarios: ScenarioSet, store_keys: list[str], out_dir: Path

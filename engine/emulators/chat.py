@@ -1,7 +1,7 @@
 """Offline Chat Completions (`POST /v1/chat/completions`), structured outputs included.
 
 ``ChatCompletionsEmulator.handle(body)`` returns ``(status, json)`` in the
-shapes of protocols.md 4.2/4.3; the OpenAI emulator server mounts it. For the
+shapes the ``openai`` SDK parses (a ``chat.completion`` or an ``error`` body); the OpenAI emulator server mounts it. For the
 engine's own schemas (json_schema ``name`` ``CallAssessment``,
 ``ContentFraudCheck``, ``WeeklyThemes``; see ``engine/analysis/llm.py``) the
 values are computed deterministically from the prompt, so longer, more

@@ -1,6 +1,6 @@
 """Opening the Realtime WebSocket the way the openai SDK does, without its per-event parsing.
 
-URL and headers follow ``AsyncOpenAI().realtime.connect`` (protocols.md 3.1):
+URL and headers follow ``AsyncOpenAI().realtime.connect`` in the installed SDK:
 ``base_url`` with http→ws, ``/realtime?model=…``, ``Authorization: Bearer``,
 no subprotocol, no compression. Events are then read and written as raw text
 and (de)coded by :mod:`engine.realtime.events`.

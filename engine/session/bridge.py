@@ -1,6 +1,6 @@
 """The media bridge of one answered call: Twilio Media Stream ⇄ OpenAI Realtime.
 
-Shape (STYLE.md 4): a reader and a writer task per socket, a timer task and a
+Shape (every task owned by one object): a reader and a writer task per socket, a timer task and a
 transcript flusher, all owned here; ``run()`` waits for the first to finish or
 for an end condition, re-raises a task's error, and cancels the rest with a
 timeout. Audio is never decoded: base64 mu-law goes from one JSON envelope to

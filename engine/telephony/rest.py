@@ -16,7 +16,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from engine.config import TwilioSettings
+from engine.config import TwilioSettings, twilio_location
 from engine.errors import CallEngineError, ResourceExhaustedError, UnavailableError
 
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -73,12 +73,24 @@ class TwilioRestCalls:
     def __init__(self, settings: TwilioSettings, *, request_timeout_s: float = 10.0) -> None:
         self._settings = settings
         self._http = AsyncTwilioHttpClient()
-        # edge/region rewriting mangles IP-literal hosts (protocols.md 2.8): pass neither.
+        edge, region = twilio_location(settings)
+        if settings.api_key_sid:
+            username, password = settings.api_key_sid, settings.api_key_secret.get()
+        else:
+            username, password = settings.account_sid, settings.auth_token.get()
         self._client = Client(
-            settings.account_sid, settings.auth_token.get(), http_client=self._http, edge=None, region=None
+            username,
+            password,
+            account_sid=settings.account_sid,
+            http_client=self._http,
+            edge=edge,
+            region=region,
         )
-        self._client.edge = None
-        self._client.region = None
+        # The settings decide, never TWILIO_EDGE/TWILIO_REGION read by the SDK from os.environ:
+        # its host rewriting splits the host on dots and would turn an emulator's 127.0.0.1 into
+        # 127.dublin.0.0.1 (so twilio_location gives none with TWILIO_API_BASE_URL).
+        self._client.edge = edge
+        self._client.region = region
         if settings.api_base_url:
             self._client.api.base_url = settings.api_base_url.rstrip("/")
         self._timeout = request_timeout_s

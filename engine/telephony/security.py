@@ -1,8 +1,8 @@
 """Who may talk to a host: Twilio's request signatures and our per-call stream tokens.
 
 - Status callbacks arrive as GETs; ``X-Twilio-Signature`` is HMAC-SHA1 (auth
-  token as key) over the full URL with its query and no body params
-  (protocols.md 2.7). The stream upgrade carries the same header computed over
+  token as key) over the full URL with its query and no body params.
+  The stream upgrade carries the same header computed over
   the ``wss://`` URL written in the TwiML with empty params.
 - The TwiML ``<Stream>`` carries a ``token`` parameter: HMAC-SHA256 over the
   session id and an expiry, keyed by a secret derived from the auth token. It

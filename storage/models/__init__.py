@@ -9,6 +9,7 @@ from storage.models.engine import (
     PhoneOptOut,
 )
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
+from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
     BusinessContextProfile,
     CallQualityMetric,
@@ -35,6 +36,7 @@ __all__ = [
     "InterviewProgressRow",
     "PhoneOptOut",
     "QualityAssessment",
+    "RewardLedgerEntry",
     "Store",
     "WeeklyAnalysisReport",
 ]

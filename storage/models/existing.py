@@ -40,7 +40,10 @@ class BusinessUser(Base):
 
 class Store(Base):
     __tablename__ = "stores"
-    __table_args__ = (Index("idx_stores_business", "business_id"),)
+    __table_args__ = (
+        Index("idx_stores_business", "business_id"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("businesses.id"), nullable=False)
@@ -50,6 +53,8 @@ class Store(Base):
     )
     call_windows: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     """Per-store call windows for the dispatcher; NULL → the engine's defaults."""
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default=text("'SEK'"))
+    """ISO 4217 code of the store's purchase amounts (and so of its rewards)."""
     created_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, server_default=UTC_NOW)
 
 

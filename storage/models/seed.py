@@ -1,4 +1,4 @@
-"""The seven seed tables of data-model.md, column for column.
+"""The seven seed tables of the shared data model, column for column.
 
 Seed columns keep the seed's names, types, defaults and nullability, except
 where encryption forces a change (documented in docs/storage.md):

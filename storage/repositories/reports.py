@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from engine.errors import NotFoundError, ValidationError
 from storage.models import WeeklyAnalysisReport
 from storage.models.base import UTC_NOW, table_of
-from storage.records import WeeklyReport
-from storage.repositories._common import Repository, as_float, score
+from storage.records import Page, WeeklyReport
+from storage.repositories._common import Repository, as_float, decode_token, encode_token, score
 
 _T = table_of(WeeklyAnalysisReport)
 _C = _T.c
@@ -80,3 +80,32 @@ class WeeklyReportRepository(Repository):
             select(*_T.c).where(_C.store_id == store_id).order_by(_C.analysis_week.desc()).limit(limit)
         )
         return [_record(r) for r in rows]
+
+    async def page(
+        self,
+        store_id: uuid.UUID,
+        from_week: dt.date | None = None,
+        to_week: dt.date | None = None,
+        page_size_: int = 12,
+        page_token: str | None = None,
+    ) -> Page[WeeklyReport]:
+        """Newest week first, weeks within [from_week, to_week] (Mondays; None = unbounded)."""
+        if not 1 <= page_size_ <= 52:
+            raise ValidationError("page_size", "must be within 1–52")
+        stmt = select(*_T.c).where(_C.store_id == store_id)
+        if from_week is not None:
+            stmt = stmt.where(_C.analysis_week >= from_week)
+        if to_week is not None:
+            stmt = stmt.where(_C.analysis_week <= to_week)
+        if page_token:
+            at, _ = decode_token(page_token)
+            stmt = stmt.where(_C.analysis_week < at.date())
+        rows = (
+            await self.session.execute(stmt.order_by(_C.analysis_week.desc()).limit(page_size_ + 1))
+        ).all()
+        items = [_record(r) for r in rows[:page_size_]]
+        token = None
+        if len(rows) > page_size_ and items[-1].id is not None:
+            last = dt.datetime.combine(items[-1].analysis_week, dt.time(0), dt.UTC)
+            token = encode_token(last, items[-1].id)
+        return Page(items, token)

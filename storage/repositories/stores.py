@@ -6,12 +6,14 @@ import datetime as dt
 import uuid
 import zoneinfo
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from engine.domain import BusinessUserRole
-from engine.errors import NotFoundError, ValidationError
+from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.rewards.money import currency_code
 from storage.crypto import normalize_phone
 from storage.models import Business, BusinessUser, CustomerVerification, Store
 from storage.models.base import table_of
@@ -20,7 +22,28 @@ from storage.repositories._common import Repository, aware
 from storage.types import ForRow
 
 _STORE = table_of(Store)
+_STORE_COLUMNS = (
+    _STORE.c.id,
+    _STORE.c.business_id,
+    _STORE.c.name,
+    _STORE.c.timezone,
+    _STORE.c.call_windows,
+    _STORE.c.currency,
+)
 _VERIFICATION = table_of(CustomerVerification)
+
+
+def _amount(value: float | Decimal) -> Decimal:
+    """NUMERIC(12,2): a Decimal must already be whole cents (money is never rounded silently)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+            raise ValidationError("amount", "must have at most 2 decimals")
+        return value.quantize(Decimal("0.01"))
+    return Decimal(str(round(float(value), 2)))
+
+
+def _store(row: Any) -> StoreRecord:
+    return StoreRecord(row.id, row.business_id, row.name, row.timezone, row.call_windows, row.currency)
 
 
 def _timezone(name: str) -> str:
@@ -59,41 +82,40 @@ class StoreRepository(Repository):
         name: str,
         timezone: str = "Europe/Stockholm",
         call_windows: JSON | None = None,
+        currency: str | None = None,
     ) -> StoreRecord:
+        """Create or update a store; ``currency`` None keeps the stored one (SEK for a new store)."""
         if not name or len(name) > 200:
             raise ValidationError("name", "must be 1–200 characters")
-        values = {
+        values: dict[str, object] = {
             "id": store_id,
             "business_id": business_id,
             "name": name,
             "timezone": _timezone(timezone),
             "call_windows": call_windows,
         }
+        if currency is not None:
+            values["currency"] = currency_code(currency)
+            if await self.tx.rewards.unpaid_in_other_currency(store_id, currency):
+                # unpaid rewards follow their purchase's records: they would silently change currency
+                raise ConflictError("the store has unpaid rewards in another currency; settle them first")
         stmt = insert(Store).values(**values)
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
         self.tx.audit("write", "stores", store_id)
-        return StoreRecord(store_id, business_id, name, timezone, call_windows)
+        return await self.get_store(store_id)
 
     async def get_store(self, store_id: uuid.UUID) -> StoreRecord:
         row = (
-            await self.session.execute(
-                select(
-                    _STORE.c.id, _STORE.c.business_id, _STORE.c.name, _STORE.c.timezone, _STORE.c.call_windows
-                ).where(_STORE.c.id == store_id)
-            )
+            await self.session.execute(select(*_STORE_COLUMNS).where(_STORE.c.id == store_id))
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"store {store_id} not found")
-        return StoreRecord(row.id, row.business_id, row.name, row.timezone, row.call_windows)
+        return _store(row)
 
     async def list_stores(self) -> list[StoreRecord]:
         """Every store visible to the principal (all for service/admin)."""
-        rows = await self.session.execute(
-            select(
-                _STORE.c.id, _STORE.c.business_id, _STORE.c.name, _STORE.c.timezone, _STORE.c.call_windows
-            ).order_by(_STORE.c.id)
-        )
-        return [StoreRecord(r.id, r.business_id, r.name, r.timezone, r.call_windows) for r in rows]
+        rows = await self.session.execute(select(*_STORE_COLUMNS).order_by(_STORE.c.id))
+        return [_store(r) for r in rows]
 
     async def upsert_verification(
         self,
@@ -113,7 +135,7 @@ class StoreRepository(Repository):
             "phone_number": ForRow(verification_id, phone),
             "phone_bidx": self.tx.blind_index.of(phone),
             "purchased_at": aware("purchased_at", purchased_at),
-            "amount": Decimal(str(round(float(amount), 2))),
+            "amount": _amount(amount),
             "verified_at": aware("verified_at", verified_at),
         }
         stmt = insert(CustomerVerification).values(**values)

@@ -34,6 +34,15 @@ class ReviewDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVIEW_DECISION_CONFIRMED_FRAUD: _ClassVar[ReviewDecision]
     REVIEW_DECISION_FALSE_POSITIVE: _ClassVar[ReviewDecision]
     REVIEW_DECISION_NEEDS_INVESTIGATION: _ClassVar[ReviewDecision]
+
+class RewardState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REWARD_STATE_UNSPECIFIED: _ClassVar[RewardState]
+    REWARD_STATE_PENDING: _ClassVar[RewardState]
+    REWARD_STATE_UNDER_REVIEW: _ClassVar[RewardState]
+    REWARD_STATE_APPROVED: _ClassVar[RewardState]
+    REWARD_STATE_WITHHELD: _ClassVar[RewardState]
+    REWARD_STATE_PAID: _ClassVar[RewardState]
 SESSION_STATUS_UNSPECIFIED: SessionStatus
 SESSION_STATUS_PENDING: SessionStatus
 SESSION_STATUS_IN_PROGRESS: SessionStatus
@@ -49,6 +58,12 @@ REVIEW_DECISION_UNSPECIFIED: ReviewDecision
 REVIEW_DECISION_CONFIRMED_FRAUD: ReviewDecision
 REVIEW_DECISION_FALSE_POSITIVE: ReviewDecision
 REVIEW_DECISION_NEEDS_INVESTIGATION: ReviewDecision
+REWARD_STATE_UNSPECIFIED: RewardState
+REWARD_STATE_PENDING: RewardState
+REWARD_STATE_UNDER_REVIEW: RewardState
+REWARD_STATE_APPROVED: RewardState
+REWARD_STATE_WITHHELD: RewardState
+REWARD_STATE_PAID: RewardState
 
 class DispatchCallRequest(_message.Message):
     __slots__ = ("customer_verification_id", "store_id", "phone_number", "idempotency_key", "not_before")
@@ -372,30 +387,34 @@ class EraseCustomerDataResponse(_message.Message):
     def __init__(self, affected_rows: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class PutStoreRequest(_message.Message):
-    __slots__ = ("store_id", "business_id", "name", "timezone", "business_name")
+    __slots__ = ("store_id", "business_id", "name", "timezone", "business_name", "currency")
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     BUSINESS_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     BUSINESS_NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
     store_id: str
     business_id: str
     name: str
     timezone: str
     business_name: str
-    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ..., business_name: _Optional[str] = ...) -> None: ...
+    currency: str
+    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ..., business_name: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class Store(_message.Message):
-    __slots__ = ("store_id", "business_id", "name", "timezone")
+    __slots__ = ("store_id", "business_id", "name", "timezone", "currency")
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     BUSINESS_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
     store_id: str
     business_id: str
     name: str
     timezone: str
-    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ...) -> None: ...
+    currency: str
+    def __init__(self, store_id: _Optional[str] = ..., business_id: _Optional[str] = ..., name: _Optional[str] = ..., timezone: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class PutVerificationRequest(_message.Message):
     __slots__ = ("customer_verification_id", "store_id", "phone_number", "purchase_time", "purchase_amount", "verified_at")
@@ -426,3 +445,202 @@ class Verification(_message.Message):
     purchase_amount: str
     verified_at: _timestamp_pb2.Timestamp
     def __init__(self, customer_verification_id: _Optional[str] = ..., store_id: _Optional[str] = ..., purchase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purchase_amount: _Optional[str] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Reward(_message.Message):
+    __slots__ = ("reward_id", "session_id", "store_id", "state", "state_reason", "purchase_amount", "currency", "reward_percentage", "amount", "created_at", "updated_at", "settlement_reference", "settled_by", "paid_at", "assessment_id")
+    REWARD_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    REWARD_PERCENTAGE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_BY_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    ASSESSMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    reward_id: str
+    session_id: str
+    store_id: str
+    state: RewardState
+    state_reason: str
+    purchase_amount: str
+    currency: str
+    reward_percentage: str
+    amount: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    settlement_reference: str
+    settled_by: str
+    paid_at: _timestamp_pb2.Timestamp
+    assessment_id: str
+    def __init__(self, reward_id: _Optional[str] = ..., session_id: _Optional[str] = ..., store_id: _Optional[str] = ..., state: _Optional[_Union[RewardState, str]] = ..., state_reason: _Optional[str] = ..., purchase_amount: _Optional[str] = ..., currency: _Optional[str] = ..., reward_percentage: _Optional[str] = ..., amount: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settlement_reference: _Optional[str] = ..., settled_by: _Optional[str] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assessment_id: _Optional[str] = ...) -> None: ...
+
+class ListRewardsRequest(_message.Message):
+    __slots__ = ("store_id", "state", "created_after", "created_before", "page_size", "page_token")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    state: RewardState
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, store_id: _Optional[str] = ..., state: _Optional[_Union[RewardState, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRewardsResponse(_message.Message):
+    __slots__ = ("rewards", "next_page_token")
+    REWARDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    rewards: _containers.RepeatedCompositeFieldContainer[Reward]
+    next_page_token: str
+    def __init__(self, rewards: _Optional[_Iterable[_Union[Reward, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SettleRewardsRequest(_message.Message):
+    __slots__ = ("session_ids", "settlement_reference")
+    SESSION_IDS_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    session_ids: _containers.RepeatedScalarFieldContainer[str]
+    settlement_reference: str
+    def __init__(self, session_ids: _Optional[_Iterable[str]] = ..., settlement_reference: _Optional[str] = ...) -> None: ...
+
+class SettleRewardsResponse(_message.Message):
+    __slots__ = ("rewards",)
+    REWARDS_FIELD_NUMBER: _ClassVar[int]
+    rewards: _containers.RepeatedCompositeFieldContainer[Reward]
+    def __init__(self, rewards: _Optional[_Iterable[_Union[Reward, _Mapping]]] = ...) -> None: ...
+
+class GetRewardTotalsRequest(_message.Message):
+    __slots__ = ("store_id", "since", "until")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, store_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RewardTotal(_message.Message):
+    __slots__ = ("state", "currency", "entries", "amount")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    state: RewardState
+    currency: str
+    entries: int
+    amount: str
+    def __init__(self, state: _Optional[_Union[RewardState, str]] = ..., currency: _Optional[str] = ..., entries: _Optional[int] = ..., amount: _Optional[str] = ...) -> None: ...
+
+class RewardTotals(_message.Message):
+    __slots__ = ("store_id", "since", "until", "totals")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    totals: _containers.RepeatedCompositeFieldContainer[RewardTotal]
+    def __init__(self, store_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., totals: _Optional[_Iterable[_Union[RewardTotal, _Mapping]]] = ...) -> None: ...
+
+class ListWeeklyReportsRequest(_message.Message):
+    __slots__ = ("store_id", "from_week", "to_week", "page_size", "page_token")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_WEEK_FIELD_NUMBER: _ClassVar[int]
+    TO_WEEK_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    from_week: str
+    to_week: str
+    page_size: int
+    page_token: str
+    def __init__(self, store_id: _Optional[str] = ..., from_week: _Optional[str] = ..., to_week: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListWeeklyReportsResponse(_message.Message):
+    __slots__ = ("reports", "next_page_token")
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reports: _containers.RepeatedCompositeFieldContainer[WeeklyReport]
+    next_page_token: str
+    def __init__(self, reports: _Optional[_Iterable[_Union[WeeklyReport, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetStoreStatisticsRequest(_message.Message):
+    __slots__ = ("store_id", "since", "until")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, store_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FraudCheckStatistics(_message.Message):
+    __slots__ = ("check_type", "total", "suspicious", "manual_review", "confirmed_fraud", "false_positive")
+    CHECK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SUSPICIOUS_FIELD_NUMBER: _ClassVar[int]
+    MANUAL_REVIEW_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_FRAUD_FIELD_NUMBER: _ClassVar[int]
+    FALSE_POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    check_type: CheckType
+    total: int
+    suspicious: int
+    manual_review: int
+    confirmed_fraud: int
+    false_positive: int
+    def __init__(self, check_type: _Optional[_Union[CheckType, str]] = ..., total: _Optional[int] = ..., suspicious: _Optional[int] = ..., manual_review: _Optional[int] = ..., confirmed_fraud: _Optional[int] = ..., false_positive: _Optional[int] = ...) -> None: ...
+
+class CallQualityStatistics(_message.Message):
+    __slots__ = ("connection_quality", "calls", "avg_latency_ms", "avg_packet_loss_percentage")
+    CONNECTION_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    AVG_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    AVG_PACKET_LOSS_PERCENTAGE_FIELD_NUMBER: _ClassVar[int]
+    connection_quality: str
+    calls: int
+    avg_latency_ms: float
+    avg_packet_loss_percentage: float
+    def __init__(self, connection_quality: _Optional[str] = ..., calls: _Optional[int] = ..., avg_latency_ms: _Optional[float] = ..., avg_packet_loss_percentage: _Optional[float] = ...) -> None: ...
+
+class StoreStatistics(_message.Message):
+    __slots__ = ("store_id", "since", "until", "calls_by_status", "assessed_calls", "average_quality", "average_reward_percentage", "fraudulent_calls", "fraud", "call_quality", "rewards")
+    class CallsByStatusEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CALLS_BY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ASSESSED_CALLS_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_REWARD_PERCENTAGE_FIELD_NUMBER: _ClassVar[int]
+    FRAUDULENT_CALLS_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_FIELD_NUMBER: _ClassVar[int]
+    CALL_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    calls_by_status: _containers.ScalarMap[str, int]
+    assessed_calls: int
+    average_quality: float
+    average_reward_percentage: float
+    fraudulent_calls: int
+    fraud: _containers.RepeatedCompositeFieldContainer[FraudCheckStatistics]
+    call_quality: _containers.RepeatedCompositeFieldContainer[CallQualityStatistics]
+    rewards: _containers.RepeatedCompositeFieldContainer[RewardTotal]
+    def __init__(self, store_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., calls_by_status: _Optional[_Mapping[str, int]] = ..., assessed_calls: _Optional[int] = ..., average_quality: _Optional[float] = ..., average_reward_percentage: _Optional[float] = ..., fraudulent_calls: _Optional[int] = ..., fraud: _Optional[_Iterable[_Union[FraudCheckStatistics, _Mapping]]] = ..., call_quality: _Optional[_Iterable[_Union[CallQualityStatistics, _Mapping]]] = ..., rewards: _Optional[_Iterable[_Union[RewardTotal, _Mapping]]] = ...) -> None: ...

@@ -110,6 +110,31 @@ class CallEngineStub:
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.PutVerificationRequest.SerializeToString,
                 response_deserializer=callengine_dot_v1_dot_callengine__pb2.Verification.FromString,
                 _registered_method=True)
+        self.ListRewards = channel.unary_unary(
+                '/callengine.v1.CallEngine/ListRewards',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsResponse.FromString,
+                _registered_method=True)
+        self.SettleRewards = channel.unary_unary(
+                '/callengine.v1.CallEngine/SettleRewards',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsResponse.FromString,
+                _registered_method=True)
+        self.GetRewardTotals = channel.unary_unary(
+                '/callengine.v1.CallEngine/GetRewardTotals',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.GetRewardTotalsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.RewardTotals.FromString,
+                _registered_method=True)
+        self.ListWeeklyReports = channel.unary_unary(
+                '/callengine.v1.CallEngine/ListWeeklyReports',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsResponse.FromString,
+                _registered_method=True)
+        self.GetStoreStatistics = channel.unary_unary(
+                '/callengine.v1.CallEngine/GetStoreStatistics',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.StoreStatistics.FromString,
+                _registered_method=True)
 
 
 class CallEngineServicer:
@@ -228,6 +253,48 @@ class CallEngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRewards(self, request, context):
+        """---- what the business gets out: rewards, reports, statistics
+        Admin/service: list reward ledger entries, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SettleRewards(self, request, context):
+        """Admin/service: mark approved rewards paid under one settlement reference.
+        All or none: if any listed reward is not approved (or was paid under
+        another reference) nothing changes and the call fails with ABORTED.
+        Repeating a settlement with the same reference returns the same result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRewardTotals(self, request, context):
+        """A store's reward totals per state and currency. Store owners may read
+        their own stores' totals (never single entries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWeeklyReports(self, request, context):
+        """List a store's stored weekly reports, newest week first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStoreStatistics(self, request, context):
+        """A store's aggregated statistics over a period: call outcomes, quality,
+        fraud checks, call quality and rewards; counts and averages only, so a
+        store owner may read their own stores'.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CallEngineServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -305,6 +372,31 @@ def add_CallEngineServicer_to_server(servicer, server):
                     servicer.PutVerification,
                     request_deserializer=callengine_dot_v1_dot_callengine__pb2.PutVerificationRequest.FromString,
                     response_serializer=callengine_dot_v1_dot_callengine__pb2.Verification.SerializeToString,
+            ),
+            'ListRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRewards,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ListRewardsResponse.SerializeToString,
+            ),
+            'SettleRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleRewards,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.SettleRewardsResponse.SerializeToString,
+            ),
+            'GetRewardTotals': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRewardTotals,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.GetRewardTotalsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.RewardTotals.SerializeToString,
+            ),
+            'ListWeeklyReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWeeklyReports,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsResponse.SerializeToString,
+            ),
+            'GetStoreStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStoreStatistics,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.StoreStatistics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -713,6 +805,141 @@ class CallEngine:
             '/callengine.v1.CallEngine/PutVerification',
             callengine_dot_v1_dot_callengine__pb2.PutVerificationRequest.SerializeToString,
             callengine_dot_v1_dot_callengine__pb2.Verification.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ListRewards',
+            callengine_dot_v1_dot_callengine__pb2.ListRewardsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ListRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/SettleRewards',
+            callengine_dot_v1_dot_callengine__pb2.SettleRewardsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.SettleRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRewardTotals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/GetRewardTotals',
+            callengine_dot_v1_dot_callengine__pb2.GetRewardTotalsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.RewardTotals.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWeeklyReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ListWeeklyReports',
+            callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ListWeeklyReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoreStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/GetStoreStatistics',
+            callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.StoreStatistics.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-"""Builders for the server events the emulator sends (GA Realtime shapes, protocols.md 3.4).
+"""Builders for the server events the emulator sends (GA Realtime shapes, as the SDK's models declare them).
 
 Plain dicts, serialised once by the writer. Their shapes are checked against
 the openai SDK's models in the tests (and per event with ``validate_events``).

@@ -20,7 +20,7 @@ from engine.emulators.openai.protocol import unexpected_extras, validate_server_
 from engine.emulators.speech import FRAME_BYTES, SILENCE_BYTE, split_frames
 
 KNOWN_SERVER_EXTRAS = frozenset({"$.session.object", "$.session.id", "$.session.expires_at"})
-"""Keys the real server sends that the SDK models do not declare (protocols.md 3.3)."""
+"""Keys the real server sends that the SDK models do not declare (seen on the wire)."""
 
 
 class ValidatingRealtimeClient:

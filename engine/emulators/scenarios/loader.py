@@ -136,13 +136,16 @@ def default_scenarios() -> ScenarioSet:
 
 
 def _read(name: str, text: str, suffix: str) -> dict[str, Any]:
-    try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        else:
+    yaml: Any = None
+    if suffix != ".toml":
+        try:
             import yaml
-
-            data = yaml.safe_load(text)
+        except ModuleNotFoundError as exc:
+            raise ValidationError(
+                name, "YAML scenarios need PyYAML (pip install 'callengine[demo]'); or write TOML"
+            ) from exc
+    try:
+        data: Any = tomllib.loads(text) if yaml is None else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ValidationError(name, f"not valid {suffix.lstrip('.').upper()}: {exc}") from exc
     except Exception as exc:  # yaml.YAMLError; yaml imported lazily

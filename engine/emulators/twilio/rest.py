@@ -179,7 +179,7 @@ def rfc2822(when: dt.datetime | None) -> str | None:
 
 
 def call_json(record: CallRecord, account_sid: str) -> dict[str, Any]:
-    """The Call resource as Twilio renders it (protocols.md 2.3)."""
+    """The Call resource as Twilio renders it (RFC 2822 dates, ``duration`` a string)."""
     times: Mapping[str, dt.datetime] = {}
     for status, when in record.statuses:
         times = {**times, status: when} if status not in times else times

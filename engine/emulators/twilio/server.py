@@ -1,6 +1,7 @@
 """The Twilio emulator: Calls REST API + call progression + status callbacks + Media Streams.
 
-Point the real ``twilio`` SDK at ``emulator.base_url`` (protocols.md 2.8)::
+Point the real ``twilio`` SDK at ``emulator.base_url`` (with ``TWILIO_EDGE``/``TWILIO_REGION``
+unset: the SDK's host rewriting would mangle the IP address)::
 
     async with TwilioEmulator(TwilioEmulatorOptions(speed=10)) as twilio:
         client = Client(twilio.account_sid, twilio.auth_token)

@@ -1,6 +1,6 @@
 """Media Streams client: dial the app's ``<Stream url>`` and speak the protocol as Twilio does.
 
-protocols.md 1.7: connect with ``x-twilio-signature``; send ``connected`` and
+As Twilio does: connect with ``x-twilio-signature``; send ``connected`` and
 ``start``; then one 20 ms tick (scaled by the speed factor) at a time: play
 160 bytes of the app's queued audio to the caller, echo marks the playback
 reached, send the caller's DTMF and its media frame. ``clear`` empties the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -24,12 +25,14 @@ class Seeder:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def store(self, payload: dict[str, Any] | None = None, *, with_context: bool = True) -> uuid.UUID:
+    async def store(
+        self, payload: dict[str, Any] | None = None, *, with_context: bool = True, currency: str | None = None
+    ) -> uuid.UUID:
         business_id, store_id = uuid.uuid4(), uuid.uuid4()
         async with self.db.transaction(Principal.service()) as tx:
             await tx.stores.upsert_business(business_id, "Analysbolaget AB")
             await tx.stores.upsert_store(
-                store_id, business_id, f"Butik {store_id.hex[:6]}", "Europe/Stockholm"
+                store_id, business_id, f"Butik {store_id.hex[:6]}", "Europe/Stockholm", currency=currency
             )
             if with_context:
                 p = payload or profile_payload()
@@ -47,13 +50,14 @@ class Seeder:
         purchase_at: dt.datetime | None = None,
         duration: int = 120,
         questions: Sequence[str] = QUESTIONS,
+        amount: Decimal = Decimal("199.00"),
     ) -> uuid.UUID:
         phone = phone or f"+4670{uuid.uuid4().int % 10_000_000:07d}"
         verification_id = uuid.uuid4()
         purchase_at = purchase_at or call_at - dt.timedelta(hours=2)
         async with self.db.transaction(Principal.service()) as tx:
             await tx.stores.upsert_verification(
-                verification_id, store_id, phone, purchase_at, 199.0, purchase_at
+                verification_id, store_id, phone, purchase_at, amount, purchase_at
             )
             s = await tx.sessions.create_pending(verification_id, store_id, phone, None, call_at)
             await tx.sessions.transition(

@@ -53,6 +53,6 @@ def test_report_command_writes_html(
     )
     monday = local_day - dt.timedelta(days=local_day.weekday())
     page = (tmp_path / f"report-{store}-{monday.isoformat()}.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 2 and "Kassa" in page
+    assert page.count("<svg") == 3 and "Kassa" in page  # quality, calls per week, departments
     assert main(["report", "--store", "not-a-uuid", "--week", "2026-11-16"]) == 2
     assert main(["report", "--store", str(uuid.uuid4()), "--week", "2026-11-16", "--out", str(tmp_path)]) == 1

@@ -135,6 +135,11 @@ RPCS: list[tuple[str, type[Any]]] = [
     ("GetWeeklyReport", pb.GetWeeklyReportRequest),
     ("PutStore", pb.PutStoreRequest),
     ("PutVerification", pb.PutVerificationRequest),
+    ("ListRewards", pb.ListRewardsRequest),
+    ("SettleRewards", pb.SettleRewardsRequest),
+    ("GetRewardTotals", pb.GetRewardTotalsRequest),
+    ("ListWeeklyReports", pb.ListWeeklyReportsRequest),
+    ("GetStoreStatistics", pb.GetStoreStatisticsRequest),
 ]
 
 

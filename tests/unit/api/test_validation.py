@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.api import business_args
 from engine.api import validation as v
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.status import FieldViolations
@@ -187,6 +188,8 @@ def requests(draw: st.DrawFn, cls: type[Message]) -> Message:
             getattr(msg, name).CopyFrom(ts)
         elif field.message_type is not None and field.message_type.full_name == "google.protobuf.Value":
             getattr(msg, name).CopyFrom(_value(draw))
+        elif field.type == descriptor.FieldDescriptor.TYPE_STRING and hasattr(getattr(msg, name), "extend"):
+            getattr(msg, name).extend(draw(st.lists(_interesting_strings, max_size=4)))
         elif field.type == descriptor.FieldDescriptor.TYPE_STRING:
             setattr(msg, name, draw(_interesting_strings))
         elif field.type == descriptor.FieldDescriptor.TYPE_BOOL:
@@ -208,6 +211,11 @@ PARSERS: list[tuple[type[Message], Callable[[Any], Any]]] = [
     (pb.EraseCustomerDataRequest, v.parse_erase),
     (pb.PutStoreRequest, v.parse_put_store),
     (pb.PutVerificationRequest, v.parse_put_verification),
+    (pb.ListRewardsRequest, business_args.parse_list_rewards),
+    (pb.SettleRewardsRequest, business_args.parse_settle),
+    (pb.GetRewardTotalsRequest, lambda r: business_args.parse_period(r, dt.datetime.now(dt.UTC))),
+    (pb.GetStoreStatisticsRequest, lambda r: business_args.parse_period(r, dt.datetime.now(dt.UTC))),
+    (pb.ListWeeklyReportsRequest, business_args.parse_list_reports),
 ]
 
 

@@ -125,3 +125,11 @@ def test_documented_example_is_valid() -> None:
     data["scenarios"][0].pop("copy_answers_from")  # names a scenario of the default set
     scenarios = parse_scenarios(data)
     assert len(scenarios.scenarios[0].answers) == 6
+
+
+def test_yaml_without_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # PyYAML is in the demo extra, not a core dependency: a bare install gets a clear message.
+    monkeypatch.setitem(__import__("sys").modules, "yaml", None)
+    (tmp_path / "a.yaml").write_text("scenarios: []\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"callengine\[demo\]"):
+        load_scenarios(tmp_path / "a.yaml")

@@ -1,4 +1,4 @@
-"""Media Streams as the emulator speaks them, checked field by field against protocols.md section 1."""
+"""Media Streams as the emulator speaks them, checked field by field against Twilio's message shapes."""
 
 from __future__ import annotations
 

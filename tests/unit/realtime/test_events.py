@@ -152,3 +152,7 @@ def test_url_like_the_sdk() -> None:
         "ws://127.0.0.1:9/v1/realtime?model=m"
     )
     assert realtime_url(OpenAISettings(realtime_model="m")).startswith("wss://")
+    # A European data-residency project: the documented regional base URL carries the voice too.
+    assert realtime_url(OpenAISettings(base_url="https://eu.api.openai.com/v1", realtime_model="m")) == (
+        "wss://eu.api.openai.com/v1/realtime?model=m"
+    )
