@@ -56,7 +56,14 @@ async def voice_webhook(
         decision = inbound.decide(waiting=waiting, opted_out=opted_out, free_slot=host.free_slots > 0)
         if decision.kind is inbound.Kind.INTERVIEW and decision.waiting is not None:
             log.info("[session=%s] call-back: the customer's interview", decision.waiting.session_id)
-            return HTTPStatus.OK, await host.accept_inbound(decision.waiting, call)
+            try:
+                return HTTPStatus.OK, await host.accept_inbound(decision.waiting, call)
+            except CallEngineError:
+                # E.g. the last slot went to another call meanwhile: the session waits again.
+                await store.release_inbound(decision.waiting)
+                raise
+        if waiting is not None:  # claimed, but no slot by the time we decided
+            await store.release_inbound(waiting)
     except CallEngineError as exc:
         # Storage or the host is unavailable: the customer still hears who called.
         log.warning("call-back handled as a message: %s", type(exc).__name__)

@@ -160,3 +160,8 @@ class PostgresSessionStore:
         if claimed is None:
             return None
         return Waiting(str(claimed.session_id), str(claimed.store_id), claimed.retry_count + 1)
+
+    async def release_inbound(self, waiting: Waiting) -> None:
+        now = dt.datetime.now(dt.UTC)
+        async with self._db.transaction(self._principal) as tx:
+            await tx.sessions.defer(_uuid(waiting.session_id), now, now)

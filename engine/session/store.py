@@ -78,6 +78,10 @@ class SessionStore(Protocol):
         """Claim this caller's session that waits for a (re)try, for a call-back on ``host_id``."""
         ...
 
+    async def release_inbound(self, waiting: Waiting) -> None:
+        """Give a claimed session back to the queue (the call-back could not take it), due now."""
+        ...
+
 
 class MemorySessionStore:
     """Everything in dicts; the same contract (compare-and-set on status) as the real store."""
@@ -95,6 +99,7 @@ class MemorySessionStore:
         self.progress: dict[str, dict[str, tuple[int, ProgressUpdate]]] = {}
         self.waiting: dict[str, Waiting] = {}
         """Sessions waiting for a (re)try, by phone (tests put them here)."""
+        self.claimed_by_call_back: dict[str, tuple[str, Waiting]] = {}
         self.fail_writes = False
 
     async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
@@ -144,7 +149,14 @@ class MemorySessionStore:
         )
 
     async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
-        return self.waiting.pop(phone_e164, None)
+        waiting = self.waiting.pop(phone_e164, None)
+        if waiting is not None:
+            self.claimed_by_call_back[waiting.session_id] = (phone_e164, waiting)
+        return waiting
+
+    async def release_inbound(self, waiting: Waiting) -> None:
+        phone, _ = self.claimed_by_call_back.pop(waiting.session_id)
+        self.waiting[phone] = waiting
 
     def lines(self, session_id: str) -> list[TranscriptLine]:
         return sorted(self.transcripts.get(session_id, []), key=lambda line: line.message_order)

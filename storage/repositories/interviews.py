@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from engine.domain import SessionStatus
 from engine.errors import ValidationError
-from storage.models import ConsentRecordRow, InterviewProgressRow
+from storage.models import CallSessionEvent, ConsentRecordRow, InterviewProgressRow
 from storage.models.base import table_of
 from storage.repositories._common import Repository
 
@@ -187,6 +187,15 @@ async def claim_waiting_for_caller(
     if row is None:
         return None
     session_id, store_id, retry_count = row
-    await repo.tx.sessions._event(session_id, store_id, SessionStatus.PENDING, "claimed", "call-back", now)
+    await repo.session.execute(
+        insert(table_of(CallSessionEvent)).values(
+            session_id=session_id,
+            store_id=store_id,
+            status=SessionStatus.PENDING.value,
+            phase="claimed",
+            detail="call-back",
+            at=now,
+        )
+    )
     repo.tx.audit("read", "feedback_call_sessions", session_id, "claimed for a call-back")
     return ClaimedCallBack(session_id, store_id, retry_count or 0)

@@ -116,3 +116,20 @@ async def test_opt_out_is_persisted(rig: RigFactory, database: Any, pg_factory: 
         assert await tx.opt_outs.is_opted_out(phone)
         record = await tx.sessions.get(session_id)
     assert record.session_status is SessionStatus.ABANDONED and record.failure_reason == "opted_out"
+
+
+async def test_a_call_back_claims_the_waiting_session_once(database: Any, pg_factory: Any) -> None:
+    phone = "+46701749204"
+    store_id = await _store_with_context(pg_factory, database)
+    session_id = await pg_factory.session(store_id, phone)
+    store = PostgresSessionStore(database)
+    waiting = await store.claim_inbound(phone, "host-7")
+    assert waiting is not None and (waiting.session_id, waiting.attempt) == (str(session_id), 1)
+    assert await store.claim_inbound(phone, "host-8") is None  # claimed: the Dispatcher cannot dial it
+    async with database.transaction(Principal.service()) as tx:
+        record = await tx.sessions.get(session_id)
+    assert record.host_id == "host-7" and record.phase == "claimed" and record.next_attempt_at is None
+    await store.release_inbound(waiting)  # the call-back could not take it after all
+    again = await store.claim_inbound(phone, "host-8")
+    assert again is not None and again.session_id == str(session_id)
+    assert await store.claim_inbound("+46701749299", "host-8") is None
