@@ -133,3 +133,29 @@ async def test_a_call_back_claims_the_waiting_session_once(database: Any, pg_fac
     again = await store.claim_inbound(phone, "host-8")
     assert again is not None and again.session_id == str(session_id)
     assert await store.claim_inbound("+46701749299", "host-8") is None
+
+
+async def test_retention_removes_consent_and_progress_with_their_session(
+    database: Any, pg_factory: Any
+) -> None:
+    import datetime as dt
+
+    from engine.session.control import ConsentAnswer, ConsentRecord, ProgressUpdate, Source
+    from storage.retention import cleanup
+
+    session_id = await pg_factory.session()
+    store = PostgresSessionStore(database)
+    when = dt.datetime.now(dt.UTC)
+    await store.record_consent(
+        str(session_id), 1, ConsentRecord("v1", ConsentAnswer.DECLINED, Source.TOOL, when, when)
+    )
+    await store.record_progress(str(session_id), 1, ProgressUpdate("q1", "answered", Source.INFERRED))
+    await store.record_progress(str(session_id), 2, ProgressUpdate("q1", "skipped", Source.TOOL))
+    assert (await store.load_progress(str(session_id))).skipped == {"q1"}  # a tool report wins
+    await store.record_progress(str(session_id), 3, ProgressUpdate("q1", "answered", Source.INFERRED))
+    assert (await store.load_progress(str(session_id))).skipped == {"q1"}  # an inference never replaces it
+    report = await cleanup(database, when + dt.timedelta(days=91))
+    assert report.counts["feedback_call_sessions"] >= 1
+    async with database.transaction(Principal.service()) as tx:
+        assert await tx.interviews.consents(session_id) == []
+        assert await tx.interviews.progress(session_id) == []
