@@ -15,6 +15,7 @@ import ray
 
 from actors import _ray
 from actors.dispatcher import DispatcherActor
+from actors.process import local_secrets_dir, share_secrets
 from actors.reporter import ReporterActor
 from engine.config import Settings
 from engine.logs import get_logger
@@ -29,12 +30,18 @@ class EngineHandles:
 
 
 def ensure_ray(settings: Settings, **init_kwargs: Any) -> None:
-    """Join ``RAY_ADDRESS`` or start a local Ray, unless this process is already connected."""
+    """Join ``RAY_ADDRESS`` or start a local Ray, unless this process is already connected.
+
+    A local Ray's workers find this driver's secrets in its private directory
+    (:func:`actors.process.local_secrets_dir`, named in the environment they inherit);
+    a cluster's workers use their own node's environment or mounted secrets.
+    """
     if ray.is_initialized():
         return
     if settings.ray_address:
         ray.init(address=settings.ray_address, namespace=_ray.NAMESPACE, **init_kwargs)
     else:
+        local_secrets_dir()
         ray.init(namespace=_ray.NAMESPACE, **init_kwargs)
 
 
@@ -49,6 +56,7 @@ def start_engine(
 ) -> EngineHandles:
     """Start (or find) the Dispatcher and the Reporter; returns once both answer."""
     ensure_ray(settings)
+    share_secrets(settings)
     control = _ray.control_resources()
     dispatcher_cls: Any = ray.remote(DispatcherActor)
     dispatcher = dispatcher_cls.options(

@@ -1,24 +1,28 @@
 """Dispatcher: the named, detached, restartable actor hosting :class:`DispatcherCore`.
 
 Its queue is PostgreSQL, so a restart (``max_restarts=-1``) simply starts the
-loop again: ``DispatcherCore.recover`` adopts running hosts, fails the sessions
-of hosts that vanished and re-sends claimed sessions their host never got.
+loop again: its first step, ``DispatcherCore.recover`` (retried until the
+database answers), adopts running hosts, fails the sessions of hosts that
+vanished and re-sends claimed sessions their host never got. Analysis jobs
+live in the database too, so a restart loses none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 from actors import _ray
 from actors.metrics import RayMetrics
+from actors.process import enter
 from actors.session_host import RayHostFleet
 from engine.clock import SystemClock
 from engine.config import Settings
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.dispatch.retry import RetryPolicy
-from engine.logs import configure_logging, get_logger
+from engine.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -52,23 +56,24 @@ class DispatcherActor:
         overrides: dict[str, Any] | None = None,
         analysis: bool = True,
     ) -> None:
-        configure_logging()
         from engine.dispatch.sql_queue import SqlSessionQueue
         from storage import Database
 
+        settings = enter(settings)
         self.settings = settings
         self.db = await Database.open(settings, upgrade=False)
         opts = options_from(settings, **(overrides or {}))
-        queue = SqlSessionQueue(self.db, account=opts.account)
+        queue = SqlSessionQueue(self.db, account=opts.account, lease_seconds=opts.lease_seconds)
         fleet = RayHostFleet(settings, call_host_factory=call_host_factory)
         self.pools: Any = None
         if analysis:
             from actors.pools import AnalysisPools
 
             self.pools = AnalysisPools(settings)
-        self.core = DispatcherCore(
-            queue, fleet, SystemClock(), opts, analysis=self.pools, metrics=RayMetrics()
-        )
+        from engine.telephony.rest import CarrierCallEnder
+
+        self._ender = CarrierCallEnder(settings.twilio)
+        self.core = DispatcherCore(queue, fleet, SystemClock(), opts, calls=self._ender, metrics=RayMetrics())
         self._loop = asyncio.create_task(
             self.core.run(settings.dispatch.poll_seconds), name="dispatcher-loop"
         )
@@ -83,6 +88,9 @@ class DispatcherActor:
     async def ping(self) -> bool:
         return not self._loop.done()
 
+    async def pid(self) -> int:
+        return os.getpid()
+
     async def stats(self) -> dict[str, Any]:
         return {
             "hosts": {
@@ -91,6 +99,10 @@ class DispatcherActor:
             },
             "dialled": self.core.dialled,
             "loop_alive": not self._loop.done(),
+            "recovered": self.core.recovered,
+            "breakers": {b.provider: b.state.name.lower() for b in self.core.breakers.all()},
+            "held_reason": self.core.breakers.held_reason(),
+            "step_errors": dict(self.core.step_errors),
         }
 
     async def stop(self, drain_hosts: bool = False) -> None:
@@ -106,4 +118,5 @@ class DispatcherActor:
                     await self.core.fleet.retire(host.client)
         if self.pools is not None:
             await self.pools.close()
+        await self._ender.aclose()
         await self.db.close()

@@ -68,10 +68,9 @@ class IngressActor:
     """Hosts the grpc.aio front door in this actor's event loop (wrapped with ``ray.remote`` below)."""
 
     def __init__(self, settings: Settings, port: int) -> None:
-        from engine.logs import configure_logging
+        from actors.process import enter
 
-        configure_logging()
-        self._settings = settings
+        self._settings = enter(settings)
         self._port = port
         self._running: Any = None
         self._db: Any = None
@@ -135,6 +134,9 @@ def start_ingress(settings: Settings, port: int, *, timeout: float = 120.0) -> l
     """Start (or join) one detached ingress actor per node offering ``ingress``; wait until they listen."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from actors.process import share_secrets
+
+    share_secrets(settings)
     nodes = ingress_nodes()
     if not nodes:
         raise ConfigError(

@@ -1,14 +1,24 @@
-"""AssessorPool and FraudPool: N analysis actors each behind our own :class:`AsyncPool`.
+"""Analysis pools: N assessor and N fraud actors, each a :class:`~engine.jobs.runner.JobRunner`.
 
-The actors are thin: each holds a database pool and an LLM client and calls
-``engine.analysis.service.assess_session`` / ``check_fraud``. Jobs are
-idempotent (a re-run replaces), so a job whose actor died is retried once on
-its replacement.
+Hand-off is through the durable ``jobs`` table, not memory: a completed
+session's ``analysis.assess`` and ``analysis.fraud`` jobs are written in the
+same transaction as its status, and every pool actor claims its kind with
+``SKIP LOCKED``. A killed actor stops renewing its leases, so another actor
+(or its own restart: ``max_restarts=-1``, and the runner starts in
+``__init__``) takes its jobs over; a Dispatcher restart loses nothing because
+nothing travelled in memory. Handlers are idempotent (a re-run replaces).
+
+Why not procrastinate itself: its worker is its own process model and its
+schema its own migrations, outside our alembic chain and RLS app role, and
+its ``defer`` runs on its own connection, so a job could not be written in the
+transaction of the status change it belongs to. The table follows its design
+(and Oban's): state, run_at, attempts, lease, idempotency key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from typing import Any
 
@@ -17,107 +27,142 @@ import ray
 from actors import _ray
 from actors.metrics import RayMetrics
 from engine import metrics as m
-from engine.analysis.pool import AsyncPool
 from engine.config import Settings
-from engine.dispatch.ports import HostLostError
+from engine.jobs import kinds
+from engine.jobs.runner import Job, JobRunner, KindOptions, PostgresJobStore
 from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 ASSESSOR = "assessor"
 FRAUD = "fraud"
+KIND_OF = {ASSESSOR: kinds.ASSESS, FRAUD: kinds.FRAUD}
 
 
 class AnalysisActor:
-    """Runs one kind of post-call analysis for whoever submits it."""
+    """Runs one kind of post-call analysis from the job queue until stopped."""
 
-    def __init__(self, settings: Settings, kind: str) -> None:
-        self.settings = settings
-        self.kind = kind
+    async def __init__(  # type: ignore[misc]  # Ray supports async __init__ for async actors
+        self, settings: Settings, pool: str, concurrency: int = 8, lease_seconds: float = 30.0
+    ) -> None:
+        from actors.process import enter
+
+        self.settings = enter(settings)
+        self.pool = pool
         self._db: Any = None
         self._llm: Any = None
         self._config: Any = None
+        self._metrics = RayMetrics()
+        self._runner: JobRunner | None = None
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._loop = asyncio.create_task(self._start(), name=f"{pool}-runner")
 
-    async def _deps(self) -> tuple[Any, Any]:
-        if self._db is None:
-            from engine.analysis.config import load_config
-            from engine.analysis.llm import llm_from_settings
-            from storage import Database
+    async def _start(self) -> None:
+        from engine.analysis.config import load_config
+        from engine.analysis.llm import llm_from_settings
+        from storage import Database
 
-            self._config = load_config(self.settings.analysis_config)
-            self._db = await Database.open(self.settings, upgrade=False)
-            # None without a key or base URL: the analysis then runs rules-only and says so.
-            self._llm = llm_from_settings(self.settings.openai, self._config.llm)
-        return self._db, self._llm
+        self._config = load_config(self.settings.analysis_config)
+        # Retried: the database may be down when the actor (re)starts.
+        delay = 0.5
+        while True:
+            try:
+                self._db = await Database.open(self.settings, upgrade=False)
+                break
+            except Exception as exc:
+                log.warning("%s pool: database not reachable (%s); retrying", self.pool, type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        # None without a key or base URL: the analysis then runs rules-only and says so.
+        self._llm = llm_from_settings(self.settings.openai, self._config.llm)
+        kind = KIND_OF[self.pool]
+        self._runner = JobRunner(
+            PostgresJobStore(self._db),
+            {kind: KindOptions(self._handle)},
+            worker_id=f"{self.pool}-{uuid.uuid4().hex[:8]}",
+            concurrency=self._concurrency,
+            lease_seconds=self._lease,
+            on_finish=self._finished,
+        )
+        await self._runner.run()
 
-    async def run(self, session_id: str) -> str:
+    def _finished(self, kind: str, outcome: str, elapsed: float) -> None:
+        self._metrics.count(m.JOB_RUNS.name, 1, {"kind": kind, "outcome": outcome})
+        self._metrics.count(
+            m.ANALYSES.name, 1, {"pool": self.pool, "outcome": "ok" if outcome == "done" else "error"}
+        )
+        if self._runner is not None:
+            self._metrics.gauge(m.POOL_IN_FLIGHT.name, self._runner.in_flight, {"pool": self.pool})
+
+    async def _handle(self, job: Job) -> None:
         from engine.analysis import service
 
-        db, llm = await self._deps()
-        sid = uuid.UUID(session_id)
-        if self.kind == ASSESSOR:
-            await service.assess_session(db, llm, sid, config=self._config)
+        sid = uuid.UUID(str(job.payload["session_id"]))
+        if job.kind == kinds.ASSESS:
+            await service.assess_session(self._db, self._llm, sid, config=self._config)
         else:
-            await service.check_fraud(db, llm, sid, config=self._config)
-        return session_id
+            await service.check_fraud(self._db, self._llm, sid, config=self._config)
 
     async def ping(self) -> bool:
-        return True
+        return not self._loop.done()
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def stats(self) -> dict[str, Any]:
+        r = self._runner
+        if r is None:
+            return {"ready": False}
+        return {
+            "ready": True,
+            "done": r.stats.done,
+            "retried": r.stats.retried,
+            "dead": r.stats.dead,
+            "in_flight": r.in_flight,
+        }
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.close()
+        self._loop.cancel()
+        await asyncio.gather(self._loop, return_exceptions=True)
+        if self._db is not None:
+            await self._db.close()
 
 
 class AnalysisPools:
-    """:class:`engine.dispatch.ports.AnalysisSink`: feeds a finished session to both pools."""
+    """Starts the pool actors (owned by the Dispatcher, restarted on crash) and stops them."""
 
-    def __init__(self, settings: Settings, *, per_worker: int = 8, max_waiting: int = 10_000) -> None:
-        self.metrics = RayMetrics()
-        self.pools = {
-            ASSESSOR: self._pool(
-                settings, ASSESSOR, settings.dispatch.assessor_actors, per_worker, max_waiting
-            ),
-            FRAUD: self._pool(settings, FRAUD, settings.dispatch.fraud_actors, per_worker, max_waiting),
-        }
-
-    @staticmethod
-    def _pool(settings: Settings, kind: str, size: int, per_worker: int, max_waiting: int) -> AsyncPool[Any]:
-        prefix = _ray.ASSESSOR_PREFIX if kind == ASSESSOR else _ray.FRAUD_PREFIX
+    def __init__(self, settings: Settings, *, per_worker: int = 8) -> None:
+        self.actors: dict[str, list[Any]] = {}
         cls: Any = ray.remote(AnalysisActor)
+        for pool, size in (
+            (ASSESSOR, settings.dispatch.assessor_actors),
+            (FRAUD, settings.dispatch.fraud_actors),
+        ):
+            prefix = _ray.ASSESSOR_PREFIX if pool == ASSESSOR else _ray.FRAUD_PREFIX
+            self.actors[pool] = [
+                # Owned by the Dispatcher (not detached): they share its fate and are
+                # rebuilt with it; max_restarts covers crashes in between.
+                cls.options(
+                    name=f"{prefix}{index}-{uuid.uuid4().hex[:6]}",
+                    namespace=_ray.NAMESPACE,
+                    num_cpus=0,
+                    max_restarts=-1,
+                    max_concurrency=per_worker * 2 + 4,
+                    resources=_ray.control_resources(),
+                ).remote(settings, pool, per_worker, settings.dispatch.job_lease_seconds)
+                for index in range(max(1, size))
+            ]
 
-        def factory(index: int) -> Any:
-            # Owned by the Dispatcher (not detached): they share its fate and are
-            # rebuilt with it; max_restarts covers crashes in between.
-            return cls.options(
-                name=f"{prefix}{index}-{uuid.uuid4().hex[:6]}",
-                namespace=_ray.NAMESPACE,
-                num_cpus=0,
-                max_restarts=-1,
-                max_concurrency=per_worker * 2,
-                resources=_ray.control_resources(),
-            ).remote(settings, kind)
-
-        return AsyncPool(
-            factory,
-            size=max(1, size),
-            per_worker=per_worker,
-            max_waiting=max_waiting,
-            is_dead=lambda exc: isinstance(exc, HostLostError),
-            name=f"{kind}-pool",
-        )
-
-    async def session_finished(self, session_id: str) -> None:
-        await asyncio.gather(*(self._run(kind, session_id) for kind in self.pools))
-
-    async def _run(self, kind: str, session_id: str) -> None:
-        pool = self.pools[kind]
-        try:
-            await pool.submit(lambda w: _ray.call(w.run.remote(session_id), f"{kind} run", 300.0))
-            self.metrics.count(m.ANALYSES.name, 1, {"pool": kind, "outcome": "ok"})
-        except Exception as exc:
-            self.metrics.count(m.ANALYSES.name, 1, {"pool": kind, "outcome": "error"})
-            log.warning("%s analysis of session %s failed: %s", kind, session_id, exc)
-        self.metrics.gauge(m.POOL_IN_FLIGHT.name, pool.in_flight, {"pool": kind})
+    def handles(self) -> list[Any]:
+        return [a for actors in self.actors.values() for a in actors]
 
     async def close(self) -> None:
-        for pool in self.pools.values():
-            await pool.close()
-            for worker in pool.workers():
-                _ray.kill(worker)
+        for actor in self.handles():
+            try:
+                await _ray.call(actor.stop.remote(), "analysis actor stop", 15.0)
+            except Exception as exc:
+                log.warning("analysis actor did not stop cleanly: %s", type(exc).__name__)
+            _ray.kill(actor)

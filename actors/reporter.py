@@ -1,6 +1,7 @@
 """Reporter: a singleton named, detached actor for weekly reports and nightly retention cleanup.
 
 Monday 03:00 Europe/Stockholm it builds last week's report for every store;
+on start it first builds every week a store missed while it was down;
 ``build`` does one on demand; every night at 03:30 it runs the retention
 cleanup. Runs are idempotent (a rebuild replaces), so a restart that repeats
 a run does no harm.
@@ -14,16 +15,17 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from actors.process import enter
 from engine.config import Settings
-from engine.dispatch.schedule import next_daily, next_weekly, report_week
-from engine.logs import configure_logging, get_logger
+from engine.dispatch.schedule import missed_weeks, next_daily, next_weekly, report_week
+from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 
 class ReporterActor:
     def __init__(self, settings: Settings) -> None:
-        configure_logging()
+        settings = enter(settings)
         self.settings = settings
         self._db: Any = None
         self._llm: Any = None
@@ -34,6 +36,7 @@ class ReporterActor:
     async def ready(self) -> bool:
         if not self._tasks:
             self._tasks = [
+                asyncio.create_task(self._catch_up_loop(), name="reporter-catch-up"),
                 asyncio.create_task(self._loop("weekly", next_weekly, self._weekly), name="reporter-weekly"),
                 asyncio.create_task(
                     self._loop("cleanup", next_daily, self._cleanup), name="reporter-cleanup"
@@ -64,6 +67,41 @@ class ReporterActor:
                 raise
             except Exception:
                 log.exception("reporter %s run failed; next run as scheduled", name)
+
+    async def _catch_up_loop(self) -> None:
+        """On start: build every week a store missed while the Reporter was down (retried
+        until the database answers; idempotent, as every build replaces)."""
+        delay = 1.0
+        while True:
+            try:
+                built = await self.catch_up(datetime.now(UTC))
+                log.info("reporter catch-up: %d missed reports built", built)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reporter catch-up failed (%s); retrying in %.0fs", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300.0)
+
+    async def catch_up(self, now: datetime) -> int:
+        """Build each store's missed weeks (see ``missed_weeks``); returns how many were built."""
+        from storage import Principal
+
+        db, _ = await self._deps()
+        async with db.transaction(Principal.service()) as tx:
+            stores = await tx.stores.list_stores()
+            latest = {}
+            for store in stores:
+                reports = await tx.reports.list(store.id, limit=1)
+                latest[store.id] = reports[0].analysis_week if reports else None
+        built = 0
+        for store in stores:
+            for week in missed_weeks(now, latest[store.id]):
+                await self.build(str(store.id), week.isoformat())
+                built += 1
+        self.runs["catch_up"] = self.runs.get("catch_up", 0) + built
+        return built
 
     async def _weekly(self, run_at: datetime) -> None:
         week = report_week(run_at)

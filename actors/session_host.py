@@ -1,7 +1,7 @@
 """SessionHost: a thin async Ray actor over :class:`engine.session.host.CallHost`.
 
-One host holds ``sessions_per_host`` CallSessions and one websockets server
-(media streams + status callbacks). ``sessions_per_host = 1`` is the
+One host holds ``sessions_per_host`` CallSessions and one HTTP listener
+(media streams + status callbacks, :mod:`engine.session.listener`). ``sessions_per_host = 1`` is the
 dedicated-actor mode: the same code, one process per call. Hosts are named and
 detached so a Dispatcher restart does not take them (and their calls) down.
 
@@ -24,6 +24,7 @@ import ray
 
 from actors import _ray
 from engine.config import Settings
+from engine.dispatch.breaker import ProviderUnavailableError
 from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
 from engine.errors import ConfigError, ResourceExhaustedError
 from engine.logs import get_logger
@@ -32,6 +33,9 @@ log = get_logger(__name__)
 
 KNOWN_ATTEMPTS = 10_000
 """Attempts a host remembers (to refuse a second dial of the same attempt)."""
+START_CALL_TIMEOUT = 90.0
+"""Dispatcher → host start_call: the host's dial path (storage reads, the Realtime session
+opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
 
 
 def load_factory(path: str) -> Callable[..., Any]:
@@ -53,7 +57,9 @@ class SessionHostActor:
     """
 
     def __init__(self, settings: Settings, host_id: str, call_host_factory: str | None = None) -> None:
-        self.settings = settings
+        from actors.process import enter
+
+        self.settings = enter(settings)
         self.host_id = host_id
         self._factory_path = call_host_factory
         self._host: Any = None
@@ -105,9 +111,11 @@ class SessionHostActor:
             phone, store_id = await self._lookup(call.session_id)
             request = CallRequest(call.session_id, call.store_id or store_id, phone, call.attempt + 1)
             await self._host.start_call(request)
-        except Exception:
+        except Exception as exc:
             # Not placed: the session's own supervisor recorded the failure, or it never began.
             self._verification.pop(call.session_id, None)
+            if isinstance(exc, ProviderUnavailableError):
+                self._known.pop(key, None)  # given back undialled: this attempt may come here again
             raise
         return True
 
@@ -170,14 +178,19 @@ async def default_call_host(
 class RayHostClient:
     """:class:`engine.dispatch.ports.HostClient` over one SessionHost actor."""
 
-    def __init__(self, host_id: str, handle: Any, timeout: float = 10.0) -> None:
+    def __init__(
+        self, host_id: str, handle: Any, timeout: float = 10.0, start_timeout: float = START_CALL_TIMEOUT
+    ) -> None:
         self.host_id = host_id
         self.handle = handle
         self.timeout = timeout
+        self.start_timeout = start_timeout
 
     async def start_call(self, call: CallStart) -> bool:
+        # Longer than the host's whole dial path; even so, a timeout here is treated as
+        # "maybe dialling" by the Dispatcher (never re-queued), not as a refusal.
         ref = self.handle.start_call.remote(call)
-        return bool(await _ray.call(ref, f"host {self.host_id} start_call", self.timeout))
+        return bool(await _ray.call(ref, f"host {self.host_id} start_call", self.start_timeout))
 
     async def status(self) -> HostStatus:
         ref = self.handle.status.remote()

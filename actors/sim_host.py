@@ -83,6 +83,10 @@ class SimCallHost:
     def session(self, session_id: str) -> Any:
         return None
 
+    def session_ids(self) -> list[str]:
+        """Ids of the calls live here (the heartbeat reports them, as CallHost's does)."""
+        return list(self._sessions)
+
     async def start_call(self, request: Any) -> None:
         from storage import Principal
 

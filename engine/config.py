@@ -15,12 +15,24 @@ variable, is a :class:`ConfigError` naming the nearest valid name.
 
 Components receive the section they need (``settings.twilio``, ...) and never
 read ``os.environ`` themselves.
+
+How a process gets its secrets (every :class:`Secret` field): from its own
+node, never from another process. A secret is looked up, in order, in a file
+named by ``<NAME>_FILE`` (``TWILIO_AUTH_TOKEN_FILE=/run/secrets/twilio``), a
+file ``<NAME>`` in the directory ``CALLENGINE_SECRETS_DIR`` (a mounted
+Kubernetes secret), the environment variable ``<NAME>``, then the TOML file.
+When Ray pickles settings to start an actor, each secret travels as its *name*
+only (:meth:`Secret.__reduce__`) and is looked up again, the same way, on the
+node where the actor is unpickled; a worker node's own environment or mounted
+secret therefore decides, and no secret value ever sits in Ray's object store,
+GCS or ``runtime_env``. See :meth:`Settings.on_this_node` for the rest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -35,16 +47,35 @@ from engine.config_fields import (
     nearest,
     setting,
 )
+from engine.config_secrets import SECRETS_DIR_ENV, node_secret, publish_secrets, secret_from_env
 from engine.errors import ConfigError
+
+__all__ = ["SECRETS_DIR_ENV", "Secret", "Settings", "node_secret", "publish_secrets"]
 
 
 class Secret:
-    """A string that hides itself from repr/str. Use ``.get()`` to read it."""
+    """A string that hides itself from repr/str. Use ``.get()`` to read it.
 
-    __slots__ = ("_value",)
+    ``name`` is the environment variable it is read from (set by the settings
+    loader and by every section for its own fields). Pickling keeps only the
+    name: the receiving process looks the value up on its own node
+    (:func:`node_secret`), so a secret never travels inside a pickled object.
+    A secret without a name refuses to be pickled.
+    """
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_value", "name")
+
+    def __init__(self, value: str, name: str = "") -> None:
         self._value = value
+        self.name = name
+
+    def named(self, name: str) -> Secret:
+        return self if self.name == name else Secret(self._value, name)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        if not self.name:
+            raise ConfigError("a secret without a settings name cannot leave this process")
+        return (node_secret, (self.name,))
 
     def get(self) -> str:
         return self._value
@@ -64,6 +95,20 @@ class Secret:
         return hash(self._value)
 
 
+_COUNTRY_CODE_RE = re.compile(r"^\+[1-9][0-9]{0,3}$")
+
+
+class _NamesSecrets:
+    """Mixin for sections: every Secret field carries its variable name (so it pickles as a name)."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            env = f.metadata.get("env")
+            if isinstance(value, Secret) and env:
+                object.__setattr__(self, f.name, value.named(env))
+
+
 def default_data_dir() -> Path:
     import platformdirs
 
@@ -71,7 +116,7 @@ def default_data_dir() -> Path:
 
 
 @dataclasses.dataclass(frozen=True)
-class DatabaseSettings:
+class DatabaseSettings(_NamesSecrets):
     """PostgreSQL and the encryption keys of customer data."""
 
     url: str | None = setting(
@@ -100,10 +145,22 @@ class DatabaseSettings:
         env="CALLENGINE_BLIND_INDEX_KEY",
         doc="Base64 key of the phone-number HMAC blind index; required with DATABASE_URL.",
     )
+    app_url: str | None = setting(
+        None,
+        env="DATABASE_APP_URL",
+        doc="The runtime's own login (role callengine_app, which owns nothing). Unset → DATABASE_URL "
+        "with that user and CALLENGINE_DB_APP_PASSWORD. Runtime nodes need only this, not the owner.",
+    )
+    app_password: Secret = setting(
+        Secret(""),
+        env="CALLENGINE_DB_APP_PASSWORD",
+        doc="Password `callengine db upgrade` gives callengine_app and the runtime logs in with "
+        "(embedded mode trusts local socket logins: not needed there).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
-class TwilioSettings:
+class TwilioSettings(_NamesSecrets):
     """The Twilio account that places the calls."""
 
     account_sid: str = setting("", env="TWILIO_ACCOUNT_SID", doc="Account SID (AC…).")
@@ -145,7 +202,7 @@ class TwilioSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class OpenAISettings:
+class OpenAISettings(_NamesSecrets):
     """The OpenAI project: the Realtime voice and the analysis model."""
 
     api_key: Secret = setting(Secret(""), env="OPENAI_API_KEY", doc="API key.")
@@ -172,7 +229,7 @@ class OpenAISettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class SessionSettings:
+class SessionSettings(_NamesSecrets):
     """Limits of one conversation."""
 
     max_call_seconds: float = setting(
@@ -201,7 +258,7 @@ class SessionSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class HostSettings:
+class HostSettings(_NamesSecrets):
     """SessionHost actors: call slots and how Twilio reaches them."""
 
     sessions_per_host: int = setting(
@@ -221,10 +278,20 @@ class HostSettings:
     drain_seconds: float = setting(
         60.0, env="CALLENGINE_DRAIN_SECONDS", doc="How long a draining host lets its calls finish."
     )
+    max_connections: int = setting(
+        1000,
+        env="CALLENGINE_HOST_MAX_CONNECTIONS",
+        doc="Open connections a host's listener accepts at once; more are closed at once.",
+    )
+    handshake_timeout_seconds: float = setting(
+        5.0,
+        env="CALLENGINE_HOST_HANDSHAKE_TIMEOUT",
+        doc="Time a connection gets to send its request (and a media stream its start frame).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
-class DispatchSettings:
+class DispatchSettings(_NamesSecrets):
     """The dispatcher: retries, call windows, actor counts."""
 
     retry_backoff_seconds: tuple[float, ...] = setting(
@@ -251,19 +318,77 @@ class DispatchSettings:
         env="CALLENGINE_HOST_IDLE_SECONDS",
         doc="An empty host beyond min_hosts drains and exits after this.",
     )
+    allowed_country_codes: tuple[str, ...] = setting(
+        ("+46",),
+        env="CALLENGINE_ALLOWED_COUNTRY_CODES",
+        doc="+<code> prefixes the engine may dial (in the environment: a comma list); checked at "
+        "DispatchCall and again by the host just before dialling.",
+    )
+    number_cooldown_seconds: float = setting(
+        86400.0,
+        env="CALLENGINE_NUMBER_COOLDOWN_SECONDS",
+        doc="A number gets at most one new call session per this period, across all stores "
+        "(retries of a session are exempt); 0 turns it off.",
+    )
+    store_daily_quota: int = setting(
+        1000,
+        env="CALLENGINE_STORE_DAILY_QUOTA",
+        doc="New call sessions per store in any 24 hours; 0 turns it off.",
+    )
+    job_lease_seconds: float = setting(
+        30.0,
+        env="CALLENGINE_JOB_LEASE_SECONDS",
+        doc="How long a claimed job is held without its worker renewing it (renewed every third of "
+        "this); a job whose worker died is taken over after it.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
-class ApiSettings:
+class ApiSettings(_NamesSecrets):
     """The gRPC front door."""
 
     port: int = setting(50051, env="CALLENGINE_GRPC_PORT", doc="gRPC port.")
     jwt_secret: Secret = setting(
         Secret(""),
         env="CALLENGINE_JWT_SECRET",
-        doc="HS256 key of bearer tokens (empty: a development key generated in the data dir).",
+        doc="HS256 key of bearer tokens, 32+ bytes; required unless purely local (empty: a "
+        "development key generated in the data dir).",
     )
     jwt_issuer: str = setting("callengine", env="CALLENGINE_JWT_ISSUER", doc="Expected token issuer.")
+    jwt_audience: str = setting(
+        "callengine", env="CALLENGINE_JWT_AUDIENCE", doc="The aud every token must carry."
+    )
+    jwt_max_ttl_seconds: float = setting(
+        86400.0,
+        env="CALLENGINE_JWT_MAX_TTL_SECONDS",
+        doc="Longest token lifetime (exp - iat) minted or accepted.",
+    )
+    tls_cert_file: str | None = setting(
+        None,
+        env="CALLENGINE_GRPC_TLS_CERT",
+        doc="PEM server certificate (chain); with the key, the front door speaks TLS only.",
+    )
+    tls_key_file: str | None = setting(
+        None, env="CALLENGINE_GRPC_TLS_KEY", doc="PEM private key of that certificate."
+    )
+    tls_client_ca_file: str | None = setting(
+        None,
+        env="CALLENGINE_GRPC_TLS_CLIENT_CA",
+        doc="PEM CA bundle; set → clients must present a certificate it signed (mutual TLS).",
+    )
+    tls_ca_file: str | None = setting(
+        None,
+        env="CALLENGINE_GRPC_TLS_CA",
+        doc="PEM CA bundle our own clients (demo, token --check) trust; set → they use TLS.",
+    )
+    tls_client_cert_file: str | None = setting(
+        None,
+        env="CALLENGINE_GRPC_TLS_CLIENT_CERT",
+        doc="PEM certificate our own clients present (mutual TLS).",
+    )
+    tls_client_key_file: str | None = setting(
+        None, env="CALLENGINE_GRPC_TLS_CLIENT_KEY", doc="PEM key of that client certificate."
+    )
     bind_host: str = setting(
         "0.0.0.0", env="CALLENGINE_GRPC_BIND_HOST", doc="Address the gRPC server listens on."
     )
@@ -287,6 +412,16 @@ class ApiSettings:
         env="CALLENGINE_GRPC_SHUTDOWN_GRACE",
         doc="How long in-flight requests may finish on shutdown.",
     )
+    max_watch_streams_per_caller: int = setting(
+        16,
+        env="CALLENGINE_GRPC_MAX_WATCH_STREAMS_PER_CALLER",
+        doc="Open WatchCall streams per token subject; more → RESOURCE_EXHAUSTED.",
+    )
+    watch_max_seconds: float = setting(
+        3600.0,
+        env="CALLENGINE_GRPC_WATCH_MAX_SECONDS",
+        doc="A WatchCall stream ends (DEADLINE_EXCEEDED) after this.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +444,34 @@ class Settings:
         doc="TOML file overriding the analysis thresholds and weights (engine/analysis/config.py); "
         "unset → the documented defaults.",
     )
+    secrets_dir: str | None = setting(
+        None,
+        env=SECRETS_DIR_ENV,
+        doc="Directory of secret files named like their variables (TWILIO_AUTH_TOKEN, …), e.g. a "
+        "mounted Kubernetes secret; read on each node.",
+    )
+
+    def on_this_node(self, env: Mapping[str, str] | None = None) -> Settings:
+        """These settings as this node sees them (every Ray actor calls it first).
+
+        Cluster-wide settings come from the process that started the engine (they travel
+        with the actor); where this node listens and how Twilio reaches it (the ``host``
+        section) come from this node's own environment when it sets them, and secrets were
+        already looked up on this node when the settings were unpickled.
+        """
+        env = os.environ if env is None else env
+        node = Settings.from_env(env)
+        changed = {
+            f.name: getattr(node.host, f.name)
+            for f in dataclasses.fields(HostSettings)
+            if _ENV_NAMES[("host", f.name)] in env
+        }
+        return dataclasses.replace(self, host=dataclasses.replace(self.host, **changed)) if changed else self
+
+    @property
+    def purely_local(self) -> bool:
+        """One machine, nothing shared: no Ray cluster to join and the embedded database."""
+        return not self.ray_address and not self.database.url and not self.database.app_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -331,6 +494,7 @@ OTHER_ENV: dict[str, str] = {
     CONFIG_ENV: "path of the TOML settings file",
     "CALLENGINE_TEST_DATABASE_URL": "tests only: run the storage tests against this external server too",
     "CALLENGINE_CHROMIUM": "tests only: the Chromium binary the report rendering test uses",
+    "RAY_AUTH_TOKEN": "Ray's cluster token (read by Ray itself on every node, with RAY_AUTH_MODE=token)",
 }
 STRICT_PREFIX = "CALLENGINE_"
 
@@ -346,15 +510,16 @@ def fields() -> Iterator[FieldInfo]:
 
 
 def env_names() -> set[str]:
-    """Every environment variable the engine reads (settings fields and :data:`OTHER_ENV`)."""
-    return {info.env for info in fields()} | set(OTHER_ENV)
+    """Every environment variable the engine reads (settings fields, ``<SECRET>_FILE``, :data:`OTHER_ENV`)."""
+    names = {info.env for info in fields()} | set(OTHER_ENV)
+    return names | {f"{info.env}_FILE" for info in fields() if isinstance(info.default, Secret)}
 
 
 def _convert(name: str, raw: Any, default: Any) -> Any:
     """Convert a raw env/TOML value to the type of the field's default."""
     try:
         if isinstance(default, Secret):
-            return Secret(str(raw))
+            return Secret(str(raw), name.split(" (")[-1].rstrip(")"))
         if isinstance(default, bool):
             if isinstance(raw, bool):
                 return raw
@@ -377,6 +542,8 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return value_f
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else [p for p in str(raw).split(",") if p.strip()]
+            if default and isinstance(default[0], str):
+                return tuple(str(p).strip() for p in items)
             return tuple(float(p) for p in items)
         if isinstance(default, Path):
             return Path(str(raw)).expanduser()
@@ -398,7 +565,8 @@ def _load(
     top: dict[str, Any] = {}
     for info in declared_fields(cls):
         from_file = (file_values.get(info.section) or {}) if info.section else file_values
-        raw = env.get(info.env)
+        secret = isinstance(info.default, Secret)
+        raw = secret_from_env(info.env, env) if secret else env.get(info.env)
         name = info.env
         if raw is None:
             raw = from_file.get(info.name)
@@ -431,10 +599,33 @@ def _validate(s: Settings) -> None:
         raise ConfigError("CALLENGINE_CLOSING_SILENCE_SECONDS: must be > 0")
     if len(s.session.opt_out_dtmf) != 1 or s.session.opt_out_dtmf not in "0123456789*#":
         raise ConfigError("CALLENGINE_OPT_OUT_DTMF: must be one keypad key (0-9, * or #)")
+    if s.dispatch.job_lease_seconds < 1:
+        raise ConfigError("CALLENGINE_JOB_LEASE_SECONDS: must be >= 1")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:
         raise ConfigError("port: must be within 0..65535")
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
+    _validate_security(s)
+
+
+def _validate_security(s: Settings) -> None:
+    for code in s.dispatch.allowed_country_codes:
+        if not _COUNTRY_CODE_RE.fullmatch(code):
+            raise ConfigError(f"CALLENGINE_ALLOWED_COUNTRY_CODES: {code!r} is not like +46")
+    if s.dispatch.number_cooldown_seconds < 0 or s.dispatch.store_daily_quota < 0:
+        raise ConfigError("CALLENGINE_NUMBER_COOLDOWN_SECONDS / CALLENGINE_STORE_DAILY_QUOTA: must be >= 0")
+    if s.api.jwt_max_ttl_seconds <= 0 or not s.api.jwt_audience:
+        raise ConfigError("CALLENGINE_JWT_MAX_TTL_SECONDS must be > 0 and CALLENGINE_JWT_AUDIENCE set")
+    if bool(s.api.tls_cert_file) != bool(s.api.tls_key_file):
+        raise ConfigError("CALLENGINE_GRPC_TLS_CERT and CALLENGINE_GRPC_TLS_KEY: set both or neither")
+    if s.api.tls_client_ca_file and not s.api.tls_cert_file:
+        raise ConfigError("CALLENGINE_GRPC_TLS_CLIENT_CA: needs CALLENGINE_GRPC_TLS_CERT/KEY too")
+    if s.api.max_watch_streams_per_caller < 1 or s.api.watch_max_seconds <= 0:
+        raise ConfigError("CALLENGINE_GRPC_MAX_WATCH_STREAMS_PER_CALLER / _WATCH_MAX_SECONDS: must be > 0")
+    if s.host.max_connections < 1 or s.host.handshake_timeout_seconds <= 0:
+        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
+    if s.database.app_url and not s.database.app_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_APP_URL: must be a postgresql:// URL")
 
 
 # Twilio's edge location of each processing region (its REST host is api.{edge}.{region}.twilio.com;
@@ -488,3 +679,4 @@ def _validate_twilio_location(t: TwilioSettings) -> None:
 # declarations above for code that looks a variable up by field. Never edit it: declare the
 # field with setting(env=...) instead.
 _ENV_NAMES: dict[tuple[str, str], str] = {(i.section, i.name): i.env for i in fields()}
+_FIELD_OF: dict[str, tuple[str, str]] = {env: key for key, env in _ENV_NAMES.items()}

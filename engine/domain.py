@@ -87,6 +87,10 @@ class FailureReason(enum.StrEnum):
     """The customer asked to be called at another time (``end_call(callback_requested)``): retried."""
     LANGUAGE_BARRIER = "language_barrier"
     """The customer speaks neither Swedish nor English (``end_call(language_barrier)``)."""
+    REALTIME_UNAVAILABLE = "realtime_unavailable"
+    """Not dialled: the Realtime API failed before the phone rang; the session waits in the queue."""
+    TWILIO_UNAVAILABLE = "twilio_unavailable"
+    """Not dialled: Twilio kept failing the create; the session waits in the queue."""
 
     @property
     def retryable(self) -> bool:

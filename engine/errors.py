@@ -49,9 +49,15 @@ class ConflictError(CallEngineError):
 
 
 class ResourceExhaustedError(CallEngineError):
-    """Capacity or rate limit reached; retry later."""
+    """Capacity or rate limit reached; retry later (after ``retry_after_seconds`` when known)."""
 
     retryable = True
+
+    def __init__(
+        self, message: str, *, retryable: bool | None = None, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class UnavailableError(CallEngineError):

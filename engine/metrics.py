@@ -28,8 +28,23 @@ class MetricSpec:
     boundaries: tuple[float, ...] = ()
 
 
-ALLOWED_TAG_KEYS = frozenset({"host", "node", "status", "failure_reason", "pool", "account", "outcome"})
-"""Every tag key any metric may use. ``host`` is a SessionHost id (bounded by the cluster size),
+ALLOWED_TAG_KEYS = frozenset(
+    {
+        "host",
+        "node",
+        "status",
+        "failure_reason",
+        "pool",
+        "account",
+        "outcome",
+        "kind",
+        "state",
+        "step",
+        "provider",
+    }
+)
+"""Every tag key any metric may use. ``host`` is a SessionHost's reusable slot label (``slot0``…,
+bounded by the number of hosts alive at once, not by every host id ever started),
 ``account`` a Twilio account sid (a handful)."""
 
 FORBIDDEN_TAG_WORDS = ("session", "call_sid", "phone", "verification", "customer", "store", "transcript")
@@ -70,7 +85,44 @@ ANALYSES = MetricSpec(
 )
 POOL_IN_FLIGHT = MetricSpec("callengine_pool_in_flight", Kind.GAUGE, "Analysis jobs running.", ("pool",))
 
+JOBS = MetricSpec(
+    "callengine_jobs",
+    Kind.GAUGE,
+    "Jobs in the durable queue by kind and state (dead = dead-lettered).",
+    ("kind", "state"),
+)
+JOB_LAG = MetricSpec(
+    "callengine_job_lag_seconds",
+    Kind.GAUGE,
+    "How long the oldest due queued job of a kind has waited.",
+    ("kind",),
+)
+JOB_RUNS = MetricSpec(
+    "callengine_job_runs_total",
+    Kind.COUNTER,
+    "Job runs finished, by kind and outcome (done/retry/dead).",
+    ("kind", "outcome"),
+)
+TICK_STEP = MetricSpec(
+    "callengine_dispatcher_step_seconds",
+    Kind.HISTOGRAM,
+    "Time one dispatcher tick step took (heartbeat, reconcile, dispatch, scale, jobs).",
+    ("step", "outcome"),
+    (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BREAKER = MetricSpec(
+    "callengine_provider_breaker",
+    Kind.GAUGE,
+    "Circuit breaker per provider: 0 closed (dialling), 1 half-open (probing), 2 open (not dialling).",
+    ("provider",),
+)
+
 ALL: tuple[MetricSpec, ...] = (
+    JOBS,
+    JOB_LAG,
+    JOB_RUNS,
+    TICK_STEP,
+    BREAKER,
     ACTIVE_CALLS,
     FREE_SLOTS,
     HOSTS,

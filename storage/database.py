@@ -1,9 +1,13 @@
 """``Database``: one code path for the embedded server and ``DATABASE_URL``.
 
-Opening bootstraps as the owner (migrate to head, which also creates the
-non-superuser application role), then connects the pool *as the application
-role* (``options=-c role=callengine_app``), so PostgreSQL enforces RLS on
-every query the engine makes. Each ``transaction(principal)`` is a fresh
+Two logins. The *owner* (``DATABASE_URL``, or the embedded server's superuser)
+owns the schema and is used only to migrate (``callengine db …``, and the
+embedded/local start-up). The runtime pool logs in *as the application role*
+``callengine_app`` itself, which owns nothing and has neither SUPERUSER nor
+BYPASSRLS, so PostgreSQL enforces RLS on every query the engine makes and no
+``SET ROLE``/``RESET ROLE`` leads anywhere better. Its URL is
+``DATABASE_APP_URL``, or ``DATABASE_URL`` with that user and
+``CALLENGINE_DB_APP_PASSWORD``. Each ``transaction(principal)`` is a fresh
 ``AsyncSession`` with the principal set via ``set_config(..., true)`` (the
 ``SET LOCAL`` equivalent that takes bind parameters).
 """
@@ -11,26 +15,44 @@ every query the engine makes. Each ``transaction(principal)`` is a fresh
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from engine.config import Settings
-from engine.errors import CallEngineError, UnavailableError
+from engine.config import DatabaseSettings, Settings
+from engine.errors import CallEngineError, ConfigError, UnavailableError
 from storage import embedded, keys, migrate
-from storage.crypto import BlindIndex, KeyRing
+from storage.crypto import BlindIndex, KeyRing, normalize_phone
 from storage.errors import translate
 from storage.principal import Principal
+from storage.records import CallSessionRecord
+from storage.repositories._common import aware
+from storage.repositories._dispatch import (
+    DispatchLimits,
+    dispatch_params,
+    dispatch_result,
+    dispatch_statement,
+)
 from storage.rls import APP_ROLE
 from storage.tx import Tx
 from storage.types import attach_keyring
 
 log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5
+"""An unreachable server fails a connect in seconds (then UnavailableError, retried by callers)."""
+POOL_TIMEOUT_S = 10.0
+STATEMENT_TIMEOUT_MS = 30_000
+"""No engine statement runs longer (bulk work such as retention runs in bounded batches)."""
+LOCK_TIMEOUT_MS = 10_000
+IDLE_TX_TIMEOUT_MS = 60_000
 
 _SET_PRINCIPAL = text(
     "SELECT set_config('callengine.role', :role, true), set_config('callengine.user_id', :user_id, true), "
@@ -59,29 +81,46 @@ class Database:
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True) -> Database:
-        """Start/reuse the embedded server or use ``DATABASE_URL``; migrate; connect as the app role."""
+        """Start/reuse the embedded server or use ``DATABASE_URL``; migrate (``upgrade``, as the
+        owner); connect the pool as the application role's own login."""
         db_settings = settings.database
         pgdata: Path | None = None
-        if db_settings.url:
+        external = bool(db_settings.url or db_settings.app_url)
+        if external:
             keyring, blind = keys.load(db_settings, embedded=False)
-            owner_url = db_settings.url
+            owner_url = db_settings.url or ""
         else:
             keyring, blind = keys.load(db_settings, embedded=True)
             pgdata = db_settings.data_dir / "pgdata"
             owner_url = await asyncio.to_thread(embedded.acquire, pgdata)
         try:
             if upgrade:
+                if not owner_url:
+                    raise ConfigError("migrating needs the owner's DATABASE_URL")
                 await asyncio.to_thread(_upgrade_if_needed, owner_url)
+                password = db_settings.app_password.get()
+                if password:
+                    await asyncio.to_thread(migrate.set_app_password, owner_url, password)
             engine = create_async_engine(
-                migrate.driver_url(owner_url),
+                migrate.driver_url(app_url(db_settings, owner_url)),
                 pool_size=db_settings.pool_size,
                 max_overflow=db_settings.pool_size,
-                pool_pre_ping=False,
-                connect_args={"options": f"-c role={APP_ROLE} -c timezone=UTC"},
+                # A connection that died with the server (restart, failover) is replaced
+                # on checkout instead of failing the first statement after an outage.
+                pool_pre_ping=True,
+                pool_timeout=POOL_TIMEOUT_S,
+                connect_args={
+                    "connect_timeout": CONNECT_TIMEOUT_S,
+                    "options": "-c timezone=UTC "
+                    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
+                    f"-c idle_in_transaction_session_timeout={IDLE_TX_TIMEOUT_MS}",
+                },
             )
             attach_keyring(engine.dialect, keyring)
             db = cls(engine, owner_url, keyring, blind, pgdata)
             await db._check_role()
+            if not upgrade:
+                await db._check_schema()
         except BaseException:
             if pgdata is not None:
                 await asyncio.to_thread(embedded.release, pgdata)
@@ -94,17 +133,34 @@ class Database:
                 row = (
                     await conn.execute(
                         text(
-                            "SELECT current_user, r.rolsuper, r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user"
+                            "SELECT session_user, r.rolsuper, r.rolbypassrls, current_user "
+                            "FROM pg_roles r WHERE r.rolname = session_user"
                         )
                     )
                 ).one()
         except SQLAlchemyError as exc:
             await self.engine.dispose()
             raise translate(exc) from exc
-        if row[0] != APP_ROLE or row[1] or row[2]:
+        # The *login* must be the restricted role: a RESET ROLE returns to the session user.
+        if row[0] != APP_ROLE or row[3] != APP_ROLE or row[1] or row[2]:
             await self.engine.dispose()
             raise UnavailableError(
                 f"application connection is not the restricted role {APP_ROLE}", retryable=False
+            )
+
+    async def _check_schema(self) -> None:
+        """Without migrating (no owner at hand), insist the schema is the one this code needs."""
+        want = migrate.head()
+        try:
+            async with self.engine.connect() as conn:
+                have = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except SQLAlchemyError:
+            have = None
+        if have != want:
+            await self.engine.dispose()
+            raise ConfigError(
+                f"database schema is at {have or 'an older revision'}, this engine needs {want}: "
+                "run `callengine db upgrade` (as the owner, DATABASE_URL) first"
             )
 
     async def close(self) -> None:
@@ -115,6 +171,30 @@ class Database:
         await self.engine.dispose()
         if self.embedded_pgdata is not None:
             await asyncio.to_thread(embedded.release, self.embedded_pgdata)
+
+    async def dispatch(
+        self,
+        principal: Principal,
+        verification_id: uuid.UUID,
+        store_id: uuid.UUID,
+        phone: str | None,
+        not_before: dt.datetime | None,
+        now: dt.datetime,
+        limits: DispatchLimits,
+    ) -> CallSessionRecord:
+        """DispatchCall's write: :meth:`SessionRepository.create_pending` as ONE autocommit
+        statement (one round trip; the statement sets the principal itself)."""
+        aware("now", now)
+        due = max(aware("not_before", not_before), now) if not_before else now
+        bidx = self.blind_index.of(normalize_phone(phone)) if phone is not None else None
+        params = dispatch_params(principal, verification_id, store_id, bidx, now, due, limits)
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                row = (await conn.execute(dispatch_statement(), params)).one()
+        except (SQLAlchemyError, DBAPIError) as exc:
+            raise translate(exc) from exc
+        return dispatch_result(row, limits)
 
     @asynccontextmanager
     async def transaction(self, principal: Principal) -> AsyncIterator[Tx]:
@@ -135,6 +215,22 @@ class Database:
             raise translate(exc) from exc
         finally:
             await session.close()
+
+
+def app_url(db_settings: DatabaseSettings, owner_url: str) -> str:
+    """The runtime's login URL: ``DATABASE_APP_URL``, else the owner's URL as ``callengine_app``.
+
+    A password in neither the app URL nor the settings is left out (embedded mode trusts
+    local socket logins; a server may use a client certificate or ``.pgpass``).
+    """
+    password = db_settings.app_password.get()
+    if db_settings.app_url:
+        url = make_url(db_settings.app_url)
+        if url.password is None and password:
+            url = url.set(password=password)
+        return url.render_as_string(hide_password=False)
+    url = make_url(owner_url).set(username=APP_ROLE, password=password or None)
+    return url.render_as_string(hide_password=False)
 
 
 def _upgrade_if_needed(owner_url: str) -> None:

@@ -6,6 +6,10 @@ index or a phone), so only the constraint name and SQLSTATE are used.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from engine.errors import (
@@ -19,8 +23,17 @@ from engine.errors import (
 )
 
 
-def translate(exc: SQLAlchemyError) -> CallEngineError:
-    orig = getattr(exc, "orig", None)
+@contextmanager
+def translated() -> Iterator[None]:
+    """For raw-cursor code (psycopg under SQLAlchemy): driver errors leave as engine errors too."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def translate(exc: SQLAlchemyError | psycopg.Error) -> CallEngineError:
+    orig = exc if isinstance(exc, psycopg.Error) else getattr(exc, "orig", None)
     if isinstance(orig, CallEngineError):  # raised by a column type's bind/result processor
         return orig
     sqlstate = getattr(orig, "sqlstate", None) or ""
@@ -47,6 +60,8 @@ def translate(exc: SQLAlchemyError) -> CallEngineError:
         return UnavailableError(f"database unavailable (SQLSTATE {sqlstate})")
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return UnavailableError("database connection lost")
+    if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        return UnavailableError(f"database unavailable ({type(orig).__name__})")
     if orig is None and not isinstance(exc, DBAPIError):
         return StorageError(f"database error: {type(exc).__name__}")
     return StorageError(f"database error (SQLSTATE {sqlstate or 'unknown'})")

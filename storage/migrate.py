@@ -80,6 +80,19 @@ def head() -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+def set_app_password(url: str, password: str) -> None:
+    """Give the application role's login this password (as the owner; needs CREATEROLE)."""
+    from psycopg import sql
+
+    from storage.rls import APP_ROLE
+
+    with _connect(url) as conn:
+        stmt = sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(password))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(stmt)  # psycopg composes the literal itself: no placeholder parsing
+
+
 def chain_problems(script_location: str = SCRIPT_LOCATION) -> list[str]:
     """Why the revisions are not one linear chain (several engineers add revisions at once).
 

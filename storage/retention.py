@@ -8,7 +8,10 @@
   after 90 days, scores kept;
 - call metrics: deleted after 6 months; fraud results: after 1 year;
 - customer verifications: phone erased after 90 days;
+- finished jobs: after 30 days (dead-lettered jobs are kept for an operator);
 - weekly reports, the reward ledger (bookkeeping, no personal data) and the audit log: kept.
+
+Each rule runs in bounded batches (:data:`BATCH` rows per transaction).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, exists, literal, select, update
+from sqlalchemy import Table, delete, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.errors import PermissionDeniedError
@@ -28,6 +31,7 @@ from storage.models import (
     CustomerVerification,
     FeedbackCallSession,
     FraudDetectionResult,
+    Job,
     QualityAssessment,
     RewardLedgerEntry,
 )
@@ -49,6 +53,7 @@ _QA = table_of(QualityAssessment)
 _M = table_of(CallQualityMetric)
 _F = table_of(FraudDetectionResult)
 _V = table_of(CustomerVerification)
+_J = table_of(Job)
 _RL = table_of(RewardLedgerEntry)
 _ERASED = literal(ERASED)  # a plain literal: bypasses the encrypting column type
 
@@ -57,56 +62,84 @@ async def _count(session: AsyncSession, stmt: Any) -> int:
     return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
-async def cleanup(db: Database, now: dt.datetime, *, dry_run: bool = False) -> CleanupReport:
-    """Apply the retention rules as of ``now``; with ``dry_run`` count but change nothing."""
+BATCH = 1000
+"""Rows per retention transaction: each rule runs in bounded batches, so no run holds long
+locks or one huge transaction, and a run cut short resumes where it stopped."""
+JOBS_RETENTION = dt.timedelta(days=30)
+
+
+def _rules(now: dt.datetime) -> list[tuple[str, Table, Any, dict[str, Any] | None]]:
+    """(report key, table, rows the rule applies to, None = delete / values = update)."""
+    expired = select(_S.c.id).where(_S.c.expires_at <= now)
+    referenced = (
+        exists().where(_QA.c.call_session_id == _S.c.id)
+        | exists().where(_M.c.call_session_id == _S.c.id)
+        | exists().where(_F.c.call_session_id == _S.c.id)
+        | exists().where(_RL.c.call_session_id == _S.c.id)
+    )
+    return [
+        ("call_quality_metrics", _M, _M.c.measured_at <= now - METRICS_RETENTION, None),
+        ("fraud_detection_results", _F, _F.c.created_at <= now - FRAUD_RETENTION, None),
+        (
+            "quality_assessments (anonymized)",
+            _QA,
+            (_QA.c.created_at <= now - ASSESSMENT_CUSTOMER_DATA) & _QA.c.anonymized_at.is_(None),
+            {"analysis_summary": None, "fraud_reasons": None, "anonymized_at": now},
+        ),
+        (
+            "customer_verifications (anonymized)",
+            _V,
+            (_V.c.verified_at <= now - VERIFICATION_RETENTION) & _V.c.phone_bidx.is_not(None),
+            {"phone_number": _ERASED, "phone_bidx": None},
+        ),
+        ("conversation_transcripts", _TR, _TR.c.call_session_id.in_(expired), None),
+        ("call_session_events", _EV, _EV.c.session_id.in_(expired), None),
+        ("feedback_call_sessions", _S, (_S.c.expires_at <= now) & ~referenced, None),
+        (
+            "feedback_call_sessions (anonymized)",
+            _S,
+            (_S.c.expires_at <= now) & _S.c.anonymized_at.is_(None),
+            _anonymized_session(now),
+        ),
+        ("jobs (done)", _J, (_J.c.state == "done") & (_J.c.finished_at < now - JOBS_RETENTION), None),
+    ]
+
+
+def _statement(table: Table, where: Any, values: dict[str, Any] | None, limit: int | None) -> Any:
+    target = where
+    if limit is not None:
+        target = table.c.id.in_(select(table.c.id).where(where).limit(limit).scalar_subquery())
+    return delete(table).where(target) if values is None else update(table).where(target).values(**values)
+
+
+async def cleanup(
+    db: Database, now: dt.datetime, *, dry_run: bool = False, batch: int = BATCH
+) -> CleanupReport:
+    """Apply the retention rules as of ``now``; with ``dry_run`` count but change nothing.
+
+    A real run applies each rule in transactions of at most ``batch`` rows until
+    nothing is left (idempotent: a run repeated or cut short is harmless).
+    """
     counts: dict[str, int] = {}
-    async with db.transaction(Principal.service()) as tx:
-        s = tx.session
-        savepoint = await s.begin_nested()
-        counts["call_quality_metrics"] = await _count(
-            s, delete(_M).where(_M.c.measured_at <= now - METRICS_RETENTION)
-        )
-        counts["fraud_detection_results"] = await _count(
-            s, delete(_F).where(_F.c.created_at <= now - FRAUD_RETENTION)
-        )
-        counts["quality_assessments (anonymized)"] = await _count(
-            s,
-            update(_QA)
-            .where(_QA.c.created_at <= now - ASSESSMENT_CUSTOMER_DATA, _QA.c.anonymized_at.is_(None))
-            .values(analysis_summary=None, fraud_reasons=None, anonymized_at=now),
-        )
-        counts["customer_verifications (anonymized)"] = await _count(
-            s,
-            update(_V)
-            .where(_V.c.verified_at <= now - VERIFICATION_RETENTION, _V.c.phone_bidx.is_not(None))
-            .values(phone_number=_ERASED, phone_bidx=None),
-        )
-        expired = select(_S.c.id).where(_S.c.expires_at <= now).scalar_subquery()
-        counts["conversation_transcripts"] = await _count(
-            s, delete(_TR).where(_TR.c.call_session_id.in_(expired))
-        )
-        counts["call_session_events"] = await _count(s, delete(_EV).where(_EV.c.session_id.in_(expired)))
-        referenced = (
-            exists().where(_QA.c.call_session_id == _S.c.id)
-            | exists().where(_M.c.call_session_id == _S.c.id)
-            | exists().where(_F.c.call_session_id == _S.c.id)
-            | exists().where(_RL.c.call_session_id == _S.c.id)
-        )
-        counts["feedback_call_sessions"] = await _count(
-            s, delete(_S).where(_S.c.expires_at <= now, ~referenced)
-        )
-        counts["feedback_call_sessions (anonymized)"] = await _count(
-            s,
-            update(_S)
-            .where(_S.c.expires_at <= now, _S.c.anonymized_at.is_(None))
-            .values(**_anonymized_session(now)),
-        )
-        if dry_run:
+    if dry_run:
+        async with db.transaction(Principal.service()) as tx:
+            savepoint = await tx.session.begin_nested()
+            for key, table, where, values in _rules(now):
+                counts[key] = await _count(tx.session, _statement(table, where, values, None))
             await savepoint.rollback()
-        else:
-            await savepoint.commit()
-        tx.audit("cleanup", "*", None, ("dry-run " if dry_run else "") + f"{sum(counts.values())} rows")
-    return CleanupReport(dry_run, counts)
+            tx.audit("cleanup", "*", None, f"dry-run {sum(counts.values())} rows")
+        return CleanupReport(True, counts)
+    for key, table, where, values in _rules(now):
+        counts[key] = 0
+        while True:
+            async with db.transaction(Principal.service()) as tx:
+                n = await _count(tx.session, _statement(table, where, values, batch))
+            counts[key] += n
+            if n < batch:
+                break
+    async with db.transaction(Principal.service()) as tx:
+        tx.audit("cleanup", "*", None, f"{sum(counts.values())} rows")
+    return CleanupReport(False, counts)
 
 
 def _anonymized_session(now: dt.datetime) -> dict[str, Any]:

@@ -25,6 +25,15 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("quality_assessments", "analysis_summary"),
     ("fraud_detection_results", "decision_reasoning"),
 )
+BOUND_TO: dict[tuple[str, str], tuple[str, str, str]] = {
+    # a session's number is its verification's ciphertext (copied by dispatch_session)
+    ("feedback_call_sessions", "phone_number"): (
+        "customer_verifications",
+        "phone_number",
+        "customer_verification_id",
+    ),
+}
+"""(table, column) → (aad table, aad column, row-id column) where the associated data is another row's."""
 
 Progress = Callable[[str, int, int], None]
 """progress(table.column, re-encrypted so far, remaining at start)."""
@@ -57,8 +66,9 @@ async def rotate_keys(
     for table, column in ENCRYPTED_COLUMNS:
         name = f"{table}.{column}"
         done[name] = 0
+        aad_table, aad_column, row_column = BOUND_TO.get((table, column), (table, column, "id"))
         pick = text(
-            f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} <> :erased "
+            f"SELECT id, {row_column}, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} <> :erased "
             f"AND left({column}, :n) <> :prefix LIMIT :limit FOR UPDATE SKIP LOCKED"
         )
         put = text(f"UPDATE {table} SET {column} = :value WHERE id = :id AND {column} = :old")
@@ -69,8 +79,8 @@ async def rotate_keys(
                 if not rows:
                     break
                 updates = []
-                for row_id, stored in rows:
-                    where = aad(table, column, uuid.UUID(str(row_id)))
+                for row_id, bound_id, stored in rows:
+                    where = aad(aad_table, aad_column, uuid.UUID(str(bound_id)))
                     plain = db.keyring.decrypt(stored, where)
                     updates.append({"id": row_id, "old": stored, "value": db.keyring.encrypt(plain, where)})
                 await tx.session.execute(put, updates)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from storage.repositories.contexts import BusinessContextRepository
     from storage.repositories.fraud import FraudRepository
     from storage.repositories.interviews import InterviewRepository
+    from storage.repositories.jobs import JobRepository
     from storage.repositories.metrics import CallMetricsRepository
     from storage.repositories.optouts import OptOutRepository
     from storage.repositories.reports import WeeklyReportRepository
@@ -125,6 +126,12 @@ class Tx:
         from storage.repositories.optouts import OptOutRepository
 
         return OptOutRepository(self)
+
+    @cached_property
+    def jobs(self) -> JobRepository:
+        from storage.repositories.jobs import JobRepository
+
+        return JobRepository(self)
 
     @cached_property
     def rewards(self) -> RewardRepository:

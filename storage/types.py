@@ -54,15 +54,22 @@ class ForRow:
 
 
 class EncryptedText(TypeDecorator[str]):
-    """AES-256-GCM ciphertext in a TEXT column, bound to ``table.column:row id``."""
+    """AES-256-GCM ciphertext in a TEXT column, bound to ``table.column:row id``.
+
+    ``row_column`` names the column holding that row id when it is not ``id``: a
+    call session's number is its verification's ciphertext, copied verbatim by the
+    database (``dispatch_session``), so it is bound to
+    ``customer_verifications.phone_number:<customer_verification_id>``.
+    """
 
     impl = Text
     cache_ok = True
 
-    def __init__(self, table: str, column: str) -> None:
+    def __init__(self, table: str, column: str, row_column: str = "id") -> None:
         super().__init__()
         self.table = table
         self.column = column
+        self.row_column = row_column
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
@@ -75,9 +82,9 @@ class EncryptedText(TypeDecorator[str]):
 
     def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
         table = getattr(colexpr, "table", None)
-        if table is None or "id" not in table.c:
+        if table is None or self.row_column not in table.c:
             raise TypeError(f"{self.table}.{self.column}: select the column from its table")
-        joined = table.c.id.cast(Text).concat(literal(_ROW_SEP)).concat(colexpr.cast(Text))
+        joined = table.c[self.row_column].cast(Text).concat(literal(_ROW_SEP)).concat(colexpr.cast(Text))
         return type_coerce(joined, self)  # keeps this type, so process_result_value decrypts
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:

@@ -1,10 +1,14 @@
 """Bearer-token authentication for the front door: JWT (HS256) minting and checking.
 
 A token carries ``sub`` (who), ``role`` (admin | store_owner | service),
-``store_ids`` (the stores a store owner may reach), ``exp`` and ``iss``. The
-key is ``ApiSettings.jwt_secret``; with none configured (development) a random
-key is generated once into the data directory and reused, so ``callengine
-token`` and ``callengine serve`` on one machine agree without set-up.
+``store_ids`` (the stores a store owner may reach), ``iat``, ``exp``, ``iss`` and
+``aud``. Verification checks the signature, issuer, audience and expiry, and
+refuses a lifetime (``exp - iat``) above ``CALLENGINE_JWT_MAX_TTL_SECONDS``;
+minting refuses one too. The key is ``ApiSettings.jwt_secret``, required
+whenever the engine is not purely local (a Ray cluster or an external database:
+nodes must agree on one key). Only a purely local engine generates a random key
+once into its data directory, so ``callengine token`` and ``callengine serve`` on
+one machine agree without set-up.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from engine.errors import AuthenticationError, ConfigError, PermissionDeniedErro
 
 ALGORITHM = "HS256"
 DEV_SECRET_FILE = "jwt_secret"
+DEFAULT_AUDIENCE = "callengine"
+DEFAULT_MAX_TTL_SECONDS = 86400.0
+CLOCK_SKEW_SECONDS = 30
+"""Leeway for ``exp``/``iat`` between the minting machine's clock and ours."""
 _MIN_SECRET_BYTES = 32
 
 
@@ -61,11 +69,20 @@ class Caller:
 class TokenAuthority:
     """Mints and verifies bearer tokens with one HS256 key."""
 
-    def __init__(self, secret: str, issuer: str) -> None:
+    def __init__(
+        self,
+        secret: str,
+        issuer: str,
+        *,
+        audience: str = DEFAULT_AUDIENCE,
+        max_ttl_seconds: float = DEFAULT_MAX_TTL_SECONDS,
+    ) -> None:
         if len(secret.encode()) < _MIN_SECRET_BYTES:
             raise ConfigError(f"CALLENGINE_JWT_SECRET: needs at least {_MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self.issuer = issuer
+        self.audience = audience
+        self.max_ttl_seconds = max_ttl_seconds
 
     def mint(
         self,
@@ -76,31 +93,45 @@ class TokenAuthority:
         ttl_seconds: float = 3600.0,
         now: float | None = None,
     ) -> str:
+        if not 0 < ttl_seconds <= self.max_ttl_seconds:
+            raise ConfigError(
+                f"token lifetime must be within (0, {self.max_ttl_seconds:g}] s (CALLENGINE_JWT_MAX_TTL_SECONDS)"
+            )
         issued = time.time() if now is None else now
         claims = {
             "sub": subject,
             "role": role.value,
             "store_ids": sorted(str(s) for s in store_ids),
             "iss": self.issuer,
+            "aud": self.audience,
             "iat": int(issued),
             "exp": int(issued + ttl_seconds),
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str) -> Caller:
-        """Check signature, issuer and expiry; raise AuthenticationError on any problem."""
+    def verify(self, token: str, *, now: float | None = None) -> Caller:
+        """Check signature, issuer, audience, expiry and lifetime; AuthenticationError on any problem."""
         try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
-                options={"require": ["exp", "sub", "iss"]},
+                audience=self.audience,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_exp": now is None},
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthenticationError("token expired") from exc
         except jwt.InvalidTokenError as exc:
             raise AuthenticationError(f"invalid token: {type(exc).__name__}") from exc
+        issued, expires = claims.get("iat"), claims.get("exp")
+        if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+            raise AuthenticationError("invalid token: iat and exp must be numbers")
+        if expires - issued > self.max_ttl_seconds:
+            raise AuthenticationError("invalid token: lifetime above the maximum")
+        if now is not None and expires + CLOCK_SKEW_SECONDS < now:
+            raise AuthenticationError("token expired")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthenticationError("invalid token: empty subject")
@@ -133,15 +164,26 @@ class TokenAuthority:
 
 
 def resolve_secret(settings: Settings) -> str:
-    """The configured JWT key, or the development key kept in the data directory."""
+    """The configured JWT key; a purely local engine may use the key kept in its data directory."""
     configured = settings.api.jwt_secret.get()
     if configured:
         return configured
+    if not settings.purely_local:
+        raise ConfigError(
+            "CALLENGINE_JWT_SECRET is required with RAY_ADDRESS or an external database: "
+            "every node must verify tokens with the same key"
+        )
     return _dev_secret(settings.database.data_dir / DEV_SECRET_FILE)
 
 
 def authority_from_settings(settings: Settings) -> TokenAuthority:
-    return TokenAuthority(resolve_secret(settings), settings.api.jwt_issuer)
+    api = settings.api
+    return TokenAuthority(
+        resolve_secret(settings),
+        api.jwt_issuer,
+        audience=api.jwt_audience,
+        max_ttl_seconds=api.jwt_max_ttl_seconds,
+    )
 
 
 def _dev_secret(path: Path) -> str:

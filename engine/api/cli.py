@@ -25,6 +25,11 @@ def register(subparsers: Any) -> None:
         "--port", type=int, default=None, help="gRPC port (default CALLENGINE_GRPC_PORT or 50051)"
     )
     serve.add_argument("--grace", type=float, default=None, help="seconds in-flight RPCs get on shutdown")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow plaintext gRPC on a non-loopback address (only behind a TLS-terminating proxy)",
+    )
     serve.set_defaults(func=serve_command)
 
     token = subparsers.add_parser(
@@ -38,6 +43,12 @@ def register(subparsers: Any) -> None:
     )
     token.add_argument("--subject", default=None, help="the token's sub claim (default: a new UUID)")
     token.add_argument("--ttl", type=float, default=3600.0, help="lifetime in seconds (default 3600)")
+    token.add_argument(
+        "--check",
+        metavar="HOST:PORT",
+        default=None,
+        help="then ask the front door there for its health (TLS when CALLENGINE_GRPC_TLS_CA is set)",
+    )
     token.set_defaults(func=token_command)
 
 
@@ -58,9 +69,50 @@ def token_command(args: argparse.Namespace) -> int:
     if args.ttl <= 0:
         print("error: --ttl must be > 0", file=sys.stderr)
         return 2
-    authority = authority_from_settings(Settings.from_env())
-    print(authority.mint(args.subject or str(uuid.uuid4()), role, stores, ttl_seconds=args.ttl))
+    settings = Settings.from_env()
+    authority = authority_from_settings(settings)
+    token = authority.mint(args.subject or str(uuid.uuid4()), role, stores, ttl_seconds=args.ttl)
+    print(token)
+    if args.check:
+        return _check_token(settings, args.check, token)
     return 0
+
+
+def _check_token(settings: Any, address: str, token: str) -> int:
+    """Ask the front door at ``address`` whether it serves and accepts ``token`` (TLS when configured)."""
+    import asyncio
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from engine.api.gen import callengine_pb2 as pb
+    from engine.api.gen import callengine_pb2_grpc as pb_grpc
+    from engine.api.tls import channel
+
+    async def check() -> int:
+        async with channel(settings.api, address) as ch:
+            health = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(health.status)
+            try:  # an unknown session: NOT_FOUND means the token was accepted
+                await pb_grpc.CallEngineStub(ch).GetCall(
+                    pb.GetCallRequest(session_id=str(uuid.uuid4())),
+                    metadata=(("authorization", f"Bearer {token}"),),
+                    timeout=10,
+                )
+            except grpc.aio.AioRpcError as exc:
+                accepted = exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
+                print(
+                    f"{address}: {status}; token {'accepted' if accepted else exc.code().name}",
+                    file=sys.stderr,
+                )
+                return 0 if accepted and status == "SERVING" else 1
+        return 1
+
+    try:
+        return asyncio.run(check())
+    except grpc.aio.AioRpcError as exc:
+        print(f"error: {address}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -73,17 +125,24 @@ def serve_command(args: argparse.Namespace) -> int:
     from actors import bootstrap
     from actors._ray import CALL_HUB, CONTROL
     from actors.ingress import INGRESS_RESOURCE, start_ingress, stop_ingress
+    from engine.api.tls import check_plaintext_bind
     from engine.config import Settings
     from engine.logs import get_logger
     from storage.database import Database
 
     log = get_logger("engine.api.serve")
     settings = Settings.from_env()
+    check_plaintext_bind(settings.api, settings.api.bind_host, insecure=args.insecure)
+    from engine.telephony.security import check_auth_token
+
+    check_auth_token(settings.twilio.auth_token.get())  # hosts would refuse it later, one by one
     port = settings.api.port if args.port is None else args.port
     grace = settings.api.shutdown_grace_seconds if args.grace is None else args.grace
 
-    # Migrate (and, embedded, start PostgreSQL) once here; the actors only connect.
-    db = asyncio.run(Database.open(settings))
+    # Embedded: migrate (and start PostgreSQL) once here; the actors only connect. An external
+    # database is migrated by `callengine db upgrade` (the owner); serve only checks the schema.
+    embedded = not (settings.database.url or settings.database.app_url)
+    db = asyncio.run(Database.open(settings, upgrade=embedded))
     local = not settings.ray_address
     # A local Ray is one node offering the front door, call slots and the control actors
     # (as the demo does); a cluster's nodes say what they offer themselves.

@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from engine.api.auth import Caller, TokenAuthority
-from engine.api.status import RpcStatus, to_rpc_status
+from engine.api.status import FieldViolations, RpcStatus, to_rpc_status
+from engine.api.strings import string_violations
 from engine.errors import ResourceExhaustedError
 
 log = logging.getLogger("engine.api")
@@ -47,12 +49,38 @@ class Limiter:
         self.in_flight -= 1
 
 
+class CallerLimiter:
+    """Open streams per token subject: one caller cannot hold every stream slot."""
+
+    def __init__(self, per_caller: int, what: str) -> None:
+        if per_caller < 1:
+            raise ValueError("per_caller must be >= 1")
+        self.per_caller = per_caller
+        self.what = what
+        self.open: dict[str, int] = {}
+
+    def acquire(self, subject: str) -> None:
+        count = self.open.get(subject, 0)
+        if count >= self.per_caller:
+            raise ResourceExhaustedError(f"{count} {self.what} already open for this caller; close one first")
+        self.open[subject] = count + 1
+
+    def release(self, subject: str) -> None:
+        count = self.open.get(subject, 0) - 1
+        if count > 0:
+            self.open[subject] = count
+        else:
+            self.open.pop(subject, None)
+
+
 class Gated(Protocol):
     """What a servicer offers the gate."""
 
     authority: TokenAuthority
     unary_limit: Limiter
     stream_limit: Limiter
+    caller_streams: CallerLimiter
+    stream_max_seconds: float
 
 
 async def _abort(
@@ -69,6 +97,14 @@ def _log_unexpected(method: str, exc: BaseException) -> None:
     log.error(
         "rpc %s failed with %s", method, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__)
     )
+
+
+def _check_strings(request: object) -> None:
+    """NUL characters or over-long strings anywhere in the request → INVALID_ARGUMENT naming the field."""
+    if isinstance(request, Message):
+        violations = string_violations(request)
+        if violations:
+            raise FieldViolations(violations)
 
 
 def _deadline(context: grpc.aio.ServicerContext[Any, Any]) -> float | None:
@@ -90,6 +126,7 @@ def unary(
             self.unary_limit.acquire()
             acquired = True
             caller = self.authority.caller_from_metadata(context.invocation_metadata())
+            _check_strings(request)
             async with asyncio.timeout(_deadline(context)):
                 result = await fn(self, request, caller)
             if log.isEnabledFor(logging.DEBUG):
@@ -120,11 +157,18 @@ def server_stream(
         started = time.perf_counter()
         status: RpcStatus | None = None
         acquired = False
+        subject: str | None = None
         try:
             self.stream_limit.acquire()
             acquired = True
             caller = self.authority.caller_from_metadata(context.invocation_metadata())
-            async with asyncio.timeout(_deadline(context)):
+            _check_strings(request)
+            self.caller_streams.acquire(caller.subject)
+            subject = caller.subject
+            # The server's own bound: a stream ends at the client's deadline or ours, whichever is first.
+            client = _deadline(context)
+            limit = self.stream_max_seconds if client is None else min(client, self.stream_max_seconds)
+            async with asyncio.timeout(limit):
                 async for item in fn(self, request, caller):
                     yield item
             return
@@ -133,6 +177,8 @@ def server_stream(
             if status.code is grpc.StatusCode.INTERNAL:
                 _log_unexpected(method, exc)
         finally:
+            if subject is not None:
+                self.caller_streams.release(subject)
             if acquired:
                 self.stream_limit.release()
         await _abort(context, method, status, started)

@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import text
 
+from engine.api import tls
 from engine.api.auth import TokenAuthority, authority_from_settings
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
@@ -162,7 +163,13 @@ async def serve_in_process(
     authority = authority or authority_from_settings(settings)
     reports = reports or LocalReports(db, settings)
     service = CallEngineService(
-        db, dispatcher, authority, settings.api, reports, watch_poll_seconds=watch_poll_seconds
+        db,
+        dispatcher,
+        authority,
+        settings.api,
+        reports,
+        watch_poll_seconds=watch_poll_seconds,
+        dispatch=settings.dispatch,
     )
     server = grpc.aio.server(options=server_options(settings))
     pb_grpc.add_CallEngineServicer_to_server(service, server)
@@ -172,7 +179,13 @@ async def serve_in_process(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    bound = server.add_insecure_port(f"{_bracket(bind_host)}:{bind_port}")
+    credentials = tls.server_credentials(settings.api)
+    target = f"{_bracket(bind_host)}:{bind_port}"
+    bound = (
+        server.add_secure_port(target, credentials)
+        if credentials is not None
+        else server.add_insecure_port(target)
+    )
     if bound == 0:
         raise OSError(f"cannot listen on {bind_host}:{bind_port}")
     monitor = HealthMonitor(db, dispatcher, health_servicer)
@@ -181,8 +194,11 @@ async def serve_in_process(
     monitor.start(health_interval)
     running = RunningServer(server, bind_host, bound, service, monitor, settings.api.shutdown_grace_seconds)
     log.info(
-        "front door listening on %s (health=%s)",
+        "front door listening on %s (%s, health=%s)",
         running.address,
+        "TLS" + (" with client certificates" if settings.api.tls_client_ca_file else "")
+        if credentials is not None
+        else "plaintext",
         "SERVING" if monitor.serving else "NOT_SERVING",
     )
     return running

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,18 +21,19 @@ from engine.api import convert
 from engine.api import validation as v
 from engine.api.auth import Caller, TokenAuthority
 from engine.api.business import BusinessRpcs
-from engine.api.gate import Limiter, server_stream, unary
+from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.api.ports import DispatcherPort
 from engine.api.reports import ReportPort
-from engine.config import ApiSettings
+from engine.config import ApiSettings, DispatchSettings
 from engine.domain import Role, SessionStatus
 from engine.errors import NotFoundError, PermissionDeniedError
 from storage.database import Database
 from storage.principal import Principal
 from storage.records import BusinessContext as BusinessContextRecord
 from storage.records import CallSessionRecord, FraudFilter
+from storage.repositories._dispatch import DispatchLimits
 
 log = logging.getLogger("engine.api")
 
@@ -65,13 +67,20 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
         *,
         watch_poll_seconds: float = 0.25,
         clock: Callable[[], dt.datetime] = _utcnow,
+        dispatch: DispatchSettings | None = None,
     ) -> None:
         self.db = db
+        self.dispatch_settings = dispatch or DispatchSettings()
+        self.limits = DispatchLimits(
+            self.dispatch_settings.number_cooldown_seconds, self.dispatch_settings.store_daily_quota
+        )
         self.dispatcher = dispatcher
         self.reports = reports
         self.authority = authority
         self.unary_limit = Limiter(api.max_in_flight, "requests")
         self.stream_limit = Limiter(api.max_watch_streams, "watch streams")
+        self.caller_streams = CallerLimiter(api.max_watch_streams_per_caller, "watch streams")
+        self.stream_max_seconds = api.watch_max_seconds
         self.watch_poll_seconds = watch_poll_seconds
         self.clock = clock
         self._notices: set[asyncio.Task[None]] = set()
@@ -80,13 +89,20 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
 
     @unary
     async def DispatchCall(self, request: pb.DispatchCallRequest, caller: Caller) -> pb.DispatchCallResponse:
-        args = v.parse_dispatch(request)
+        args = v.parse_dispatch(request, self.dispatch_settings.allowed_country_codes)
         caller.require_store(args.store_id)
         now = self.clock()
-        async with self.db.transaction(principal_of(caller)) as tx:
-            rec = await tx.sessions.create_pending(
-                args.verification_id, args.store_id, args.phone_number, args.not_before, now
-            )
+        # One round trip: the database copies the verification's number, checks the named
+        # one (if any) and the limits, and inserts the session, its event and audit row.
+        rec = await self.db.dispatch(
+            principal_of(caller),
+            args.verification_id,
+            args.store_id,
+            args.phone_number,
+            args.not_before,
+            now,
+            self.limits,
+        )
         existed = rec.created_at != now
         if not existed:
             self._notify_soon(rec.id)
@@ -315,6 +331,18 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
         report = await erase_customer(self.db, principal_of(caller), phone)
         log.info("customer data erased rows=%d", sum(report.counts.values()))
         return pb.EraseCustomerDataResponse(affected_rows=dict(report.counts))
+
+    @unary
+    async def ExportCustomerData(
+        self, request: pb.ExportCustomerDataRequest, caller: Caller
+    ) -> pb.ExportCustomerDataResponse:
+        caller.require_role(Role.ADMIN)
+        phone = v.parse_erase(request)
+        from storage.export import export_customer
+
+        document = await export_customer(self.db, principal_of(caller), phone)
+        log.info("customer data exported sessions=%d", len(document["call_sessions"]))
+        return pb.ExportCustomerDataResponse(document_json=json.dumps(document, ensure_ascii=False))
 
     @unary
     async def PutStore(self, request: pb.PutStoreRequest, caller: Caller) -> pb.Store:

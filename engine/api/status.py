@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from engine.errors import (
@@ -92,7 +92,34 @@ def to_rpc_status(exc: BaseException) -> RpcStatus:
         return RpcStatus(code, "deadline exceeded")
     if code is grpc.StatusCode.INTERNAL:
         return RpcStatus(code, "internal error")
+    if isinstance(exc, ResourceExhaustedError) and exc.retry_after_seconds is not None:
+        return _retry_info(exc, exc.retry_after_seconds)
     return RpcStatus(code, str(exc))
+
+
+def _retry_info(exc: ResourceExhaustedError, seconds: float) -> RpcStatus:
+    """RESOURCE_EXHAUSTED with a ``google.rpc.RetryInfo`` saying when a retry can succeed."""
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(max(0, int(seconds * 1e9)))
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(exc), details=[packed])
+    return RpcStatus(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), ((STATUS_DETAILS_KEY, status.SerializeToString()),)
+    )
+
+
+def retry_delay(trailing_metadata: object) -> float | None:
+    """Client side helper: the RetryInfo delay (seconds) in an error's trailing metadata."""
+    for key, value in trailing_metadata or ():  # type: ignore[attr-defined]
+        if key != STATUS_DETAILS_KEY:
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info = error_details_pb2.RetryInfo()
+                detail.Unpack(info)
+                return float(info.retry_delay.ToNanoseconds()) / 1e9
+    return None
 
 
 def _bad_request(exc: ValidationError) -> RpcStatus:

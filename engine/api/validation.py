@@ -178,22 +178,30 @@ class Checker:
 class DispatchArgs:
     verification_id: uuid.UUID
     store_id: uuid.UUID
-    phone_number: str
+    phone_number: str | None
+    """Optional: when given it must be the verification's number (the engine dials that one)."""
     idempotency_key: str | None
     not_before: dt.datetime | None
 
 
-def parse_dispatch(req: pb.DispatchCallRequest) -> DispatchArgs:
+def allowed_destination(phone: str, allowed_country_codes: tuple[str, ...]) -> bool:
+    """Whether an E.164 number starts with one of the allowed ``+<code>`` prefixes."""
+    return any(phone.startswith(code) for code in allowed_country_codes)
+
+
+def parse_dispatch(req: pb.DispatchCallRequest, allowed_country_codes: tuple[str, ...] = ()) -> DispatchArgs:
     c = Checker()
     verification_id = c.uuid("customer_verification_id", req.customer_verification_id)
     store_id = c.uuid("store_id", req.store_id)
-    phone = c.e164("phone_number", req.phone_number)
+    phone = c.e164("phone_number", req.phone_number) if req.phone_number else None
+    if phone is not None and allowed_country_codes and not allowed_destination(phone, allowed_country_codes):
+        c.fail("phone_number", "country code not allowed: " + ", ".join(allowed_country_codes))
     key = req.idempotency_key or None
     if key is not None and not _IDEMPOTENCY_RE.fullmatch(key):
         c.fail("idempotency_key", "at most 128 printable ASCII characters, no spaces")
     not_before = c.timestamp("not_before", req, "not_before")
     c.done()
-    assert verification_id and store_id and phone
+    assert verification_id and store_id
     return DispatchArgs(verification_id, store_id, phone, key, not_before)
 
 
@@ -325,7 +333,7 @@ def parse_review(req: pb.ReviewFraudResultRequest) -> ReviewArgs:
     return ReviewArgs(result_id, decision)
 
 
-def parse_erase(req: pb.EraseCustomerDataRequest) -> str:
+def parse_erase(req: pb.EraseCustomerDataRequest | pb.ExportCustomerDataRequest) -> str:
     c = Checker()
     phone = c.e164("phone_number", req.phone_number)
     c.done()

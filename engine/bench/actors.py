@@ -60,6 +60,7 @@ def run(calls: int, slots: int, hold: float, cps: float, starts_in_flight: int =
     import ray
 
     from actors.bootstrap import start_engine, stop_engine
+    from actors.process import local_secrets_dir
     from actors.sim_host import CALL_LOG, CallLog
     from engine.config import DatabaseSettings, DispatchSettings, HostSettings, Settings, TwilioSettings
 
@@ -74,6 +75,7 @@ def run(calls: int, slots: int, hold: float, cps: float, starts_in_flight: int =
     )
     asyncio.run(_seed(settings, calls))
     hosts_needed = -(-calls // slots)
+    local_secrets_dir()  # the workers read this driver's (generated) secrets from it
     ray.init(
         address="local",  # a fresh local Ray, even if another is running on this machine
         namespace="callengine",

@@ -12,6 +12,10 @@ Two phases, both at real-time audio pace and both stopping by themselves:
    dispatched through gRPC. Dispatch rate, dial rate, hang-up → stored
    assessment latency and database rows per second.
 
+``--soak SECONDS`` instead holds ``--calls`` calls on one CallHost for that long
+and reports the host's memory slope (KB/min, least squares after warm-up): per-call
+state that is never freed shows as a positive slope.
+
 ``--json`` prints one JSON object; a PNG plot of latency against concurrency is
 written to ``--out``.
 """
@@ -38,6 +42,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of relay measurement in all")
     p.add_argument("--steps", type=int, default=4, help="ramp levels (calls/steps, 2·calls/steps, …)")
     p.add_argument("--engine-calls", type=int, default=20, help="calls of the whole-engine phase (0 = skip)")
+    p.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="instead of the ramp: hold --calls calls this long and report each host's memory slope",
+    )
     p.add_argument("--out", default="bench-output", help="folder for the plot and logs")
     p.add_argument("--json", action="store_true", help="print a single JSON object on stdout")
     p.set_defaults(func=_bench)
@@ -49,6 +60,18 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.soak < 0:
+        print("bench: --soak must be >= 0", file=sys.stderr)
+        return 2
+    if args.soak:
+        import asyncio
+
+        from engine.bench.relay import run_soak
+
+        _say(args.json, f"soak: {args.calls} calls held for {args.soak:.0f} s")
+        soak = asyncio.run(run_soak(args.calls, args.soak))
+        print(json.dumps(soak) if args.json else json.dumps(soak, indent=2))
+        return 0
     report = run_bench(args.calls, args.duration, args.steps, args.engine_calls, out, quiet=args.json)
     if args.json:
         print(json.dumps(report))

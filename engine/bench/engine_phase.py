@@ -164,6 +164,10 @@ def run_engine_phase(calls: int, out_dir: Path, *, timeout_s: float = 300.0) -> 
     try:
         env = demo_env(dict(os.environ), emulators.start(), options)
         env["CALLENGINE_DATA_DIR"] = str(Path(env["CALLENGINE_DATA_DIR"]).parent / "bench")
+        # The production pool sizes (the demo runs one of each to spare its laptop).
+        defaults = Settings().dispatch
+        env["CALLENGINE_ASSESSOR_ACTORS"] = str(defaults.assessor_actors)
+        env["CALLENGINE_FRAUD_ACTORS"] = str(defaults.fraud_actors)
         settings = Settings.from_env(env)
         if settings.database.url is None:
             reset_embedded(settings.database.data_dir)

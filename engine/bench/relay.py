@@ -27,11 +27,12 @@ import statistics
 import struct
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 FRAME = 160
 SAMPLE_EVERY = 10
-AUTH_TOKEN = "bench-auth-token"
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"  # 32+ characters, like a real one
 DELTA_MS = [20]
 """Realtime audio delta size the peer sends (20 ms = worst case; the API sends larger chunks)."""
 
@@ -114,7 +115,7 @@ class Peer:
             with contextlib.suppress(ValueError):
                 self.realtime.remove(state)
 
-    async def twilio_call(self, url: str, token: str) -> None:
+    async def twilio_call(self, url: str, token: str, call_sid: str = "CA1") -> None:
         from twilio.request_validator import RequestValidator
         from websockets.asyncio.client import connect
 
@@ -124,7 +125,7 @@ class Peer:
             await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             start = {
                 "streamSid": sid,
-                "callSid": "CA1",
+                "callSid": call_sid,
                 "accountSid": "AC1",
                 "customParameters": {"token": token},
             }
@@ -207,7 +208,9 @@ class Peer:
         while line := await reader.readline():
             cmd = json.loads(line)
             if "url" in cmd:
-                task = asyncio.create_task(self.twilio_call(cmd["url"], cmd["token"]))
+                task = asyncio.create_task(
+                    self.twilio_call(cmd["url"], cmd["token"], cmd.get("call_sid", "CA1"))
+                )
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             elif cmd.get("reset"):
@@ -243,15 +246,24 @@ class StubCalls:
         self._n = 0
 
     async def create_call(
-        self, *, to: str, twiml: str, status_callback: str, timeout_s: int, time_limit_s: int
+        self,
+        *,
+        to: str,
+        twiml: str,
+        status_callback: str,
+        timeout_s: int,
+        time_limit_s: int,
+        identify: Any = None,
     ) -> str:
         url = re.search(r'url="([^"]+)"', twiml)
         token = re.search(r'name="token" value="([^"]+)"', twiml)
         assert url and token
-        self._stdin.write((json.dumps({"url": url.group(1), "token": token.group(1)}) + "\n").encode())
-        await self._stdin.drain()
         self._n += 1
-        return f"CA{self._n:032x}"
+        sid = f"CA{self._n:032x}"
+        command = {"url": url.group(1), "token": token.group(1), "call_sid": sid}
+        self._stdin.write((json.dumps(command) + "\n").encode())
+        await self._stdin.drain()
+        return sid
 
     async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:
         return None
@@ -366,6 +378,54 @@ async def _measure(proc: asyncio.subprocess.Process, live: int, seconds: float, 
     }
 
 
+def memory_slope_kb_per_min(samples: list[tuple[float, int]]) -> float | None:
+    """Least-squares slope of RSS (KB) over time (s), in KB per minute; None under 3 samples."""
+    if len(samples) < 3:
+        return None
+    n = len(samples)
+    mt = sum(t for t, _ in samples) / n
+    mr = sum(r for _, r in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    if var == 0:
+        return None
+    return round(sum((t - mt) * (r - mr) for t, r in samples) / var * 60.0, 1)
+
+
+async def run_soak(sessions: int, seconds: float, *, sample_s: float | None = None) -> dict[str, Any]:
+    """Hold ``sessions`` calls on one CallHost for ``seconds`` and sample its memory: a steady
+    host has a slope near zero; per-call state that is never freed shows as a positive slope."""
+    sample = sample_s or max(1.0, seconds / 60.0)
+    samples: list[tuple[float, int]] = []
+
+    async def sampler() -> None:
+        t0 = time.monotonic()
+        while True:
+            samples.append((time.monotonic() - t0, _rss_kb()))
+            await asyncio.sleep(sample)
+
+    task = asyncio.create_task(sampler(), name="soak-sampler")
+    try:
+        result = await run_engine(sessions, seconds, on_warm=lambda: samples.clear())
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return {
+        "mode": "soak",
+        "sessions": sessions,
+        "seconds": seconds,
+        "hosts": [
+            {
+                "host": "relay-host-0",
+                "rss_start_mb": round(samples[0][1] / 1024, 1) if samples else None,
+                "rss_end_mb": round(samples[-1][1] / 1024, 1) if samples else None,
+                "rss_slope_kb_per_min": memory_slope_kb_per_min(samples),
+                "samples": len(samples),
+            }
+        ],
+        "relay": result,
+    }
+
+
 def _rss_kb() -> int:
     with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
         for line in fh:
@@ -374,7 +434,9 @@ def _rss_kb() -> int:
     return 0
 
 
-async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
+async def run_engine(
+    sessions: int, seconds: float, *, on_warm: Callable[[], None] | None = None
+) -> dict[str, Any]:
     import dataclasses
     import logging
 
@@ -406,6 +468,8 @@ async def run_engine(sessions: int, seconds: float) -> dict[str, Any]:
         await host.start_call(CallRequest(f"bench-{i}", "store", f"+4670000{i:04d}"))
         await asyncio.sleep(0.005)
     await asyncio.sleep(3.0)  # warm up: every call streaming both ways
+    if on_warm is not None:
+        on_warm()
     live = sum(1 for i in range(sessions) if (s := host.session(f"bench-{i}")) and s.bridge is not None)
     result = await _measure(proc, live, seconds, rss0)
     await host.stop()

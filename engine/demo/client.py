@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from engine.api import tls
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.config import Settings
@@ -133,6 +134,7 @@ class DemoClient:
 
         self.address = address
         self.console = console
+        self._api = settings.api
         authority = authority_from_settings(settings)
         self._service = (("authorization", "Bearer " + authority.mint("demo-backend", Role.SERVICE)),)
         self._admin = (("authorization", "Bearer " + authority.mint("demo-admin", Role.ADMIN)),)
@@ -140,7 +142,7 @@ class DemoClient:
     async def run(
         self, plan: list[PlannedCall], scenarios: ScenarioSet, out_dir: Path, *, timeout_s: float
     ) -> DemoResult:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with tls.channel(self._api, self.address) as channel:
             stub = pb_grpc.CallEngineStub(channel)
             await channel.channel_ready()
             store_keys = sorted({c.store_key for c in plan})

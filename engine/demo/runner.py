@@ -125,6 +125,9 @@ def demo_env(base: dict[str, str], emulator: dict[str, str], options: DemoOption
     # The demo runs at any hour; real deployments keep call windows on.
     env.setdefault("CALLENGINE_RESPECT_CALL_WINDOWS", "false")
     env.setdefault("TWILIO_CALLS_PER_SECOND", f"{options.calls_per_second:g}")
+    # The scenarios plant repeat callers (several purchases in a week, compressed into minutes);
+    # the per-number cooldown would refuse them. Real deployments keep it on.
+    env.setdefault("CALLENGINE_NUMBER_COOLDOWN_SECONDS", "0")
     env.setdefault("CALLENGINE_ASSESSOR_ACTORS", "1")
     env.setdefault("CALLENGINE_FRAUD_ACTORS", "1")
     env.setdefault("CALLENGINE_GRPC_BIND_HOST", "127.0.0.1")

@@ -2,13 +2,26 @@
 
 Each :meth:`DispatcherCore.tick`:
 
+0. (after a start) recovers: adopts running hosts, fails the sessions of hosts
+   that are gone, re-sends claimed sessions their host never got — retried
+   every tick until it succeeds;
 1. heartbeats every host; a host that fails to answer is lost → its live
-   sessions are failed ``host_lost`` and retried (backoff, inside windows);
-2. handles the outcomes hosts report (retry or hand to analysis), then acks them;
+   sessions are failed ``host_lost``, their calls ended at Twilio by SID, and
+   retried (backoff, inside windows); handles the outcomes hosts report
+   (retry), then acks them;
+2. renews the lease of every session a live host reports; the reconciler
+   settles live sessions whose lease ran out (no live host owns them) and
+   reschedules retryable failures whose retry was lost;
 3. claims due sessions for the least-loaded host with free slots, as many as
-   the account's calls-per-second bucket allows, and starts them;
+   the account's calls-per-second bucket allows and the provider circuit
+   breakers let through, and starts them;
 4. asks for a new host when calls wait and every host is full, and drains
-   hosts that have been idle for a while.
+   hosts that have been idle for a while;
+5. publishes the job queue's depth, lag and dead letters as metrics.
+
+Each step is isolated and timed (``callengine_dispatcher_step_seconds``).
+Analysis needs no hand-off here: a completed session's jobs are written with
+its status (see ``engine/jobs``).
 
 The database is the source of truth: a session is claimed (written) before a
 host is told to dial it, a host refuses a session it already knows, and a
@@ -20,14 +33,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from engine import metrics as m
 from engine.clock import Clock
+from engine.dispatch.breaker import Breakers, ProviderUnavailableError
 from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan
 from engine.dispatch.ports import (
-    AnalysisSink,
+    CallEnder,
     CallStart,
     DueSession,
     HostClient,
@@ -39,9 +55,10 @@ from engine.dispatch.ports import (
     SessionQueue,
 )
 from engine.dispatch.rate import AccountRateLimiter
+from engine.dispatch.reconcile import LeaseSteps
 from engine.dispatch.retry import RetryPolicy
-from engine.domain import FailureReason, SessionStatus
-from engine.errors import CallEngineError
+from engine.domain import FailureReason
+from engine.errors import CallEngineError, ResourceExhaustedError
 from engine.logs import get_logger
 
 log = get_logger(__name__)
@@ -69,6 +86,15 @@ class DispatcherOptions:
     pace_seconds: float = 1.0
     """How long one tick may wait for rate-limit tokens before yielding to heartbeats."""
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lease_seconds: float = 60.0
+    """A live session's lease: renewed while a live host reports it; once expired, reconciled."""
+    reconcile_seconds: float = 10.0
+    """How often stale sessions and lost outcomes are looked for."""
+    unretried_grace_seconds: float = 60.0
+    """A retryable failure not rescheduled within this long is rescheduled by the reconciler."""
+    jobs_metrics_seconds: float = 5.0
+    breaker_failures: int = 3
+    breaker_open_seconds: float = 15.0
 
 
 @dataclass
@@ -78,7 +104,7 @@ class _Host:
     active: dict[str, str] = field(default_factory=dict)
 
 
-class DispatcherCore:
+class DispatcherCore(LeaseSteps):
     def __init__(
         self,
         queue: SessionQueue,
@@ -86,14 +112,14 @@ class DispatcherCore:
         clock: Clock,
         options: DispatcherOptions,
         *,
-        analysis: AnalysisSink | None = None,
+        calls: CallEnder | None = None,
         metrics: MetricsSink | None = None,
     ) -> None:
         self.queue = queue
         self.fleet = fleet
         self.clock = clock
         self.opts = options
-        self.analysis = analysis
+        self.calls = calls
         self.metrics = metrics or NullMetrics()
         self.limiter = AccountRateLimiter(options.calls_per_second)
         self.hosts: dict[str, _Host] = {}
@@ -102,6 +128,15 @@ class DispatcherCore:
         self._wake = asyncio.Event()
         self._start_slots = asyncio.Semaphore(max(1, options.starts_in_flight))
         self.dialled = 0
+        self.recovered = False
+        self.breakers = Breakers()
+        for b in self.breakers.all():
+            b.failures, b.open_seconds = options.breaker_failures, options.breaker_open_seconds
+        self._next_renew = 0.0
+        self._next_reconcile = 0.0
+        self._next_jobs = 0.0
+        self.step_errors: dict[str, int] = {}
+        self._slots: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -131,6 +166,22 @@ class DispatcherCore:
         except HostLostError:
             await self._host_lost(host.view.host_id)
 
+    def _metric_slot(self, host_id: str) -> str:
+        """A small reusable label for a host's metric series: host ids churn with autoscaling,
+        and a series per id ever seen would grow without bound."""
+        slot = self._slots.get(host_id)
+        if slot is None:
+            used = set(self._slots.values())
+            slot = next(f"slot{i}" for i in range(len(used) + 1) if f"slot{i}" not in used)
+            self._slots[host_id] = slot
+        return slot
+
+    def _forget(self, host_id: str) -> None:
+        slot = self._slots.pop(host_id, None)
+        if slot is not None:  # zero its series; the label is reused by the next host
+            self.metrics.gauge(m.ACTIVE_CALLS.name, 0, {"host": slot})
+            self.metrics.gauge(m.FREE_SLOTS.name, 0, {"host": slot})
+
     def _adopt(self, client: HostClient) -> _Host:
         h = _Host(client, HostView(client.host_id, self.opts.slots_per_host, self.opts.slots_per_host))
         h.view.last_seen = self.clock.monotonic()
@@ -142,14 +193,14 @@ class DispatcherCore:
         self._wake.set()
 
     async def run(self, poll_seconds: float) -> None:
-        """Tick forever; each step's failure is logged and the loop carries on."""
-        await self.recover()
+        """Tick forever. Recovery is the first step and is retried until it succeeds; each
+        step's failure is logged and counted, and the loop carries on."""
         while True:
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # pragma: no cover - every step is isolated; a last guard
                 log.exception("dispatcher tick failed; continuing")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll_seconds)
@@ -165,11 +216,54 @@ class DispatcherCore:
     # -- one tick --------------------------------------------------------------
 
     async def tick(self) -> int:
-        """One round of heartbeat, outcomes, dispatch and scaling. Returns calls started."""
-        await self._heartbeat()
-        started = await self._dispatch()
-        await self._scale()
-        return started
+        """One round: (recovery,) heartbeat, leases, reconcile, dispatch, scale, job metrics.
+
+        Each step runs isolated and timed: one failing step (the database away, a host
+        call timing out) is logged and counted and the others still run. Returns calls started.
+        """
+        if not self.recovered:
+            if not await self._step("recover", self.recover()):
+                return 0
+            self.recovered = True
+        await self._step("heartbeat", self._heartbeat())
+        mono = self.clock.monotonic()
+        if mono >= self._next_renew:
+            if await self._step("leases", self._renew_leases()):
+                self._next_renew = mono + self.opts.lease_seconds / 4
+        if mono >= self._next_reconcile:
+            if await self._step("reconcile", self._reconcile()):
+                self._next_reconcile = mono + self.opts.reconcile_seconds
+        started: list[int] = []
+
+        async def dispatch() -> None:
+            started.append(await self._dispatch())
+
+        await self._step("dispatch", dispatch())
+        await self._step("scale", self._scale())
+        if mono >= self._next_jobs:
+            self._next_jobs = mono + self.opts.jobs_metrics_seconds
+            await self._step("jobs", self._job_metrics())
+        for b in self.breakers.all():
+            self.metrics.gauge(m.BREAKER.name, int(b.state), {"provider": b.provider})
+        return sum(started)
+
+    async def _step(self, name: str, coro: Any) -> bool:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = "error"
+            self.step_errors[name] = self.step_errors.get(name, 0) + 1
+            log.warning(
+                "dispatcher step %s failed: %s", name, exc, exc_info=not isinstance(exc, CallEngineError)
+            )
+        self.metrics.observe(
+            m.TICK_STEP.name, time.perf_counter() - started, {"step": name, "outcome": outcome}
+        )
+        return outcome == "ok"
 
     async def _heartbeat(self) -> None:
         hosts = list(self.hosts.items())
@@ -204,7 +298,7 @@ class DispatcherCore:
                 v.idle_since = None
             elif v.idle_since is None:
                 v.idle_since = now
-            tags = {"host": host_id}
+            tags = {"host": self._metric_slot(host_id)}
             self.metrics.gauge(m.ACTIVE_CALLS.name, len(status.active), tags)
             self.metrics.gauge(m.FREE_SLOTS.name, status.free_slots, tags)
             for ms in status.turn_latency_ms:
@@ -220,8 +314,10 @@ class DispatcherCore:
     async def _outcome(self, o: Outcome) -> str:
         reason = o.failure_reason
         self.metrics.count(m.OUTCOMES.name, 1, {"status": str(o.status), "failure_reason": str(reason or "")})
-        if o.status is SessionStatus.COMPLETED and self.analysis is not None:
-            self._spawn(self.analysis.session_finished(o.session_id), "analysis")
+        # Analysis needs no hand-off: its jobs were written with the completed status.
+        if reason is FailureReason.REALTIME_LOST:
+            # The AI could not be restored mid-call: the provider is failing for calls in flight.
+            self.breakers.realtime.failure(self.clock.monotonic())
         if o.retry_due and reason is not None:
             await self._retry(o.session_id, reason)
         return o.session_id
@@ -240,6 +336,7 @@ class DispatcherCore:
 
     async def _host_lost(self, host_id: str, kill: HostClient | None = None) -> None:
         self.hosts.pop(host_id, None)
+        self._forget(host_id)
         if kill is not None:
             # A silent host may still be alive behind a partition: make sure it is gone
             # before its calls are retried, so none can be live twice.
@@ -248,7 +345,8 @@ class DispatcherCore:
         lost = await self.queue.fail_in_progress_for_host(host_id, FailureReason.HOST_LOST)
         log.warning("host %s lost with %d live sessions; retrying them", host_id, len(lost))
         self.metrics.count(m.HOST_LOST.name, 1)
-        for session_id in lost:
+        for session_id, call_sid in lost:
+            await self._end_at_carrier(call_sid)
             await self._retry(session_id, FailureReason.HOST_LOST)
 
     async def _dispatch(self) -> int:
@@ -264,6 +362,8 @@ class DispatcherCore:
             if host is None:
                 break
             mono = self.clock.monotonic()
+            if not self.breakers.can_pass(mono):
+                break  # a provider is failing: dial nobody until a probe succeeds
             # What the bucket can release before this tick's budget ends.
             tokens = self.limiter.available(account, mono) + int(
                 self.opts.calls_per_second * max(0.0, budget_end - mono)
@@ -307,6 +407,9 @@ class DispatcherCore:
             if opens is None or opens > now:
                 await self.queue.defer(due.session_id, opens or now + timedelta(days=7))
                 return False
+        if not self.breakers.allow(self.clock.monotonic()):
+            await self.queue.defer(due.session_id, now)  # a provider failed meanwhile: hold it
+            return False
         account = due.account or self.opts.account
         while not self.limiter.try_acquire(account, self.clock.monotonic()):
             wait = self.limiter.wait_time(account, self.clock.monotonic())
@@ -329,13 +432,28 @@ class DispatcherCore:
         except HostLostError:
             await self._host_lost(host.view.host_id)
             return False
-        except CallEngineError as exc:
-            # The host refused (full, draining): give the session back untouched.
+        except ProviderUnavailableError as exc:
+            # Not dialled: the session gave itself back to the queue. Count it against the provider.
+            self.breakers.get(exc.provider).failure(self.clock.monotonic())
+            host.active.pop(due.session_id, None)
+            log.warning("session %s not dialled: %s", due.session_id, exc)
+            return False
+        except ResourceExhaustedError as exc:
+            # The host refused it outright (full, draining): give the session back untouched.
             log.warning("host %s refused session %s: %s", host.view.host_id, due.session_id, exc)
             host.active.pop(due.session_id, None)
             host.view.reserved = host.view.free_slots
             await self.queue.defer(due.session_id, self.clock.now())
             return False
+        except CallEngineError as exc:
+            # No answer in time: the host may still be dialling it. Leave it claimed for that
+            # host; its heartbeat shows whether it holds the call, and if it does not, the
+            # session's lease runs out and the reconciler settles it. Never re-queue it here.
+            log.warning(
+                "start of session %s on host %s unconfirmed: %s", due.session_id, host.view.host_id, exc
+            )
+            return False
+        self.breakers.success()  # the Realtime session opened and Twilio accepted the create
         self.dialled += 1
         self.metrics.count(m.DIALS.name, 1, {"account": due.account or self.opts.account})
         return True
@@ -365,6 +483,7 @@ class DispatcherCore:
             views, now=self.clock.monotonic(), idle_seconds=self.opts.idle_seconds, keep=self.opts.min_hosts
         ):
             host = self.hosts.pop(host_id)
+            self._forget(host_id)
             self._spawn(self._retire(host), f"retire-{host_id}")
 
     def _start_host(self) -> None:

@@ -67,6 +67,23 @@ class HostStatus(msgspec.Struct, frozen=True):
     turn_latency_ms: list[float] = []
 
 
+class StaleSession(msgspec.Struct, frozen=True):
+    """A live session whose lease ran out: no live host reported it for a while."""
+
+    session_id: str
+    host_id: str | None
+    status: SessionStatus
+    phase: str | None
+    call_sid: str | None
+
+
+class JobStats(msgspec.Struct, frozen=True):
+    counts: dict[str, dict[str, int]]
+    """kind → state → jobs."""
+    lag_seconds: dict[str, float]
+    """kind → how long the oldest due job has waited."""
+
+
 class SessionQueue(Protocol):
     async def claim_due(self, now: datetime, limit: int, host_id: str) -> list[DueSession]:
         """Atomically take up to ``limit`` due pending sessions for ``host_id`` (SKIP LOCKED)."""
@@ -84,8 +101,10 @@ class SessionQueue(Protocol):
         """End a session for good (opted out, retries exhausted, canceled)."""
         ...
 
-    async def fail_in_progress_for_host(self, host_id: str, reason: FailureReason) -> list[str]:
-        """Fail every live session placed on ``host_id``; return their ids."""
+    async def fail_in_progress_for_host(
+        self, host_id: str, reason: FailureReason
+    ) -> list[tuple[str, str | None]]:
+        """Fail every live session placed on ``host_id``; return (session id, Twilio call SID)."""
         ...
 
     async def claimed_for_host(self, host_id: str) -> list[str]:
@@ -101,6 +120,25 @@ class SessionQueue(Protocol):
     async def windows_for(self, store_id: str) -> CallWindows: ...
 
     async def queue_depth(self, now: datetime) -> int: ...
+
+    async def renew_leases(self, host_id: str, session_ids: Sequence[str], until: datetime) -> None:
+        """``host_id`` still holds these live sessions until ``until``."""
+        ...
+
+    async def stale_sessions(self, now: datetime, limit: int) -> list[StaleSession]:
+        """Live sessions (claimed or in progress) whose lease expired before ``now``."""
+        ...
+
+    async def settle_stale(self, session: StaleSession, now: datetime) -> str | None:
+        """Settle a stale session if it is still as seen: ``"deferred"`` (never dialled: back in the
+        queue), ``"failed"`` (host_lost, to be retried), or None (it moved meanwhile)."""
+        ...
+
+    async def unretried_failures(self, older_than: datetime, limit: int) -> list[tuple[str, FailureReason]]:
+        """Sessions failed with a retryable reason, never rescheduled (their outcome was lost)."""
+        ...
+
+    async def job_stats(self, now: datetime) -> JobStats: ...
 
 
 class HostClient(Protocol):
@@ -137,9 +175,9 @@ class HostFleet(Protocol):
         ...
 
 
-class AnalysisSink(Protocol):
-    async def session_finished(self, session_id: str) -> None:
-        """Hand a completed session to the assessor and fraud pools."""
+class CallEnder(Protocol):
+    async def end_call_by_sid(self, call_sid: str) -> None:
+        """End (or cancel) a call at the carrier; idempotent for finished calls."""
         ...
 
 

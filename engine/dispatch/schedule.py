@@ -37,3 +37,22 @@ def report_week(run_at: datetime, tz: str = REPORT_TZ) -> date:
     local = run_at.astimezone(ZoneInfo(tz)).date()
     this_monday = local - timedelta(days=local.weekday())
     return this_monday - timedelta(days=7)
+
+
+CATCH_UP_WEEKS = 8
+"""At most this many missed weeks are rebuilt when the Reporter starts."""
+
+
+def missed_weeks(now: datetime, latest: date | None, max_weeks: int = CATCH_UP_WEEKS) -> list[date]:
+    """Weeks (their Mondays, oldest first) whose Monday run has passed but that a store has no
+    report for, given its ``latest`` reported week (None: none yet → only the last week)."""
+    last_run = next_weekly(now) - timedelta(days=7)
+    due = report_week(last_run) if last_run <= now else report_week(last_run - timedelta(days=7))
+    if latest is None:
+        return [due]
+    weeks = []
+    week = latest + timedelta(days=7)
+    while week <= due:
+        weeks.append(week)
+        week += timedelta(days=7)
+    return weeks[-max_weeks:]

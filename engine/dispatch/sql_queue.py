@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, distinct, or_, select
 
-from engine.dispatch.ports import DueSession, RetryContext
+from engine.dispatch.ports import DueSession, JobStats, RetryContext, StaleSession
 from engine.dispatch.windows import CallWindows
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError, ConflictError, NotFoundError
@@ -37,8 +38,11 @@ def _utcnow() -> datetime:
 
 
 class SqlSessionQueue:
-    def __init__(self, db: Database, *, account: str = "", windows_ttl: float = 60.0) -> None:
+    def __init__(
+        self, db: Database, *, account: str = "", windows_ttl: float = 60.0, lease_seconds: float = 60.0
+    ) -> None:
         self.db = db
+        self.lease = timedelta(seconds=lease_seconds)
         self.account = account
         self._windows: dict[str, tuple[float, CallWindows]] = {}
         self._windows_ttl = windows_ttl
@@ -48,7 +52,7 @@ class SqlSessionQueue:
 
     async def claim_due(self, now: datetime, limit: int, host_id: str) -> list[DueSession]:
         async with self._tx() as tx:
-            claimed = await tx.sessions.claim_due(now, limit, host_id)
+            claimed = await tx.sessions.claim_due(now, limit, host_id, lease=self.lease)
         return [
             DueSession(
                 str(c.session.id),
@@ -93,10 +97,12 @@ class SqlSessionQueue:
         except ConflictError as exc:
             log.info("session %s: not failed (%s): %s", session_id, reason, exc)
 
-    async def fail_in_progress_for_host(self, host_id: str, reason: FailureReason) -> list[str]:
+    async def fail_in_progress_for_host(
+        self, host_id: str, reason: FailureReason
+    ) -> list[tuple[str, str | None]]:
         async with self._tx() as tx:
             records = await tx.sessions.fail_in_progress_for_host(host_id, reason.value, _utcnow())
-        return [str(r.id) for r in records]
+        return [(str(r.id), r.twilio_call_sid) for r in records]
 
     async def claimed_for_host(self, host_id: str) -> list[str]:
         async with self._tx() as tx:
@@ -134,9 +140,46 @@ class SqlSessionQueue:
         except CallEngineError as exc:  # a bad stored config: fall back to the defaults, loudly
             log.warning("store %s: invalid call window config (%s); using defaults", store_id, exc)
             windows = CallWindows()
+        if len(self._windows) >= 10_000:  # bounded: drop the expired entries first, then all
+            now = time.monotonic()
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self._windows_ttl}
+            if len(self._windows) >= 10_000:
+                self._windows.clear()
         self._windows[store_id] = (time.monotonic(), windows)
         return windows
 
     async def queue_depth(self, now: datetime) -> int:
         async with self._tx() as tx:
             return await tx.sessions.queue_depth(now)
+
+    async def renew_leases(self, host_id: str, session_ids: Sequence[str], until: datetime) -> None:
+        async with self._tx() as tx:
+            await tx.sessions.renew_leases(host_id, [uuid.UUID(s) for s in session_ids], until, _utcnow())
+
+    async def stale_sessions(self, now: datetime, limit: int) -> list[StaleSession]:
+        async with self._tx() as tx:
+            records = await tx.sessions.stale(now, limit)
+        return [
+            StaleSession(str(r.id), r.host_id, r.session_status, r.phase, r.twilio_call_sid) for r in records
+        ]
+
+    async def settle_stale(self, session: StaleSession, now: datetime) -> str | None:
+        async with self._tx() as tx:
+            return await tx.sessions.settle_stale(
+                uuid.UUID(session.session_id), session.host_id, now, FailureReason.HOST_LOST.value
+            )
+
+    async def unretried_failures(self, older_than: datetime, limit: int) -> list[tuple[str, FailureReason]]:
+        reasons = [r.value for r in FailureReason if r.retryable]
+        async with self._tx() as tx:
+            rows = await tx.sessions.unretried_failures(reasons, older_than, limit)
+        return [(str(sid), FailureReason(reason)) for sid, reason in rows]
+
+    async def job_stats(self, now: datetime) -> JobStats:
+        async with self._tx() as tx:
+            counts = await tx.jobs.counts()
+            lag = await tx.jobs.oldest_due(now)
+        by_kind: dict[str, dict[str, int]] = {}
+        for (kind, state), n in counts.items():
+            by_kind.setdefault(kind, {})[state] = n
+        return JobStats(by_kind, lag)

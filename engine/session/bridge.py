@@ -24,7 +24,6 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.server import ServerConnection
 
 from engine.clock import Clock
 from engine.config import Settings
@@ -34,6 +33,7 @@ from engine.realtime import events as rt
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge_events import RealtimeHandler
 from engine.session.control import Effect, InterviewControl
+from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.playback import Playback
 from engine.session.state import Event
@@ -55,7 +55,7 @@ class Bridge(RealtimeHandler):
     def __init__(
         self,
         *,
-        twilio_ws: ServerConnection,
+        twilio_ws: MediaSocket,
         stream_sid: str,
         connector: RealtimeConnector,
         settings: Settings,

@@ -19,32 +19,39 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from websockets.asyncio.server import ServerConnection
 
 from engine.clock import Clock
 from engine.config import Settings
+from engine.dispatch.breaker import REALTIME, TWILIO, ProviderUnavailableError
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge import Bridge
 from engine.session.control import ConsentAnswer, ConsentDecided, Effect, InterviewControl, ProgressMade
 from engine.session.conversation import APOLOGY
+from engine.session.durable import held, identify_call
+from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.plan import SessionPlan
+from engine.session.preopen import PreOpenedRealtime
 from engine.session.state import CallState, Event, Phase, retry_due, transition
 from engine.session.store import SessionStore, TranscriptLine
 from engine.session.transcript import TranscriptLog
 from engine.telephony import twiml
+from engine.telephony.attempt_token import AttemptTokens
 from engine.telephony.media import Start, safe_stream_sid
 from engine.telephony.rest import TwilioCalls
-from engine.telephony.security import StreamTokens
 
 _log = logging.getLogger("engine.session")
 
+STORE_HOLD_SECONDS = 600.0
+"""How long a status change is held (and retried) while the database is unreachable."""
+GIVE_BACK_SECONDS = 30.0
+"""A session not dialled because a provider failed is due again this much later."""
 STREAM_WAIT_SECONDS = 15.0
+"""After the answered callback, how long to wait for the media stream."""
 WRITES_TIMEOUT_SECONDS = 5.0
 """At the end of a conversation, how long its consent/progress/opt-out writes may take to finish."""
-"""After the answered callback, how long to wait for the media stream."""
 RING_GRACE_SECONDS = 30.0
 RING_TIMEOUT_SECONDS = 45
 MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
@@ -79,10 +86,14 @@ class StatusCallback(msgspec.Struct, frozen=True):
     call_status: str
     sequence: int = 0
     answered_by: str | None = None
+    call_sid: str | None = None
+    """Twilio's CallSid; a callback for another call than this attempt's is dropped."""
+    attempt: int | None = None
+    """The attempt the callback's token names (the host checks the token); None if unknown."""
 
 
 class _StreamAttached(msgspec.Struct):
-    ws: ServerConnection
+    ws: MediaSocket
     start: Start
 
 
@@ -98,7 +109,7 @@ class SessionDeps:
     twilio: TwilioCalls
     connector: RealtimeConnector
     clock: Clock
-    tokens: StreamTokens
+    tokens: AttemptTokens
     public_url: str
     """This host's public ``ws(s)://`` base."""
 
@@ -106,6 +117,8 @@ class SessionDeps:
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = self.extra or {}
+        # Also as record attributes: the JSON formatter writes them as fields.
+        kwargs["extra"] = {**extra, **(kwargs.get("extra") or {})}
         return f"[session={extra.get('session_id')} store={extra.get('store_id')}] {msg}", kwargs
 
 
@@ -133,6 +146,9 @@ class CallSession:
         self._last_sequence = -1
         self._sid_recorded = False
         self._answered = False
+        self._resumed_from = 0
+        self._given_back: FailureReason | None = None
+        self._realtime = PreOpenedRealtime(deps.connector)
 
     # ------------------------------------------------------------------ inputs from the host
     def on_status(self, callback: StatusCallback) -> None:
@@ -148,7 +164,7 @@ class CallSession:
     def accepts_stream(self) -> bool:
         return not self._stream_taken and not self.state.terminal and self.state.phase is not Phase.CLOSING
 
-    async def serve_stream(self, ws: ServerConnection, start: Start) -> None:
+    async def serve_stream(self, ws: MediaSocket, start: Start) -> None:
         """Hand the stream to the session; returns when the session no longer needs the socket."""
         self._stream_taken = True
         self._inbox.put_nowait(_StreamAttached(ws, start))
@@ -191,15 +207,41 @@ class CallSession:
                 fields["duration_seconds"] = self._duration()
             if self.bridge is not None and self.bridge.openai_session_ids:
                 fields["openai_session_id"] = self.bridge.openai_session_ids[-1]
-        await self._deps.store.record_transition(self.id, self.state, new, fields)
+        old = self.state
+        write = lambda: self._deps.store.record_transition(self.id, old, new, fields)  # noqa: E731
+        if new.status is old.status and not new.terminal and not fields:
+            # A phase-only change (ringing, closing): never block the call on it. If storage
+            # is away it is skipped; the next status write stores the phase it has by then.
+            try:
+                await write()
+            except CallEngineError as exc:
+                if not exc.retryable:
+                    raise
+                self.metrics.error("store_phase_skipped")
+                self.log.warning("%s phase not stored (%s); carrying on", event.value, exc)
+        else:
+            await self._held(write, f"{event.value} status")
         self.log.info("%s: %s -> %s", event.value, self.state.phase.value, new.phase.value)
         self.state = new
+
+    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> None:
+        await held(
+            write,
+            clock=self._deps.clock,
+            what=what,
+            hold_s=STORE_HOLD_SECONDS if hold_s is None else hold_s,
+            log=self.log,
+            on_retry=lambda: self.metrics.error("store_write_held"),
+        )
 
     async def _fail_safely(self, event: Event) -> None:
         if self.state.terminal:
             return
+        # Cancelled (host shutting down): a few seconds; otherwise the full hold, so a
+        # database outage at hang-up still ends with the right status once it returns.
+        hold = 5.0 if event is Event.HOST_LOST else STORE_HOLD_SECONDS + 30.0
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(hold):
                 if self.state.phase is not Phase.CLOSING:
                     await self._apply(event)
                 if self.state.phase is Phase.CLOSING:
@@ -208,7 +250,8 @@ class CallSession:
                         await self._flush_final()
                     await self._apply(Event.CLOSED)
         if not self.state.terminal:
-            # Storage is unreachable: report the outcome anyway; the Dispatcher reconciles.
+            # Storage stayed unreachable: report the outcome anyway. The session leaves its
+            # host, so its lease runs out and the Dispatcher's reconciler settles it.
             self.state = CallState(Phase.FAILED, SessionStatus.FAILED, FailureReason.INTERNAL)
 
     async def _run(self) -> None:
@@ -223,33 +266,77 @@ class CallSession:
         # A retry continues the interview: questions answered on earlier attempts are not asked again.
         progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
         plan = SessionPlan(context, self.id, deps.settings, progress)
-        if self.request.inbound_call_sid is not None:
-            await self._answer_inbound(self.request.inbound_call_sid)
-        else:
-            await self._dial()
-        stream = await self._until_answered()
-        if stream is not None:
-            await self._converse(stream, plan)
+        # A retry continues the transcript after the earlier attempts' lines.
+        start_order = await deps.store.last_message_order(self.id)
+        self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
+        self._resumed_from = start_order
+        # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
+        if not await self._open_realtime(plan):
+            return
+        try:
+            if self.request.inbound_call_sid is not None:
+                await self._answer_inbound(self.request.inbound_call_sid)
+            else:
+                await self._dial()
+            stream = await self._until_answered()
+            if stream is not None:
+                await self._converse(stream, plan)
+        finally:
+            await self._realtime.close()
         if self.state.phase is Phase.CLOSING:
             await self._end_line(say=APOLOGY if self.state.reason is FailureReason.REALTIME_LOST else None)
             if self._connected_at is not None:
                 await self._flush_final()
             await self._apply(Event.CLOSED)
 
+    async def _open_realtime(self, plan: SessionPlan) -> bool:
+        """Open and configure the Realtime session before dialling; on failure give the
+        session back (not dialled) and return False."""
+        try:
+            await self._realtime.open(plan.session_update())
+        except (CallEngineError, OSError, TimeoutError) as exc:
+            self.log.warning("realtime unavailable before dialling (%s); not dialling", type(exc).__name__)
+            self.metrics.error("realtime_unavailable_at_dial")
+            await self._give_back(ProviderUnavailableError(REALTIME, f"open failed ({type(exc).__name__})"))
+            return False
+        return True
+
+    async def _give_back(self, exc: ProviderUnavailableError) -> None:
+        reason = (
+            FailureReason.TWILIO_UNAVAILABLE if exc.provider == TWILIO else FailureReason.REALTIME_UNAVAILABLE
+        )
+        new = transition(self.state, Event.PROVIDER_UNAVAILABLE)
+        old = self.state
+        await self._held(
+            lambda: self._deps.store.give_back(self.id, old, reason.value, GIVE_BACK_SECONDS),
+            "give back",
+            60.0,
+        )
+        self.state = new
+        self._given_back = reason
+        self.dialled.set_exception(exc)
+        self.dialled.exception()
+
     async def _dial(self) -> None:
         deps = self._deps
         await self._apply(
             Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
         )
-        token = deps.tokens.issue(self.id)
+        # One token per attempt: the stream and every callback must name this attempt.
+        token = deps.tokens.issue(self.id, self.request.attempt)
         try:
             self.call_sid = await deps.twilio.create_call(
                 to=self.request.phone_e164,
                 twiml=twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token),
-                status_callback=twiml.status_url(deps.public_url, self.id),
+                status_callback=twiml.status_url(deps.public_url, self.id, token),
                 timeout_s=RING_TIMEOUT_SECONDS,
                 time_limit_s=int(deps.settings.session.max_call_seconds) + 60,
+                identify=self._identify,
             )
+        except ProviderUnavailableError as exc:
+            self.log.warning("twilio kept failing; not dialled: %s", exc)
+            await self._give_back(exc)
+            return
         except CallEngineError as exc:
             self.log.warning("twilio refused the call: %s", exc)
             await self._apply(Event.DIAL_REJECTED)
@@ -257,6 +344,12 @@ class CallSession:
             self.dialled.exception()
             return
         self.log.info("dialled (call %s)", self.call_sid)
+        sid = self.call_sid
+        try:  # stored now, so a lost host's call can be ended by SID
+            await self._held(lambda: self._deps.store.record_call_sid(self.id, sid), "call sid", 30.0)
+            self._sid_recorded = True
+        except CallEngineError as exc:
+            self.log.warning("call sid not stored yet: %s", exc)
         self.dialled.set_result(None)
 
     async def _answer_inbound(self, call_sid: str) -> None:
@@ -272,7 +365,28 @@ class CallSession:
     def stream_twiml(self) -> str:
         """``<Connect><Stream>`` to this host for this session (a call-back's answer to Twilio)."""
         deps = self._deps
-        return twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), deps.tokens.issue(self.id))
+        token = deps.tokens.issue(self.id, self.request.attempt)
+        return twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token)
+
+    async def _identify(self, wait_s: float) -> str | None:
+        """After an ambiguous create: this attempt's own CallSid from its status callbacks."""
+        found = await identify_call(
+            self._inbox,
+            lambda item: item.call_sid if isinstance(item, StatusCallback) and self._mine(item) else None,
+            lambda item: isinstance(item, _Shutdown),
+            clock=self._deps.clock,
+            wait_s=wait_s,
+        )
+        self.log.warning(
+            "ambiguous create: %s", "call identified by its callback" if found else "no call placed"
+        )
+        return found
+
+    def _mine(self, cb: StatusCallback) -> bool:
+        """A callback of this attempt (by marker, or by SID once known)."""
+        if cb.attempt is not None and cb.attempt != self.request.attempt:
+            return False
+        return not (self.call_sid and cb.call_sid and cb.call_sid != self.call_sid)
 
     async def _until_answered(self) -> _StreamAttached | None:
         clock = self._deps.clock
@@ -305,6 +419,9 @@ class CallSession:
         return None
 
     def _callback_event(self, cb: StatusCallback) -> Event | None:
+        if not self._mine(cb):
+            self.log.warning("status callback from another attempt ignored")
+            return None
         if cb.sequence < self._last_sequence and cb.call_status in ("ringing", "initiated"):
             return None  # a late, out-of-order progress callback
         self._last_sequence = max(self._last_sequence, cb.sequence)
@@ -330,7 +447,7 @@ class CallSession:
         bridge = Bridge(
             twilio_ws=stream.ws,
             stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
-            connector=deps.connector,
+            connector=self._realtime,
             settings=deps.settings,
             control=control,
             session_update=lambda: plan.session_update(control),
@@ -404,9 +521,23 @@ class CallSession:
 
     async def _flush_final(self) -> None:
         await self._flush(self.transcript.take(self._deps.clock.monotonic(), final=True))
-        if self._connected_at is not None:
+        if self._unflushed:
+            # The last lines are held like a status change: the terminal status (which
+            # starts the analysis) is written only after every spoken line is stored.
+            batch = list(self._unflushed)
             try:
-                await self._deps.store.add_call_metrics(self.id, self.metrics.record())
+                await self._held(
+                    lambda: self._deps.store.add_transcript_lines(self.id, batch), "final transcript"
+                )
+                self._unflushed = []
+            except CallEngineError as exc:
+                self.log.error("%d transcript lines could not be stored: %s", len(batch), exc)
+        if self._connected_at is not None:
+            record = self.metrics.record()
+            try:
+                await self._held(
+                    lambda: self._deps.store.add_call_metrics(self.id, record), "call metrics", 60.0
+                )
             except CallEngineError as exc:
                 self.log.warning("call metrics not stored: %s", exc)
 
@@ -463,7 +594,7 @@ class CallSession:
             session_id=self.id,
             store_id=self.request.store_id,
             status=state.status,
-            failure_reason=state.reason,
+            failure_reason=state.reason or self._given_back,
             retry_due=retry_due(state),
             attempt=self.request.attempt,
             call_sid=self.call_sid,

@@ -1,30 +1,30 @@
-"""CallHost: many CallSessions behind ONE websockets server (media streams + status callbacks).
+"""CallHost: many CallSessions behind ONE HTTP listener (media streams + status callbacks).
 
 Plain asyncio, no Ray: the SessionHost actor (actors/) is a thin shell over it.
-One port serves ``/media/<session_id>`` (Twilio Media Streams WebSocket) and
-``GET /status/<session_id>?…`` (Twilio status callbacks, answered in the
-server's ``process_request`` hook; ``StatusCallbackMethod=GET`` puts every
-field in the signed URL). ``/healthz`` answers 200.
+One port (:class:`~engine.session.listener.HostListener`, aiohttp) serves
+``GET /media/<session_id>`` (the Twilio Media Streams WebSocket upgrade) and
+``POST /status/<session_id>?t=<token>`` (Twilio status callbacks as a signed form
+body, so the customer's number never sits in a request line a proxy logs).
+``POST /voice`` is the caller id's voice URL (call-backs: :mod:`engine.session.inbound`).
+``/healthz`` answers 200. Other features mount their routes on ``listener``.
 
-Bad input never reaches a session: a forged signature or token, a stream for
-an unknown or finished session, and malformed first frames are refused with a
-log line and a counter; the host carries on.
+Every callback and stream is bound to one dial attempt: the per-attempt token
+(:mod:`engine.telephony.attempt_token`) must name this session *and its current
+attempt*, and the Twilio CallSid must be this attempt's. Bad input never reaches
+a session: a forged signature or token, a replay from another attempt, a CallSid
+of another call, a stream for an unknown or finished session, and malformed first
+frames are refused and counted (``rejected``, by kind); the host carries on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable
-from http import HTTPStatus
-from urllib.parse import parse_qs
+from collections.abc import Callable
 
-import websockets
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
+from aiohttp import web
+from websockets.exceptions import ConnectionClosed
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
@@ -33,11 +33,15 @@ from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConne
 from engine.realtime.models import warn_deprecated
 from engine.session import language
 from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOutcome, StatusCallback
-from engine.session.inbound import TWIML_CONTENT_TYPE, VOICE_PATH, voice_webhook
+from engine.session.inbound import VOICE_PATH, voice_route
+from engine.session.listener import HostListener
+from engine.session.media_socket import AiohttpMediaSocket
 from engine.session.store import SessionStore
 from engine.telephony import inbound, media, twiml
+from engine.telephony.attempt_token import AttemptTokens, Verdict
+from engine.telephony.destinations import DestinationGuard
 from engine.telephony.rest import TwilioCalls, TwilioCallsFactory, rest_calls_factory
-from engine.telephony.security import SignatureChecker, StreamTokens
+from engine.telephony.security import SignatureChecker
 
 log = logging.getLogger("engine.session.host")
 
@@ -63,25 +67,37 @@ class CallHost:
         host_id: str = "host",
     ) -> None:
         self.settings = settings
+        self.host_id = host_id
         self._store = store
         self._twilio_factory = twilio_client_factory
-        self.host_id = host_id
         self._connector = realtime_connector or WebSocketRealtimeConnector(settings.openai)
         self._clock = clock or SystemClock()
         self._on_outcome = on_outcome
         self.outcomes: asyncio.Queue[SessionOutcome] | None = asyncio.Queue() if collect_outcomes else None
-        self.signatures = SignatureChecker(settings.twilio.auth_token.get())
-        # Streams come back to the host that issued the token, so a per-host secret suffices.
-        self._tokens = StreamTokens(secrets.token_hex(32))
+        # Refuses an empty or malformed auth token: every callback's signature depends on it.
+        self._signatures = SignatureChecker(settings.twilio.auth_token.get())
+        # Keyed from the auth token, so any node can check a token another node issued.
+        self._tokens = AttemptTokens(settings.twilio.auth_token.get())
         self._sessions: dict[str, CallSession] = {}
         self._tasks: dict[str, asyncio.Task[SessionOutcome]] = {}
-        self._server: Server | None = None
+        hs = settings.host
+        self.listener = HostListener(
+            max_connections=hs.max_connections, handshake_timeout=hs.handshake_timeout_seconds
+        )
+        # Also under any prefix: a TLS proxy may route /<node>/… here without stripping it
+        # (public_url_template carries the prefix, and signatures cover the public URL).
+        for prefix in ("", "/{prefix:.+}"):
+            self.listener.route("POST", prefix + "/status/{session_id}", self._status)
+            self.listener.route("GET", prefix + "/media/{session_id}", self._media)
+            self.listener.route("POST", prefix + VOICE_PATH, voice_route(self))
+        self.listener.route("GET", "/healthz", self._healthz)
+        self._started = False
         self._twilio: TwilioCalls | None = None
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._draining = False
         self.port = 0
         self.public_url = ""
-        self.rejected: Counter[str] = Counter()
+        self.rejected: Counter[str] = self.listener.rejected
         """Bad input refused at the host, by kind (no personal data)."""
 
     # ------------------------------------------------------------------ lifecycle
@@ -97,20 +113,12 @@ class CallHost:
         if not language.reports_languages(openai.transcription_model):
             # This transcription model names no language: identify it locally (seconds to load, once).
             await asyncio.to_thread(language.enable_fallback)
-        self._twilio = self._twilio_factory(self.settings.twilio)
-        self._server = await serve(
-            self._handler,
-            hs.bind_host,
-            hs.port,
-            process_request=self._process_request,
-            compression=None,
-            max_size=media.MAX_FRAME_BYTES,
-            max_queue=64,
-            ping_interval=None,  # Twilio keeps the stream alive; pings would only add traffic
-            close_timeout=2,
+        # The last check before any dial: only allowed destination country codes.
+        self._twilio = DestinationGuard(
+            self._twilio_factory(self.settings.twilio), self.settings.dispatch.allowed_country_codes
         )
-        sockname = next(iter(self._server.sockets)).getsockname()
-        self.port = int(sockname[1])
+        self.port = await self.listener.start(hs.bind_host, hs.port)
+        self._started = True
         self.public_url = hs.public_url_template.format(host=hs.bind_host, port=self.port).rstrip("/")
         log.info(
             "call host listening on %s:%d (public %s, %d slots)",
@@ -155,12 +163,9 @@ class CallHost:
 
     async def stop(self) -> None:
         await self.drain(0.0)
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
-                    await self._server.wait_closed()
-            self._server = None
+        if self._started:
+            await self.listener.stop(SHUTDOWN_GRACE_SECONDS)
+            self._started = False
         if self._twilio is not None:
             await self._twilio.aclose()
             self._twilio = None
@@ -177,6 +182,18 @@ class CallHost:
     def store(self) -> SessionStore:
         return self._store
 
+    @property
+    def signatures(self) -> SignatureChecker:
+        return self._signatures
+
+    async def start_call(self, request: CallRequest) -> None:
+        """Place the call; returns once Twilio accepted it, raises if it could not be placed.
+
+        The outcome arrives later on ``outcomes`` / ``on_outcome``.
+        """
+        session = self._admit(request)
+        await asyncio.shield(session.dialled)
+
     async def accept_inbound(self, waiting: inbound.Waiting, call: inbound.InboundCall) -> str:
         """Take a customer's call-back as the interview of their waiting session; returns its TwiML."""
         request = CallRequest(
@@ -191,7 +208,7 @@ class CallHost:
         return session.stream_twiml()
 
     def _admit(self, request: CallRequest) -> CallSession:
-        if self._twilio is None or self._server is None:
+        if self._twilio is None or not self._started:
             raise ConflictError("call host is not started")
         if self._draining:
             raise ResourceExhaustedError("call host is draining")
@@ -213,14 +230,6 @@ class CallHost:
         task = asyncio.create_task(self._supervise(session), name=f"session-{request.session_id}")
         self._tasks[request.session_id] = task
         return session
-
-    async def start_call(self, request: CallRequest) -> None:
-        """Place the call; returns once Twilio accepted it, raises if it could not be placed.
-
-        The outcome arrives later on ``outcomes`` / ``on_outcome``.
-        """
-        session = self._admit(request)
-        await asyncio.shield(session.dialled)
 
     def session(self, session_id: str) -> CallSession | None:
         return self._sessions.get(session_id)
@@ -262,97 +271,114 @@ class CallHost:
             except Exception:
                 log.exception("outcome callback failed for session %s", outcome.session_id)
 
-    # ------------------------------------------------------------------ HTTP: status callbacks, upgrade checks
-    def _reject(
-        self, connection: ServerConnection, status: HTTPStatus, kind: str, session_id: str
-    ) -> Response:
+    # ------------------------------------------------------------------ HTTP: status callbacks
+    def _reject(self, status: int, kind: str, session_id: str) -> web.Response:
         self.rejected[kind] += 1
         log.warning("[session=%s] rejected request: %s", session_id[:64], kind)
-        return connection.respond(status, f"{status.phrase}\n")
+        return web.Response(status=status, text="refused\n")
 
-    def _process_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | Awaitable[Response | None] | None:
-        path, _, query = request.path.partition("?")
-        parts = [p for p in path.split("/") if p]
-        if path == "/healthz":
-            return connection.respond(HTTPStatus.OK, "ok\n")
-        if path.rstrip("/").endswith(VOICE_PATH) and len(parts) >= 1 and parts[-1] == VOICE_PATH.strip("/"):
-            return self._voice(connection, request, query)
-        if len(parts) < 2 or parts[-2] not in ("status", "media"):
-            return self._reject(connection, HTTPStatus.NOT_FOUND, "unknown_path", "-")
-        kind, session_id = parts[-2], parts[-1]
-        signature = request.headers.get("x-twilio-signature")
-        if kind == "status":
-            url = twiml.status_url(self.public_url, session_id) + ("?" + query if query else "")
-            if not self.signatures.valid(url, signature):
-                return self._reject(connection, HTTPStatus.FORBIDDEN, "forged_signature", session_id)
-            session = self._sessions.get(session_id)
-            if session is None:
-                if session_id in self._finished:
-                    return connection.respond(HTTPStatus.NO_CONTENT, "")  # e.g. the final "completed"
-                return self._reject(connection, HTTPStatus.NOT_FOUND, "status_unknown_session", session_id)
-            fields = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-            try:
-                sequence = int(fields.get("SequenceNumber", "0") or 0)
-            except ValueError:
-                sequence = 0
-            session.on_status(
-                StatusCallback(
-                    call_status=fields.get("CallStatus", ""),
-                    sequence=sequence,
-                    answered_by=fields.get("AnsweredBy") or None,
-                )
-            )
-            return connection.respond(HTTPStatus.NO_CONTENT, "")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            return self._reject(connection, HTTPStatus.BAD_REQUEST, "media_not_websocket", session_id)
-        if not self.signatures.valid(twiml.media_url(self.public_url, session_id), signature):
-            return self._reject(connection, HTTPStatus.FORBIDDEN, "forged_signature", session_id)
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _status(self, request: web.Request) -> web.Response:
+        session_id = request.match_info["session_id"]
+        try:
+            form = await request.post()
+        except (web.HTTPRequestEntityTooLarge, ValueError):
+            return self._reject(413, "status_body", session_id)
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+        query = request.query_string
+        url = twiml.status_url(self.public_url, session_id) + ("?" + query if query else "")
+        if not self._signatures.valid(url, request.headers.get("x-twilio-signature"), params):
+            return self._reject(403, "forged_signature", session_id)
         session = self._sessions.get(session_id)
-        if session is None or not session.accepts_stream():
-            return self._reject(connection, HTTPStatus.NOT_FOUND, "stream_unknown_session", session_id)
-        return None
-
-    async def _voice(self, connection: ServerConnection, request: Request, query: str) -> Response:
-        """Mounted at ``/voice`` (GET, every field in the signed URL) until the listener reads POSTs."""
-        url = twiml.http_base(self.public_url).rstrip("/") + VOICE_PATH + ("?" + query if query else "")
-        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        status, body = await voice_webhook(
-            self, url=url, params=params, signature=request.headers.get("x-twilio-signature")
+        if session is None:
+            if session_id in self._finished:
+                return web.Response(status=204)  # e.g. the final "completed"
+            return self._reject(404, "status_unknown_session", session_id)
+        verdict = self._tokens.check(request.query.get("t"), session_id, session.request.attempt)
+        if verdict is not Verdict.OK:
+            return self._reject(403, _token_kind(verdict), session_id)
+        call_sid = params.get("CallSid", "")
+        if session.call_sid is not None and call_sid != session.call_sid:
+            return self._reject(403, "callsid_mismatch", session_id)
+        try:
+            sequence = int(params.get("SequenceNumber", "0") or 0)
+        except ValueError:
+            sequence = 0
+        session.on_status(
+            StatusCallback(
+                call_status=params.get("CallStatus", ""),
+                sequence=sequence,
+                answered_by=params.get("AnsweredBy") or None,
+                call_sid=call_sid or None,
+                # the token proved which attempt this callback belongs to
+                attempt=session.request.attempt,
+            )
         )
-        response = connection.respond(status, body)
-        if status is HTTPStatus.OK:
-            response.headers["Content-Type"] = TWIML_CONTENT_TYPE
-        return response
+        return web.Response(status=204)
 
     # ------------------------------------------------------------------ WebSocket: media streams
-    async def _handler(self, ws: ServerConnection) -> None:
-        session_id = [p for p in ws.request.path.partition("?")[0].split("/") if p][-1] if ws.request else ""
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        session_id = request.match_info["session_id"]
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return self._reject(400, "media_not_websocket", session_id)
+        signature = request.headers.get("x-twilio-signature")
+        if not self._signatures.valid(twiml.media_url(self.public_url, session_id), signature):
+            return self._reject(403, "forged_signature", session_id)
+        session = self._sessions.get(session_id)
+        if session is None or not session.accepts_stream():
+            return self._reject(404, "stream_unknown_session", session_id)
+        ws = web.WebSocketResponse(
+            max_msg_size=media.MAX_FRAME_BYTES,
+            compress=False,
+            autoping=True,
+            heartbeat=None,  # Twilio keeps the stream alive; pings would only add traffic
+        )
+        await ws.prepare(request)
+        socket = AiohttpMediaSocket(ws)
         start: media.Start | None = None
         try:
-            async with asyncio.timeout(STREAM_START_TIMEOUT):
+            async with asyncio.timeout(self.settings.host.handshake_timeout_seconds):
                 while start is None:
-                    event = media.decode(await ws.recv())
+                    event = media.decode(await socket.recv())
                     if isinstance(event, media.Start):
                         start = event
                     elif not isinstance(event, media.Connected):
                         raise media.MediaDecodeError("before_start", type(event).__name__)
-        except (TimeoutError, media.MediaDecodeError, websockets.exceptions.ConnectionClosed) as exc:
+        except (TimeoutError, media.MediaDecodeError, ConnectionClosed) as exc:
             kind = exc.kind if isinstance(exc, media.MediaDecodeError) else type(exc).__name__
             self.rejected[f"stream_{kind}"] += 1
             log.warning("[session=%s] stream closed before a valid start (%s)", session_id, kind)
-            await ws.close(1008, "bad stream start")
-            return
-        if not self._tokens.verify(session_id, start.start.customParameters.get("token")):
-            self.rejected["forged_token"] += 1
-            log.warning("[session=%s] stream with an invalid token refused", session_id)
-            await ws.close(1008, "forbidden")
-            return
-        session = self._sessions.get(session_id)
-        if session is None or not session.accepts_stream():
-            self.rejected["stream_finished_session"] += 1
-            log.warning("[session=%s] stream for a finished session refused", session_id)
-            await ws.close(1008, "no such call")
-            return
-        await session.serve_stream(ws, start)
+            await socket.close(1008, "bad stream start")
+            return ws
+        verdict = self._tokens.check(
+            start.start.customParameters.get("token"), session_id, session.request.attempt
+        )
+        if verdict is not Verdict.OK:
+            return await self._refuse_stream(socket, ws, _token_kind(verdict), session_id)
+        if session.call_sid is None:  # the REST reply may trail the stream by a moment
+            try:
+                async with asyncio.timeout(self.settings.host.handshake_timeout_seconds):
+                    await asyncio.shield(session.dialled)
+            except Exception:
+                pass
+        if session.call_sid is None or start.start.callSid != session.call_sid:
+            return await self._refuse_stream(socket, ws, "callsid_mismatch", session_id)
+        if session is not self._sessions.get(session_id) or not session.accepts_stream():
+            return await self._refuse_stream(socket, ws, "stream_finished_session", session_id)
+        await session.serve_stream(socket, start)
+        return ws
+
+    async def _refuse_stream(
+        self, socket: AiohttpMediaSocket, ws: web.WebSocketResponse, kind: str, session_id: str
+    ) -> web.WebSocketResponse:
+        self.rejected[kind] += 1
+        log.warning("[session=%s] stream refused: %s", session_id, kind)
+        await socket.close(1008, "forbidden")
+        return ws
+
+
+def _token_kind(verdict: Verdict) -> str:
+    """Counter name for a refused token; a genuine token of another attempt is a replay."""
+    return "replayed_attempt" if verdict is Verdict.OTHER_ATTEMPT else f"token_{verdict.value}"

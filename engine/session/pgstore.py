@@ -15,7 +15,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.errors import NotFoundError
+from engine.errors import ConflictError, NotFoundError
 from engine.session.control import ConsentRecord, ProgressUpdate
 from engine.session.conversation import BusinessContext, InterviewProgress, context_from_profile
 from engine.session.state import CallState
@@ -73,15 +73,28 @@ class PostgresSessionStore:
         values["phase"] = new.phase.value
         if self._host_id is not None:
             values.setdefault("host_id", self._host_id)
-        async with self._db.transaction(self._principal) as tx:
-            await tx.sessions.transition(
-                _uuid(session_id),
-                old.status,
-                new.status,
-                now=dt.datetime.now(dt.UTC),
-                detail=f"{old.phase.value}->{new.phase.value}",
-                **values,
-            )
+        sid = _uuid(session_id)
+        try:
+            async with self._db.transaction(self._principal) as tx:
+                await tx.sessions.transition(
+                    sid,
+                    old.status,
+                    new.status,
+                    now=dt.datetime.now(dt.UTC),
+                    detail=f"{old.phase.value}->{new.phase.value}",
+                    **values,
+                )
+        except ConflictError:
+            # A write retried after a lost reply may already have committed: then it is done.
+            async with self._db.transaction(self._principal) as tx:
+                current = await tx.sessions.get(sid)
+            if (
+                current.session_status is new.status
+                and current.phase == new.phase.value
+                and (self._host_id is None or current.host_id == self._host_id)
+            ):
+                return
+            raise
 
     async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None:
         stored = [
@@ -98,6 +111,21 @@ class PostgresSessionStore:
         ]
         async with self._db.transaction(self._principal) as tx:
             await tx.transcripts.add_lines(_uuid(session_id), stored)
+
+    async def last_message_order(self, session_id: str) -> int:
+        async with self._db.transaction(self._principal) as tx:
+            return await tx.transcripts.last_order(_uuid(session_id))
+
+    async def record_call_sid(self, session_id: str, call_sid: str) -> None:
+        async with self._db.transaction(self._principal) as tx:
+            await tx.sessions.set_call_sid(_uuid(session_id), call_sid, dt.datetime.now(dt.UTC))
+
+    async def give_back(self, session_id: str, old: CallState, reason: str, retry_in_s: float) -> None:
+        now = dt.datetime.now(dt.UTC)
+        async with self._db.transaction(self._principal) as tx:
+            await tx.sessions.give_back(
+                _uuid(session_id), reason, now + dt.timedelta(seconds=retry_in_s), now, host_id=self._host_id
+            )
 
     async def add_call_metrics(self, session_id: str, metrics: CallMetricsRecord) -> None:
         stored = StoredMetrics(

@@ -68,6 +68,8 @@ class Event(enum.StrEnum):
     INTERNAL_ERROR = "internal_error"
     CLOSED = "closed"
     """The line is down (REST hang-up done or Twilio reported completed)."""
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    """Realtime or Twilio failed before any phone rang: the session goes back to the queue."""
 
 
 class CallState(msgspec.Struct, frozen=True):
@@ -148,6 +150,8 @@ def transition(state: CallState, event: Event) -> CallState:
     if phase in _TERMINAL:
         raise _illegal(state, event)
 
+    if event is Event.PROVIDER_UNAVAILABLE and phase in (Phase.PENDING, Phase.DIALLING):
+        return CallState(Phase.PENDING)  # nobody was rung: not an attempt, just not yet
     if phase is Phase.PENDING:
         if event is Event.DIAL:
             return CallState(Phase.DIALLING)

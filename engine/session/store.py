@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import msgspec
 
 from engine.domain import ConnectionQuality, MessageType, Speaker
-from engine.errors import ConflictError, NotFoundError
+from engine.errors import ConflictError, NotFoundError, UnavailableError
 from engine.session.control import ConsentRecord, ProgressUpdate
 from engine.session.conversation import BusinessContext, InterviewProgress
 from engine.session.state import CallState
@@ -52,7 +52,22 @@ class SessionStore(Protocol):
         """Persist a state change before it is acted on. ConflictError if the stored status moved."""
         ...
 
-    async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None: ...
+    async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None:
+        """Idempotent per (session, message_order): a re-sent batch writes nothing twice."""
+        ...
+
+    async def last_message_order(self, session_id: str) -> int:
+        """The highest message_order stored for the session (0 if none): a retry continues after it."""
+        ...
+
+    async def record_call_sid(self, session_id: str, call_sid: str) -> None:
+        """Store the Twilio CallSid the moment the create returned."""
+        ...
+
+    async def give_back(self, session_id: str, old: CallState, reason: str, retry_in_s: float) -> None:
+        """Not dialled (a provider failed first): pending again, due in ``retry_in_s``, with
+        ``reason`` as its failure_reason so GetCall says why it waits. No retry is counted."""
+        ...
 
     async def add_call_metrics(self, session_id: str, metrics: CallMetricsRecord) -> None: ...
 
@@ -112,7 +127,7 @@ class MemorySessionStore:
         self, session_id: str, old: CallState, new: CallState, fields: Mapping[str, Any]
     ) -> None:
         if self.fail_writes:
-            raise ConflictError("store unavailable (test)")
+            raise UnavailableError("store unavailable (test)")
         current = self.status.get(session_id, "pending")
         if current != old.status.value:
             raise ConflictError(f"session {session_id}: stored status {current}, expected {old.status}")
@@ -121,8 +136,27 @@ class MemorySessionStore:
         self.events.setdefault(session_id, []).append((old.phase.value, new.phase.value))
 
     async def add_transcript_lines(self, session_id: str, lines: Sequence[TranscriptLine]) -> None:
-        self.transcripts.setdefault(session_id, []).extend(lines)
+        if self.fail_writes:
+            raise UnavailableError("store unavailable (test)")
+        stored = self.transcripts.setdefault(session_id, [])
+        have = {line.message_order for line in stored}
+        stored.extend(line for line in lines if line.message_order not in have)
         self.flushes.setdefault(session_id, []).append(asyncio.get_running_loop().time())
+
+    async def last_message_order(self, session_id: str) -> int:
+        return max((line.message_order for line in self.transcripts.get(session_id, [])), default=0)
+
+    async def record_call_sid(self, session_id: str, call_sid: str) -> None:
+        if self.fail_writes:
+            raise UnavailableError("store unavailable (test)")
+        self.fields.setdefault(session_id, {})["twilio_call_sid"] = call_sid
+
+    async def give_back(self, session_id: str, old: CallState, reason: str, retry_in_s: float) -> None:
+        if self.fail_writes:
+            raise UnavailableError("store unavailable (test)")
+        self.status[session_id] = "pending"
+        self.fields.setdefault(session_id, {}).update(failure_reason=reason, retry_in_s=retry_in_s)
+        self.events.setdefault(session_id, []).append((old.phase.value, "pending"))
 
     async def add_call_metrics(self, session_id: str, metrics: CallMetricsRecord) -> None:
         self.metrics[session_id] = metrics

@@ -30,14 +30,16 @@ class _Slot(msgspec.Struct):
 
 
 class TranscriptLog:
-    def __init__(self, *, hold_seconds: float = 3.0, held: bool = False) -> None:
+    def __init__(self, *, hold_seconds: float = 3.0, start_order: int = 0, held: bool = False) -> None:
+        """``start_order``: the last message_order already stored for the session (a retried
+        call continues after the earlier attempts' lines, never reusing their numbers)."""
         self._hold = hold_seconds
         self.held = held
         """Until consent: lines are collected but not released."""
         self._slots: list[_Slot] = []
         self._by_key: dict[tuple[Speaker, str], _Slot] = {}
         self._next = 0
-        self._order = 0
+        self._order = max(0, start_order)
         self._late: list[TranscriptLine] = []
         self.history: list[TranscriptLine] = []
         """Every released line, in order (replayed to a new Realtime socket)."""

@@ -102,7 +102,7 @@ def message_twiml(*, opt_out_digit: str, gather_url: str | None, offer_opt_out: 
         return str(response)
     response.say(intro, language=LANGUAGE)
     if gather_url:
-        gather = Gather(num_digits=1, action=gather_url, method="GET", timeout=5)
+        gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=5)
         gather.say(
             f"Vill du aldrig bli uppringd igen, tryck {_key_words(opt_out_digit)} nu.", language=LANGUAGE
         )

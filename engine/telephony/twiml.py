@@ -32,5 +32,7 @@ def media_url(public_ws_base: str, session_id: str) -> str:
     return f"{public_ws_base.rstrip('/')}/media/{session_id}"
 
 
-def status_url(public_ws_base: str, session_id: str) -> str:
-    return f"{http_base(public_ws_base).rstrip('/')}/status/{session_id}"
+def status_url(public_ws_base: str, session_id: str, token: str | None = None) -> str:
+    """The status callback URL; ``token`` (the per-attempt token, no personal data) as ``?t=``."""
+    base = f"{http_base(public_ws_base).rstrip('/')}/status/{session_id}"
+    return f"{base}?t={token}" if token else base

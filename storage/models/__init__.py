@@ -6,6 +6,7 @@ from storage.models.engine import (
     CallSessionEvent,
     ConsentRecordRow,
     InterviewProgressRow,
+    Job,
     PhoneOptOut,
 )
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
@@ -34,6 +35,7 @@ __all__ = [
     "FeedbackCallSession",
     "FraudDetectionResult",
     "InterviewProgressRow",
+    "Job",
     "PhoneOptOut",
     "QualityAssessment",
     "RewardLedgerEntry",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,12 +16,17 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.domain import Role, SessionStatus
 from storage.models.base import UTC_NOW, Base, in_list
 from storage.types import UtcDateTime
+
+JOB_STATES = ("queued", "running", "done", "dead")
+"""queued → running → done; a failed run goes back to queued (later) or, at max_attempts, dead."""
 
 
 class PhoneOptOut(Base):
@@ -71,6 +77,39 @@ class AuditLog(Base):
     table_name: Mapped[str] = mapped_column(String(64), nullable=False)
     record_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class Job(Base):
+    """The engine's one durable job queue (analysis jobs, outgoing events): see ``storage.repositories.jobs``.
+
+    A row is enqueued in the same transaction as the change that calls for it,
+    claimed with ``FOR UPDATE SKIP LOCKED`` under a lease (``locked_until``),
+    retried with backoff and set ``dead`` after ``max_attempts``.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(in_list("state", JOB_STATES), name="state"),
+        CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
+        Index("uq_jobs_kind_key", "kind", "idempotency_key", unique=True),
+        Index("idx_jobs_due", "run_at", postgresql_where=text("state = 'queued'")),
+        Index("idx_jobs_running", "locked_until", postgresql_where=text("state = 'running'")),
+        Index("idx_jobs_finished", "finished_at", postgresql_where=text("state IN ('done', 'dead')")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), nullable=False, server_default=text("'queued'"))
+    run_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("8"))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class ConsentRecordRow(Base):

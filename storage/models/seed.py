@@ -69,7 +69,8 @@ class FeedbackCallSession(Base):
     )
     store_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stores.id"), nullable=False)
     phone_number: Mapped[str] = mapped_column(
-        EncryptedText("feedback_call_sessions", "phone_number"), nullable=False
+        EncryptedText("customer_verifications", "phone_number", row_column="customer_verification_id"),
+        nullable=False,
     )
     session_status: Mapped[str] = mapped_column(String(20), nullable=False)
     call_initiated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False)
@@ -88,6 +89,8 @@ class FeedbackCallSession(Base):
     phase: Mapped[str | None] = mapped_column(String(20))
     twilio_call_sid: Mapped[str | None] = mapped_column(String(64))
     anonymized_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    """Renewed by the host that holds the live call; once past, the reconciler may settle it."""
     updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, server_default=UTC_NOW)
 
 
@@ -99,7 +102,8 @@ class ConversationTranscript(Base):
         CheckConstraint(between("confidence_score", "0", "1"), name="confidence_score"),
         CheckConstraint("message_order >= 0", name="message_order"),
         CheckConstraint("timestamp_ms >= 0", name="timestamp_ms"),
-        Index("idx_conversation_transcripts_session_order", "call_session_id", "message_order"),
+        # unique: a retried call continues the order, it never reuses it
+        Index("idx_conversation_transcripts_session_order", "call_session_id", "message_order", unique=True),
         Index("idx_conversation_transcripts_speaker", "call_session_id", "speaker"),
     )
 

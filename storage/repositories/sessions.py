@@ -15,30 +15,33 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 
 from engine.domain import MAX_RETRIES, SessionStatus
 from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.jobs.kinds import ANALYSIS_MAX_ATTEMPTS, analysis_jobs
 from storage.crypto import normalize_phone
 from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
 from storage.models.base import table_of
 from storage.records import CallSessionRecord, ClaimedSession, Page, SessionEvent
 from storage.repositories._common import Repository, aware, decode_token, encode_token, page_size
-from storage.types import ForRow
+from storage.repositories._dispatch import (
+    NO_LIMITS,
+    DispatchLimits,
+    dispatch_params,
+    dispatch_result,
+    dispatch_statement,
+)
+from storage.repositories.session_leases import HELD as _HELD
+from storage.repositories.session_leases import SessionLeases
 
 RETENTION = dt.timedelta(days=90)
 _T = table_of(FeedbackCallSession)
 _C = _T.c
 _EVENTS = table_of(CallSessionEvent)
-_LIVE = (SessionStatus.PENDING.value, SessionStatus.IN_PROGRESS.value)
 _RECORD_COLUMNS = tuple(
     _C[name]
     for name in CallSessionRecord.__struct_fields__  # type: ignore[attr-defined]
-)
-_HELD = or_(
-    _C.session_status == SessionStatus.IN_PROGRESS.value,
-    and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at.is_(None)),
 )
 UPDATABLE = frozenset(
     {
@@ -62,75 +65,37 @@ def _record(row: Row[Any]) -> CallSessionRecord:
     return CallSessionRecord(**{k: m[k] for k in CallSessionRecord.__struct_fields__})  # type: ignore[attr-defined]
 
 
-class SessionRepository(Repository):
+class SessionRepository(SessionLeases, Repository):
     async def create_pending(
         self,
         verification_id: uuid.UUID,
         store_id: uuid.UUID,
-        phone: str,
+        phone: str | None,
         not_before: dt.datetime | None,
         now: dt.datetime,
+        *,
+        limits: DispatchLimits = NO_LIMITS,
     ) -> CallSessionRecord:
         """A pending session for the verification, or the existing live/completed one (idempotent).
 
-        The partial unique index on live sessions makes "never two live sessions
-        for one verification" hold even for concurrent callers.
+        One statement (``dispatch_session``, SECURITY DEFINER): the session's number is
+        copied from the verification inside the database, never taken from the caller;
+        ``phone``, when given, must be the verification's (compared by blind index). The
+        store's daily quota and the number's cooldown (``limits``) are checked under
+        advisory locks in the same statement, so concurrent dispatches cannot overshoot.
+        The partial unique index on live sessions keeps "never two live sessions for one
+        verification" true for concurrent callers.
         """
-        phone = normalize_phone(phone)
         aware("now", now)
         due = max(aware("not_before", not_before), now) if not_before else now
-        existing = await self._existing_for(verification_id)
-        if existing is not None:
-            return existing
-        verification_store = await self.tx.stores.verification_store(verification_id)
-        if verification_store != store_id:
-            raise ValidationError("store_id", "does not match the verification's store")
-        session_id = uuid.uuid4()
-        stmt = (
-            pg_insert(FeedbackCallSession)
-            .values(
-                id=session_id,
-                customer_verification_id=verification_id,
-                store_id=store_id,
-                phone_number=ForRow(session_id, phone),
-                phone_bidx=self.tx.blind_index.of(phone),
-                session_status=SessionStatus.PENDING.value,
-                call_initiated_at=now,
-                expires_at=now + RETENTION,
-                retry_count=0,
-                next_attempt_at=due,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["customer_verification_id"],
-                index_where=text("session_status IN ('pending', 'in_progress')"),
-            )
-            .returning(*_RECORD_COLUMNS)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        if row is None:  # lost a race with a concurrent create for the same verification
-            existing = await self._existing_for(verification_id)
-            if existing is None:
-                raise ConflictError("concurrent dispatch for this verification; retry", retryable=True)
-            return existing
-        await self._event(session_id, store_id, SessionStatus.PENDING, None, "created", now)
-        self.tx.audit("write", "feedback_call_sessions", session_id, "create")
-        return _record(row)
-
-    async def _existing_for(self, verification_id: uuid.UUID) -> CallSessionRecord | None:
+        bidx = self.tx.blind_index.of(normalize_phone(phone)) if phone is not None else None
         row = (
             await self.session.execute(
-                select(*_RECORD_COLUMNS)
-                .where(
-                    _C.customer_verification_id == verification_id,
-                    _C.session_status.in_([*_LIVE, SessionStatus.COMPLETED.value]),
-                )
-                .order_by(_C.created_at.desc())
-                .limit(1)
+                dispatch_statement(),
+                dispatch_params(self.tx.principal, verification_id, store_id, bidx, now, due, limits),
             )
-        ).one_or_none()
-        return None if row is None else _record(row)
+        ).one()
+        return dispatch_result(row, limits)
 
     async def get(self, session_id: uuid.UUID) -> CallSessionRecord:
         row = (await self.session.execute(select(*_RECORD_COLUMNS).where(_C.id == session_id))).one_or_none()
@@ -210,10 +175,22 @@ class SessionRepository(Repository):
         record = _record(row)
         await self._event(session_id, record.store_id, record.session_status, record.phase, detail, now)
         self.tx.audit("write", "feedback_call_sessions", session_id, f"{expected_status}->{new_status}")
+        if record.session_status is SessionStatus.COMPLETED:
+            # In this transaction: a completed call always has its analysis jobs, and never twice.
+            for kind, payload, key in analysis_jobs(session_id):
+                await self.tx.jobs.enqueue(
+                    kind, payload, now=now, idempotency_key=key, max_attempts=ANALYSIS_MAX_ATTEMPTS
+                )
         return record
 
     async def claim_due(
-        self, now: dt.datetime, limit: int, host_id: str, *, store_id: uuid.UUID | None = None
+        self,
+        now: dt.datetime,
+        limit: int,
+        host_id: str,
+        *,
+        store_id: uuid.UUID | None = None,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
     ) -> builtins.list[ClaimedSession]:
         """Claim up to ``limit`` due pending sessions for ``host_id`` (skips rows others hold).
 
@@ -250,7 +227,13 @@ class SessionRepository(Repository):
         stmt = (
             update(_T)
             .where(_C.id.in_(select(picked.c.id)))
-            .values(next_attempt_at=None, host_id=host_id, phase="claimed", updated_at=now)
+            .values(
+                next_attempt_at=None,
+                host_id=host_id,
+                phase="claimed",
+                updated_at=now,
+                lease_expires_at=now + lease,
+            )
             .returning(*_RECORD_COLUMNS, _C.phone_number)
         )
         rows = (await self.session.execute(stmt)).all()
@@ -273,6 +256,7 @@ class SessionRepository(Repository):
                 next_attempt_at=aware("next_attempt_at", next_attempt_at),
                 host_id=None,
                 phase=None,
+                lease_expires_at=None,
                 updated_at=now,
             )
         )
@@ -299,6 +283,7 @@ class SessionRepository(Repository):
                     next_attempt_at=aware("next_attempt_at", next_attempt_at),
                     host_id=None,
                     phase=None,
+                    lease_expires_at=None,
                     call_connected_at=None,
                     call_ended_at=None,
                     twilio_call_sid=None,
@@ -331,6 +316,7 @@ class SessionRepository(Repository):
                     call_ended_at=func.coalesce(
                         _C.call_ended_at, now.astimezone(dt.UTC).replace(tzinfo=None)
                     ),
+                    lease_expires_at=None,
                     updated_at=now,
                 )
                 .returning(*_RECORD_COLUMNS)
@@ -343,6 +329,10 @@ class SessionRepository(Repository):
             )
             self.tx.audit("write", "feedback_call_sessions", record.id, f"host lost: {reason[:60]}")
         return records
+
+    async def _records(self, stmt: Any) -> builtins.list[CallSessionRecord]:
+        rows = await self.session.execute(stmt.with_only_columns(*_RECORD_COLUMNS))
+        return [_record(r) for r in rows]
 
     async def held_by_host(self, host_id: str) -> builtins.list[uuid.UUID]:
         """Sessions a host holds: in progress, or claimed and not yet answered."""

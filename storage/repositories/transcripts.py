@@ -6,10 +6,11 @@ import os
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.domain import MessageType, Speaker
 from engine.errors import ValidationError
+from storage.errors import translated
 from storage.models import ConversationTranscript
 from storage.models.base import table_of
 from storage.records import TranscriptLine
@@ -26,7 +27,9 @@ _INSERT_MANY = (
     "confidence_score::numeric(3, 2), coalesce(language_detected, 'sv'), message_type FROM unnest("
     "%(ids)b::uuid[], %(speakers)b::varchar[], %(orders)b::integer[], %(contents)b::text[], "
     "%(stamps)b::bigint[], %(confidences)b::float8[], %(languages)b::varchar[], %(types)b::varchar[]) "
-    "AS t(id, speaker, message_order, content, timestamp_ms, confidence_score, language_detected, message_type)"
+    "AS t(id, speaker, message_order, content, timestamp_ms, confidence_score, language_detected, message_type) "
+    # (session, message_order) is unique: a batch re-sent after a lost reply writes nothing twice.
+    "ON CONFLICT (call_session_id, message_order) DO NOTHING"
 )
 
 
@@ -84,23 +87,33 @@ class TranscriptRepository(Repository):
         connection = await self.session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
-        async with driver.cursor() as cursor:  # same connection, same transaction
-            await cursor.execute(
-                _INSERT_MANY,
-                {
-                    "ids": ids,
-                    "session_id": session_id,
-                    "speakers": speakers,
-                    "orders": orders,
-                    "contents": contents,
-                    "stamps": stamps,
-                    "confidences": confidences,
-                    "languages": languages,
-                    "types": types,
-                },
-            )
+        with translated():
+            async with driver.cursor() as cursor:  # same connection, same transaction
+                await cursor.execute(
+                    _INSERT_MANY,
+                    {
+                        "ids": ids,
+                        "session_id": session_id,
+                        "speakers": speakers,
+                        "orders": orders,
+                        "contents": contents,
+                        "stamps": stamps,
+                        "confidences": confidences,
+                        "languages": languages,
+                        "types": types,
+                    },
+                )
         self.tx.audit("write", _TABLE, session_id, f"{n} lines")
         return n
+
+    async def last_order(self, session_id: uuid.UUID) -> int:
+        """The highest message_order stored for the session; 0 when it has none."""
+        value = (
+            await self.session.execute(
+                select(func.max(_C.message_order)).where(_C.call_session_id == session_id)
+            )
+        ).scalar()
+        return int(value or 0)
 
     async def list_lines(self, session_id: uuid.UUID) -> list[TranscriptLine]:
         """All lines of a session in message order, decrypted (audited read)."""

@@ -34,3 +34,30 @@ def test_ids_dates_and_counts_survive(message: str) -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", (message,), None)
     PersonalDataFilter().filter(record)
     assert record.getMessage() == message
+
+
+def test_json_lines_carry_context_and_mask_tracebacks() -> None:
+    import io
+    import json
+    import logging
+
+    from engine.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("test.private.json")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("cannot dial +46701234567")
+        except ValueError:
+            logger.exception("failed", extra={"session_id": "s-1", "store_id": "st-2"})
+    finally:
+        logger.removeHandler(handler)
+    line = stream.getvalue().strip()
+    assert "46701234567" not in line
+    record = json.loads(line)
+    assert (record["session_id"], record["store_id"], record["msg"]) == ("s-1", "st-2", "failed")
+    assert "ValueError: cannot dial <redacted>" in record["exc"]

@@ -386,6 +386,18 @@ class EraseCustomerDataResponse(_message.Message):
     affected_rows: _containers.ScalarMap[str, int]
     def __init__(self, affected_rows: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
+class ExportCustomerDataRequest(_message.Message):
+    __slots__ = ("phone_number",)
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    phone_number: str
+    def __init__(self, phone_number: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerDataResponse(_message.Message):
+    __slots__ = ("document_json",)
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    document_json: str
+    def __init__(self, document_json: _Optional[str] = ...) -> None: ...
+
 class PutStoreRequest(_message.Message):
     __slots__ = ("store_id", "business_id", "name", "timezone", "business_name", "currency")
     STORE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -100,6 +100,11 @@ class CallEngineStub:
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataRequest.SerializeToString,
                 response_deserializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataResponse.FromString,
                 _registered_method=True)
+        self.ExportCustomerData = channel.unary_unary(
+                '/callengine.v1.CallEngine/ExportCustomerData',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataResponse.FromString,
+                _registered_method=True)
         self.PutStore = channel.unary_unary(
                 '/callengine.v1.CallEngine/PutStore',
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.PutStoreRequest.SerializeToString,
@@ -145,6 +150,13 @@ class CallEngineServicer:
         """Queue a feedback call for a customer verification. Idempotent per
         verification: dispatching the same verification again returns the
         existing session (and its current status) instead of a second call.
+        The engine dials only the verification's own number (copied inside the
+        database; phone_number, if given, must be that number). Limits, checked
+        atomically: a number gets at most one new session per cooldown period
+        across all stores, and a store at most its quota of new sessions in any
+        24 hours; past either, RESOURCE_EXHAUSTED with a google.rpc.RetryInfo
+        saying when a new dispatch can succeed (repeats of an existing session
+        and retries of a session never count).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -234,6 +246,14 @@ class CallEngineServicer:
 
     def EraseCustomerData(self, request, context):
         """Admin: erase every record linked to a customer's phone number (GDPR).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCustomerData(self, request, context):
+        """Admin: everything stored about a customer's phone number, decrypted, as
+        one JSON document (GDPR art. 15 access / art. 20 portability). Audited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -362,6 +382,11 @@ def add_CallEngineServicer_to_server(servicer, server):
                     servicer.EraseCustomerData,
                     request_deserializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataRequest.FromString,
                     response_serializer=callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataResponse.SerializeToString,
+            ),
+            'ExportCustomerData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomerData,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataResponse.SerializeToString,
             ),
             'PutStore': grpc.unary_unary_rpc_method_handler(
                     servicer.PutStore,
@@ -751,6 +776,33 @@ class CallEngine:
             '/callengine.v1.CallEngine/EraseCustomerData',
             callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataRequest.SerializeToString,
             callengine_dot_v1_dot_callengine__pb2.EraseCustomerDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCustomerData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ExportCustomerData',
+            callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ExportCustomerDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

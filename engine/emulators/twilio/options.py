@@ -24,6 +24,17 @@ class TwilioFaults:
     """Close each media stream this long (virtual ms) after it starts, without a ``stop``."""
     callback_latency_ms: float = 0.0
     """Delay before each status callback (virtual ms)."""
+    rest_429_burst: int = 0
+    """The next N call creates answer 429 (error 20429) with ``Retry-After``; counts down."""
+    retry_after_s: int = 1
+    """The ``Retry-After`` (seconds) sent with emulated 429s."""
+    rest_500_burst: int = 0
+    """The next N call creates answer 500 (error 20500) *without* placing the call; counts down."""
+    late_create_ms: float = 0.0
+    """Call creates are *placed* at once but answered this late (real ms): a client whose
+    request timed out must not assume the call was not placed."""
+    late_creates: int = 0
+    """How many creates answer late (counts down; 0 with ``late_create_ms`` set = every one)."""
 
 
 @dataclasses.dataclass

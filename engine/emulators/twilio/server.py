@@ -145,7 +145,7 @@ class TwilioEmulator:
         return [c for c in self.calls if c.to == phone]
 
     async def place_inbound_call(
-        self, *, from_: str, to: str, voice_url: str, method: str = "GET"
+        self, *, from_: str, to: str, voice_url: str, method: str = "POST"
     ) -> CallRecord:
         """The customer ``from_`` rings our number ``to`` (its voice URL configured as ``voice_url``).
 
@@ -255,6 +255,16 @@ class TwilioEmulator:
 
     async def _create(self, request: web.Request) -> web.Response:
         params = parse_create(await _form(request))
+        faults = self.options.faults
+        if faults.rest_429_burst > 0:
+            faults.rest_429_burst -= 1
+            err = TwilioApiError(429, 20429, "Too Many Requests (emulated fault)")
+            return web.json_response(
+                err.body(), status=429, headers={"Retry-After": str(max(0, faults.retry_after_s))}
+            )
+        if faults.rest_500_burst > 0:
+            faults.rest_500_burst -= 1
+            raise TwilioApiError(500, 20500, "Internal Server Error (emulated fault)")
         self._check_rate()
         assert self._http is not None
         scenario = self.scenarios.for_phone(params.to)
@@ -288,6 +298,13 @@ class TwilioEmulator:
         async with self._new_call:
             self._new_call.notify_all()
         log.info("call %s created (scenario %s, attempt %d)", record.sid, record.scenario or "-", attempt)
+        if faults.late_create_ms > 0 and faults.late_creates >= 0:
+            # Placed (ringing already), but the reply comes late: the client may time out.
+            if faults.late_creates > 0:
+                faults.late_creates -= 1
+                if faults.late_creates == 0:
+                    faults.late_creates = -1  # burst used up
+            await asyncio.sleep(faults.late_create_ms / 1000)
         return web.json_response(call_json(record, self.account_sid), status=201)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:

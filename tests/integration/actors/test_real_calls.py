@@ -126,7 +126,13 @@ async def test_killed_host_mid_call_keeps_transcript_and_retries(
     recs = await rig.statuses(ids)
     assert recs[victim].retry_count == 1 and recs[ids[1]].retry_count == 0
     assert len(tw.calls_to(phones[0])) == 2 and len(tw.calls_to(phones[1])) == 1
-    after = [line.content for line in await _lines(rig, victim)]
-    # Every line written before the kill is kept. (The retry numbers its lines from 1 again, so the
-    # two attempts interleave by message_order: continuing the order is the retry path's job.)
-    assert before and not Counter(before) - Counter(after), "lines written before the kill are kept"
+    lines = await _lines(rig, victim)
+    orders = [line.message_order for line in lines]
+    # Unique (session, message_order) is enforced by the schema; here: the retry continued the
+    # order (no second run of numbers from 1, no interleaving of two attempts' interviews).
+    assert orders == list(range(1, len(orders) + 1)), orders
+    after = [line.content for line in lines]
+    assert before and after[: len(before)] == before, "lines written before the kill are kept, first"
+    assert len(after) > len(before), "the retry's lines follow them"
+    # Every attempt opens with the AI disclosure again (in the model's own words).
+    assert sum("AI-assistent" in line for line in after) <= 2, "at most one opening per attempt"

@@ -83,7 +83,9 @@ async def test_killed_host_fails_host_lost_and_calls_retry_elsewhere(rig: Rig) -
 async def test_removed_node_fails_its_calls_host_lost_and_they_retry(rig: Rig) -> None:
     log = rig.call_log({1: 8.0}, default_hold=0.3)
     ids = await rig.sessions(4)
-    await asyncio.to_thread(start, rig.configure(slots=1, cps=50.0), heartbeat_timeout=20.0)
+    # The production heartbeat threshold (30 s): SimCallHost now answers session_ids(), so a
+    # host on the surviving node heartbeats normally while Ray re-detects the dead node.
+    await asyncio.to_thread(start, rig.configure(slots=1, cps=50.0))
     await wait_for(lambda: rig.all_in(ids, "in_progress"), 60, "all calls talking")
     dials = await log.all.remote()
     nodes = {d["node_id"] for d in dials}

@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from engine.api.auth import Caller
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.servicer import principal_of
-from engine.api.status import field_violations
+from engine.api.status import field_violations, retry_delay
 from engine.domain import Role, SessionStatus
 from engine.errors import NotFoundError
 from storage.principal import Principal
@@ -27,6 +27,12 @@ BUSINESS = uuid.uuid4()
 STORE_A = uuid.uuid4()
 STORE_B = uuid.uuid4()
 PHONE = "+46701234567"
+PHONES: dict[uuid.UUID, str] = {}
+"""Each verification's own number: the default per-number cooldown spans stores."""
+
+
+def new_phone() -> str:
+    return f"+4672{uuid.uuid4().int % 10_000_000:07d}"
 
 
 async def code_of(call: object) -> grpc.StatusCode:
@@ -37,10 +43,14 @@ async def code_of(call: object) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-async def put_verification(env: Env, store: uuid.UUID) -> uuid.UUID:
+async def put_verification(env: Env, store: uuid.UUID, phone: str | None = None) -> uuid.UUID:
     vid = uuid.uuid4()
+    PHONES[vid] = phone or new_phone()
     req = pb.PutVerificationRequest(
-        customer_verification_id=str(vid), store_id=str(store), phone_number=PHONE, purchase_amount="99.50"
+        customer_verification_id=str(vid),
+        store_id=str(store),
+        phone_number=PHONES[vid],
+        purchase_amount="99.50",
     )
     req.purchase_time.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
     out = await env.stub.PutVerification(req, metadata=env.token(Role.SERVICE))
@@ -49,7 +59,9 @@ async def put_verification(env: Env, store: uuid.UUID) -> uuid.UUID:
 
 
 async def dispatch(env: Env, store: uuid.UUID, vid: uuid.UUID, **kw: object) -> pb.DispatchCallResponse:
-    req = pb.DispatchCallRequest(customer_verification_id=str(vid), store_id=str(store), phone_number=PHONE)
+    req = pb.DispatchCallRequest(
+        customer_verification_id=str(vid), store_id=str(store), phone_number=PHONES.get(vid, PHONE)
+    )
     return await env.stub.DispatchCall(req, metadata=env.token(Role.SERVICE), **kw)
 
 
@@ -250,3 +262,39 @@ async def test_reflection_lists_the_service(env: Env) -> None:
     names = {s.name for s in responses[0].list_services_response.service}
     assert {"callengine.v1.CallEngine", "grpc.health.v1.Health"} <= names
     assert responses[1].file_descriptor_response.file_descriptor_proto
+
+
+async def test_dispatch_dials_only_the_verifications_number(env: Env, stores: None) -> None:
+    """An owner naming another number is refused by field; leaving it out dials the verified one."""
+    vid = await put_verification(env, STORE_A)
+    owner = env.token(Role.STORE_OWNER, STORE_A)
+    other = pb.DispatchCallRequest(
+        customer_verification_id=str(vid), store_id=str(STORE_A), phone_number=new_phone()
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await env.stub.DispatchCall(other, metadata=owner)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(info.value.trailing_metadata())] == ["phone_number"]
+    foreign = pb.DispatchCallRequest(
+        customer_verification_id=str(vid), store_id=str(STORE_A), phone_number="+12025550123"
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await env.stub.DispatchCall(foreign, metadata=owner)
+    assert [f for f, _ in field_violations(info.value.trailing_metadata())] == ["phone_number"]
+    assert "country code" in info.value.details()
+    plain = pb.DispatchCallRequest(customer_verification_id=str(vid), store_id=str(STORE_A))
+    out = await env.stub.DispatchCall(plain, metadata=owner)
+    async with env.db.transaction(Principal.service()) as tx:
+        assert await tx.sessions.get_phone(uuid.UUID(out.session_id)) == PHONES[vid]
+
+
+async def test_number_cooldown_is_resource_exhausted_with_retry_info(env: Env, stores: None) -> None:
+    number = new_phone()
+    first = await put_verification(env, STORE_A, number)
+    second = await put_verification(env, STORE_B, number)
+    await dispatch(env, STORE_A, first)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await dispatch(env, STORE_B, second)
+    assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    delay = retry_delay(info.value.trailing_metadata())
+    assert delay is not None and 86000 < delay <= 86400

@@ -89,18 +89,17 @@ async def _dispatch(address: str, settings: Settings) -> pb.DispatchCallResponse
             ),
             metadata=md,
         )
+        phone = f"+4670{vid.int % 10_000_000:07d}"  # its own number: the cooldown spans tests
         req = pb.PutVerificationRequest(
             customer_verification_id=str(vid),
             store_id=str(store),
-            phone_number="+46701112233",
+            phone_number=phone,
             purchase_amount="5",
         )
         req.purchase_time.FromDatetime(dt.datetime.now(dt.UTC))
         await stub.PutVerification(req, metadata=md)
         return await stub.DispatchCall(
-            pb.DispatchCallRequest(
-                customer_verification_id=str(vid), store_id=str(store), phone_number="+46701112233"
-            ),
+            pb.DispatchCallRequest(customer_verification_id=str(vid), store_id=str(store)),
             metadata=md,
             timeout=30,
         )

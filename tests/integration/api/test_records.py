@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf import json_format, struct_pb2
+from sqlalchemy import text
 
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.status import field_violations
@@ -22,7 +24,7 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)
 BUSINESS = uuid.uuid4()
 STORE = uuid.uuid4()
 OTHER = uuid.uuid4()
-PHONE = "+46709876543"
+PHONE = f"+4670{uuid.uuid4().int % 10_000_000:07d}"  # unique: the number cooldown spans tests
 
 CONTEXT = {
     "operating_hours": {
@@ -188,6 +190,40 @@ async def test_weekly_report_generate_then_get(env: Env, session_id: uuid.UUID) 
     assert got.report_id == built.report_id and got.HasField("generated_at")
     other = env.token(Role.STORE_OWNER, OTHER)
     assert await _code(env.stub.GetWeeklyReport(get, metadata=other)) is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_export_customer_data_is_admin_only_decrypted_and_audited(
+    env: Env, session_id: uuid.UUID
+) -> None:
+    from engine.domain import MessageType, Speaker
+    from storage.principal import Principal
+    from storage.records import TranscriptLine
+
+    said = "Kaffet var kallt men personalen var trevlig."
+    async with env.db.transaction(Principal.service()) as tx:
+        await tx.transcripts.add_lines(
+            session_id, [TranscriptLine(Speaker.CUSTOMER, 90, said, 1000, MessageType.RESPONSE)]
+        )
+    req = pb.ExportCustomerDataRequest(phone_number=PHONE)
+    for role in (Role.SERVICE, Role.STORE_OWNER):
+        denied = await _code(env.stub.ExportCustomerData(req, metadata=env.token(role, STORE)))
+        assert denied is grpc.StatusCode.PERMISSION_DENIED
+    admin = uuid.uuid4()
+    out = await env.stub.ExportCustomerData(req, metadata=env.token(Role.ADMIN, subject=str(admin)))
+    doc = json.loads(out.document_json)
+    assert doc["format"] == "callengine.customer-export.v1" and doc["phone_number"] == PHONE
+    assert [v["phone_number"] for v in doc["verifications"]] == [PHONE]
+    (session,) = doc["call_sessions"]
+    assert session["id"] == str(session_id) and session["phone_number"] == PHONE
+    assert said in [line["content"] for line in session["transcript"]]
+    assert session["events"][0]["status"] == "pending" and "phone_bidx" not in session
+    async with env.db.transaction(Principal.admin(admin)) as tx:
+        audited = (
+            await tx.session.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'export' AND actor_id = :a"), {"a": admin}
+            )
+        ).scalar_one()
+    assert audited == 2  # the verifications read, and the one session
 
 
 async def test_erase_customer_data(env: Env, session_id: uuid.UUID) -> None:

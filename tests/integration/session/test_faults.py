@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import aiohttp
 import pytest
 import websockets
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 
+from engine.dispatch.breaker import ProviderUnavailableError
 from engine.domain import FailureReason, SessionStatus, Speaker
 from engine.emulators.openai.options import OpenAIFaults, RealtimeFaults
 from engine.session.call import CallRequest
+from engine.telephony.attempt_token import AttemptTokens
 from engine.telephony.twiml import media_url, status_url
 from tests.integration.session.conftest import RigFactory
 
@@ -24,7 +28,8 @@ def _scenario(**fields: object) -> dict[str, object]:
 
 
 async def test_realtime_drop_mid_call_is_restored(rig: RigFactory, no_leaks: None) -> None:
-    faults = OpenAIFaults(realtime=RealtimeFaults(drop_after_seconds=3.0, drop_connections=1))
+    # The socket opens before the phone rings now, so the drop comes later to land mid-call.
+    faults = OpenAIFaults(realtime=RealtimeFaults(drop_after_seconds=6.0, drop_connections=1))
     r = await rig(scenarios=[_scenario()], openai={"faults": faults})
     outcome = await r.call("sess-drop", PHONE)
     assert outcome.status is SessionStatus.COMPLETED, outcome
@@ -40,15 +45,18 @@ async def test_realtime_drop_mid_call_is_restored(rig: RigFactory, no_leaks: Non
     assert "procent" in [line for line in lines if line.speaker is Speaker.AI][-1].content
 
 
-async def test_realtime_unreachable_apologises_and_fails(rig: RigFactory, no_leaks: None) -> None:
+async def test_realtime_unreachable_at_dial_time_rings_nobody(rig: RigFactory, no_leaks: None) -> None:
     faults = OpenAIFaults(realtime=RealtimeFaults(refuse_connections=True))
     r = await rig(scenarios=[_scenario()], openai={"faults": faults})
-    outcome = await r.call("sess-norealtime", PHONE)
-    assert outcome.status is SessionStatus.FAILED and outcome.failure_reason is FailureReason.REALTIME_LOST
-    assert not outcome.retry_due
-    record = await r.twilio.calls_to(PHONE)[-1].wait_ended(timeout_s=10)
-    assert record.status == "completed"
-    assert r.store.metrics["sess-norealtime"].technical_errors["counts"]["realtime_unavailable"] == 1
+    with pytest.raises(ProviderUnavailableError) as err:
+        await r.host.start_call(CallRequest("sess-norealtime", "grocery-solna", PHONE))
+    assert err.value.provider == "realtime"
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.PENDING and not outcome.retry_due
+    assert outcome.failure_reason is FailureReason.REALTIME_UNAVAILABLE
+    assert r.twilio.calls_to(PHONE) == [], "an OpenAI outage never rings a customer"
+    assert r.store.status["sess-norealtime"] == "pending"
+    assert r.store.fields["sess-norealtime"]["failure_reason"] == "realtime_unavailable"
 
 
 async def test_packet_loss_equals_dropped_frames(rig: RigFactory, no_leaks: None) -> None:
@@ -64,19 +72,49 @@ async def test_packet_loss_equals_dropped_frames(rig: RigFactory, no_leaks: None
     )
 
 
+async def _post(url: str, form: dict[str, str], signature: str) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as resp,
+    ):
+        return resp.status
+
+
+async def _stream_refused(url: str, validator: RequestValidator, call_sid: str, token: str) -> int | None:
+    """Open a correctly signed stream, send ``start``; the close code the host answers with."""
+    async with connect(
+        url, additional_headers={"x-twilio-signature": validator.compute_signature(url, {})}
+    ) as ws:
+        await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        start = {"streamSid": "MZx", "callSid": call_sid, "customParameters": {"token": token}}
+        await ws.send(
+            json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZx", "start": start})
+        )
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), timeout=5)
+        return ws.close_code
+
+
 async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFactory, no_leaks: None) -> None:
     r = await rig(scenarios=[_scenario(reply_delay_ms=3000)])
     host = r.host
-    await host.start_call(CallRequest("sess-live", "grocery-solna", PHONE))
+    await host.start_call(CallRequest("sess-live", "grocery-solna", PHONE, attempt=2))
+    session = host.session("sess-live")
+    assert session is not None and session.call_sid is not None
     validator = RequestValidator(r.twilio.auth_token)
-    # A status callback with a forged signature.
-    url = status_url(host.public_url, "sess-live") + "?CallStatus=completed&SequenceNumber=9"
-    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
-        async with connect(
-            url.replace("http://", "ws://"), additional_headers={"X-Twilio-Signature": "forged"}
-        ):
-            pass
-    assert info.value.response.status_code == 403
+    tokens = AttemptTokens(r.twilio.auth_token)
+    this_attempt, last_attempt = tokens.issue("sess-live", 2), tokens.issue("sess-live", 1)
+    form = {"CallSid": session.call_sid, "CallStatus": "completed", "SequenceNumber": "9", "To": PHONE}
+    # A status callback with a forged signature (POST: the number is in the body, not the URL).
+    url = status_url(host.public_url, "sess-live", this_attempt)
+    assert await _post(url, form, "forged") == 403
+    # the same route under a proxy's path prefix (matched, then refused for its signature)
+    assert await _post(url.replace("/status/", "/node-a/status/"), form, "forged") == 403
+    # Correctly signed callbacks replayed from the previous attempt, or naming another call.
+    old_url = status_url(host.public_url, "sess-live", last_attempt)
+    assert await _post(old_url, form, validator.compute_signature(old_url, form)) == 403
+    other_call = {**form, "CallSid": "CA" + "e" * 32}
+    assert await _post(url, other_call, validator.compute_signature(url, other_call)) == 403
     # A stream without a valid signature.
     with pytest.raises(websockets.exceptions.InvalidStatus) as info:
         async with connect(media_url(host.public_url, "sess-live")):
@@ -90,20 +128,19 @@ async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFact
         ):
             pass
     assert info.value.response.status_code == 404
-    # A correctly signed stream whose token is forged.
+    # Correctly signed streams whose token is forged, from the last attempt, or whose call is another.
     live = media_url(host.public_url, "sess-live")
-    async with connect(
-        live, additional_headers={"x-twilio-signature": validator.compute_signature(live, {})}
-    ) as ws:
-        await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
-        await ws.send(
-            '{"event":"start","sequenceNumber":"1","streamSid":"MZx","start":{"streamSid":"MZx","callSid":"CAx",'
-            '"customParameters":{"token":"9999999999.forged"}}}'
-        )
-        with pytest.raises(websockets.exceptions.ConnectionClosed):
-            await asyncio.wait_for(ws.recv(), timeout=5)
-        assert ws.close_code == 1008
-    assert host.rejected["forged_signature"] == 2 and host.rejected["forged_token"] == 1
+    assert await _stream_refused(live, validator, session.call_sid, "v1.forged") == 1008
+    assert await _stream_refused(live, validator, session.call_sid, last_attempt) == 1008
+    assert await _stream_refused(live, validator, "CA" + "e" * 32, this_attempt) == 1008
+    assert host.rejected == {
+        "forged_signature": 3,
+        "replayed_attempt": 2,
+        "callsid_mismatch": 2,
+        "token_malformed": 1,
+        "stream_unknown_session": 1,
+    }
+    # None of it reached the call: it completes normally.
     outcome = await r.outcome()
     assert outcome.session_id == "sess-live" and outcome.status is SessionStatus.COMPLETED
     # A stream (or a replayed one) for the finished session is refused.

@@ -179,6 +179,7 @@ async def test_call_backs_to_our_number(rig: RigFactory, no_leaks: None) -> None
     assert "inte igen" in record.said_by_app[-1]
     # A forged request is refused.
     async with aiohttp.ClientSession() as http:
-        async with http.get(voice + "?CallSid=CA" + "0" * 32 + "&From=%2B46701749105") as response:
+        form = {"CallSid": "CA" + "0" * 32, "From": curious, "To": our_number, "Direction": "inbound"}
+        async with http.post(voice, data=form, headers={"X-Twilio-Signature": "forged"}) as response:
             assert response.status == 403
     assert r.host.rejected["forged_signature"] == 1

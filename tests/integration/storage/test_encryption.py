@@ -110,7 +110,8 @@ async def test_swapped_ciphertexts_are_detected(isolated_db: Database, isolated_
         )
         conn.commit()
     del a
-    with pytest.raises(CryptoError, match=r"feedback_call_sessions\.phone_number"):
+    # a session's number is bound to its verification row (copied by dispatch_session)
+    with pytest.raises(CryptoError, match=r"customer_verifications\.phone_number"):
         async with isolated_db.transaction(Principal.service()) as tx:
             await tx.sessions.get_phone(first)  # type: ignore[arg-type]
     with pytest.raises(CryptoError, match=r"quality_assessments\.analysis_summary"):

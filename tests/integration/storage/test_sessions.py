@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from engine.domain import MAX_RETRIES, SessionStatus
-from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from storage import Database, Principal
 from tests.fixtures.postgres import PgFactory
 
@@ -47,6 +47,9 @@ async def test_create_pending_rejects_bad_references(database: Database, pg_fact
         with pytest.raises(ValidationError) as info:
             await tx.sessions.create_pending(verification, store, "0701112233", None, T0)
         assert info.value.field == "phone_number"
+        with pytest.raises(ValidationError) as info:  # a valid number, but not the verification's
+            await tx.sessions.create_pending(verification, store, "+46701112233", None, T0)
+        assert info.value.field == "phone_number"
 
 
 async def test_claim_is_exclusive_between_dispatchers(database: Database, pg_factory: PgFactory) -> None:
@@ -56,7 +59,7 @@ async def test_claim_is_exclusive_between_dispatchers(database: Database, pg_fac
     for _ in range(12):
         verification = await pg_factory.verification(store)
         async with database.transaction(SERVICE) as tx:
-            record = await tx.sessions.create_pending(verification, store, "+46701112244", later, T0)
+            record = await tx.sessions.create_pending(verification, store, None, later, T0)
             ids.add(record.id)
 
     async def claim(host: str) -> list[uuid.UUID]:
@@ -170,6 +173,7 @@ async def test_store_owner_dispatches_and_cancels_only_for_own_stores(
         rec = await tx.sessions.create_pending(my_verification, mine, "+46701113355", None, T0)
         assert (await tx.sessions.cancel(rec.id, T0)).failure_reason == "canceled"
         with pytest.raises(NotFoundError):
-            await tx.sessions.create_pending(their_verification, theirs, "+46701113366", None, T0)
-        with pytest.raises(NotFoundError):
             await tx.stores.get_verification(my_verification)  # phone numbers stay hidden
+    with pytest.raises(PermissionDeniedError):
+        async with database.transaction(owner) as tx:
+            await tx.sessions.create_pending(their_verification, theirs, "+46701113366", None, T0)

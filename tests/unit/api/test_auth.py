@@ -127,3 +127,51 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
     )
     assert resolve_secret(settings) == SECRET
     assert not (tmp_path / "jwt_secret").exists()
+
+
+def test_audience_is_checked() -> None:
+
+    ours = TokenAuthority(SECRET, "callengine", audience="callengine")
+    other = TokenAuthority(SECRET, "callengine", audience="another-service")
+    with pytest.raises(AuthenticationError):
+        ours.verify(other.mint("svc", Role.SERVICE))
+    now = int(time.time())
+    no_aud = jwt.encode(
+        {"sub": "x", "role": "service", "iss": "callengine", "iat": now, "exp": now + 60}, SECRET, "HS256"
+    )
+    with pytest.raises(AuthenticationError):
+        ours.verify(no_aud)
+
+
+def test_maximum_lifetime_on_mint_and_verify() -> None:
+
+    authority = TokenAuthority(SECRET, "callengine", max_ttl_seconds=3600)
+    with pytest.raises(ConfigError):
+        authority.mint("svc", Role.SERVICE, ttl_seconds=3601)
+    now = int(time.time())
+    long_lived = jwt.encode(
+        {
+            "sub": "x",
+            "role": "service",
+            "iss": "callengine",
+            "aud": "callengine",
+            "iat": now,
+            "exp": now + 7200,
+        },
+        SECRET,
+        "HS256",
+    )
+    with pytest.raises(AuthenticationError, match="lifetime"):
+        authority.verify(long_lived)
+    assert authority.verify(authority.mint("svc", Role.SERVICE, ttl_seconds=3600)).subject == "svc"
+
+
+def test_one_shared_secret_required_unless_purely_local(tmp_path: Path) -> None:
+    local = Settings(database=DatabaseSettings(data_dir=tmp_path))
+    assert authority_from_settings(local).verify(authority_from_settings(local).mint("a", Role.ADMIN))
+    for clustered in (
+        dataclasses.replace(local, ray_address="10.0.0.1:6379"),
+        dataclasses.replace(local, database=dataclasses.replace(local.database, url="postgresql://u@h/db")),
+    ):
+        with pytest.raises(ConfigError, match="CALLENGINE_JWT_SECRET"):
+            authority_from_settings(clustered)

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from engine.api.auth import Caller, TokenAuthority
-from engine.api.gate import Limiter, server_stream, unary
+from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.status import field_violations
 from engine.domain import Role
 from engine.errors import NotFoundError, ValidationError
@@ -53,6 +53,8 @@ class Service:
         self.authority = TokenAuthority(SECRET, "callengine")
         self.unary_limit = Limiter(limit, "requests")
         self.stream_limit = Limiter(limit, "streams")
+        self.caller_streams = CallerLimiter(2, "streams")
+        self.stream_max_seconds = 0.2
         self.release = asyncio.Event()
         self.entered = asyncio.Event()
 
@@ -70,6 +72,13 @@ class Service:
     @unary
     async def Fails(self, request: Exception, caller: Caller) -> str:
         raise request
+
+    @server_stream
+    async def Endless(self, request: None, caller: Caller) -> Any:
+        yield 0
+        self.entered.set()
+        await self.release.wait()
+        yield 1
 
     @server_stream
     async def Stream(self, request: int, caller: Caller) -> Any:
@@ -171,3 +180,28 @@ async def test_stream_requires_auth(svc: Service) -> None:
         async for _ in svc.Stream(3, FakeContext([])):
             pass
     assert info.value.code is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_streams_per_caller_are_capped(svc: Service) -> None:
+    svc.stream_max_seconds = 60.0
+    ctx = FakeContext(tokens(svc)["owner_a"])
+    held = [svc.Endless(None, ctx), svc.Endless(None, ctx)]
+    for stream in held:
+        assert await anext(stream) == 0  # open: counted for this caller
+    with pytest.raises(Aborted) as info:
+        await anext(svc.Endless(None, ctx))
+    assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    other = svc.Endless(None, FakeContext(tokens(svc)["admin"]))
+    assert await anext(other) == 0  # another caller still gets a stream
+    for stream in [*held, other]:
+        await stream.aclose()
+    assert svc.caller_streams.open == {} and svc.stream_limit.in_flight == 0
+
+
+async def test_stream_ends_at_the_servers_maximum_duration(svc: Service) -> None:
+    got: list[int] = []
+    with pytest.raises(Aborted) as info:
+        async for item in svc.Endless(None, FakeContext(tokens(svc)["admin"])):  # no client deadline
+            got.append(item)
+    assert got == [0] and info.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert svc.caller_streams.open == {}

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.dispatch.ports import (
     CallStart,
     DueSession,
     HostLostError,
     HostStatus,
+    JobStats,
     Outcome,
     RetryContext,
+    StaleSession,
 )
 from engine.dispatch.windows import CallWindows
 from engine.domain import FailureReason, SessionStatus
@@ -29,6 +31,10 @@ class Row:
     host: str | None = None
     retry_count: int = 0
     failure_reason: FailureReason | None = None
+    lease_until: datetime | None = None
+    call_sid: str | None = None
+    phase: str | None = None
+    failed_at: datetime | None = None
 
 
 @dataclass
@@ -37,6 +43,8 @@ class FakeQueue:
     windows: dict[str, CallWindows] = field(default_factory=dict)
     opted_out: set[str] = field(default_factory=set)
     claims: list[str] = field(default_factory=list)
+    lease: timedelta = timedelta(seconds=60)
+    jobs: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, sid: str, at: datetime, *, verification: str | None = None, store: str = "s1") -> None:
         self.rows[sid] = Row(sid, verification or f"v-{sid}", store, at)
@@ -47,7 +55,8 @@ class FakeQueue:
             key=lambda r: (r.next_at, r.session_id),
         )[:limit]
         for r in due:
-            r.status, r.host = "claimed", host_id
+            r.status, r.host, r.phase = "claimed", host_id, "claimed"
+            r.lease_until = now + self.lease
             self.claims.append(r.session_id)
         return [DueSession(r.session_id, r.verification_id, r.store_id, r.retry_count) for r in due]
 
@@ -64,12 +73,15 @@ class FakeQueue:
     async def fail(self, session_id: str, reason: FailureReason) -> None:
         r = self.rows[session_id]
         r.status, r.failure_reason = "failed", reason
+        r.lease_until = None
 
-    async def fail_in_progress_for_host(self, host_id: str, reason: FailureReason) -> list[str]:
+    async def fail_in_progress_for_host(
+        self, host_id: str, reason: FailureReason
+    ) -> list[tuple[str, str | None]]:
         lost = [r for r in self.rows.values() if r.status == "claimed" and r.host == host_id]
         for r in lost:
             r.status, r.failure_reason = "failed", reason
-        return [r.session_id for r in lost]
+        return [(r.session_id, r.call_sid) for r in lost]
 
     async def claimed_for_host(self, host_id: str) -> list[str]:
         return [r.session_id for r in self.rows.values() if r.status == "claimed" and r.host == host_id]
@@ -89,6 +101,44 @@ class FakeQueue:
 
     async def queue_depth(self, now: datetime) -> int:
         return sum(1 for r in self.rows.values() if r.status == "pending" and r.next_at <= now)
+
+    async def renew_leases(self, host_id: str, session_ids: Sequence[str], until: datetime) -> None:
+        for sid in session_ids:
+            r = self.rows.get(sid)
+            if r is not None and r.status == "claimed" and r.host == host_id:
+                r.lease_until = until
+
+    async def stale_sessions(self, now: datetime, limit: int) -> list[StaleSession]:
+        return [
+            StaleSession(r.session_id, r.host, SessionStatus.PENDING, r.phase, r.call_sid)
+            for r in self.rows.values()
+            if r.status == "claimed" and r.lease_until is not None and r.lease_until < now
+        ][:limit]
+
+    async def settle_stale(self, session: StaleSession, now: datetime) -> str | None:
+        r = self.rows[session.session_id]
+        if r.status != "claimed" or r.host != session.host_id or (r.lease_until and r.lease_until >= now):
+            return None
+        r.host, r.lease_until = None, None
+        if r.phase in (None, "claimed"):
+            r.status, r.next_at, r.phase = "pending", now, None
+            return "deferred"
+        r.status, r.failure_reason, r.failed_at = "failed", FailureReason.HOST_LOST, now
+        return "failed"
+
+    async def unretried_failures(self, older_than: datetime, limit: int) -> list[tuple[str, FailureReason]]:
+        return [
+            (r.session_id, r.failure_reason)
+            for r in self.rows.values()
+            if r.status == "failed"
+            and r.failure_reason is not None
+            and r.failure_reason.retryable
+            and r.failed_at is not None
+            and r.failed_at < older_than
+        ][:limit]
+
+    async def job_stats(self, now: datetime) -> JobStats:
+        return JobStats(dict(self.jobs), {})
 
 
 @dataclass

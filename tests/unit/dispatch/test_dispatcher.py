@@ -15,11 +15,13 @@ WED_11_LOCAL = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 class Sink:
-    def __init__(self) -> None:
-        self.finished: list[str] = []
+    """The carrier: calls ended by SID (a lost host's)."""
 
-    async def session_finished(self, session_id: str) -> None:
-        self.finished.append(session_id)
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    async def end_call_by_sid(self, call_sid: str) -> None:
+        self.ended.append(call_sid)
 
 
 def setup(
@@ -32,7 +34,7 @@ def setup(
     fleet = FakeFleet(q, capacity, clock=clock)
     sink = Sink()
     options = DispatcherOptions(calls_per_second=cps, slots_per_host=capacity, **opts)  # type: ignore[arg-type]
-    core = DispatcherCore(q, fleet, clock, options, analysis=sink)
+    core = DispatcherCore(q, fleet, clock, options, calls=sink)
     return core, q, fleet, clock, sink
 
 
@@ -100,15 +102,14 @@ async def test_never_two_live_sessions_for_one_verification() -> None:
     assert q.rows[other].status == "pending"
 
 
-async def test_outcomes_retry_with_backoff_and_feed_analysis() -> None:
-    core, q, fleet, clock, sink = setup(2, capacity=5)
+async def test_outcomes_retry_with_backoff() -> None:
+    core, q, fleet, clock, _ = setup(2, capacity=5)
     await settle(core, clock, ticks=2)
     host = fleet.hosts[0]
     host.finish("s00", SessionStatus.COMPLETED)
     host.finish("s01", SessionStatus.FAILED, FailureReason.NO_ANSWER)
     failed_at = clock.now()
     await settle(core, clock, ticks=1)
-    assert sink.finished == ["s00"]
     r = q.rows["s01"]
     assert r.status == "pending" and r.retry_count == 1
     assert r.next_at == failed_at + timedelta(seconds=600)

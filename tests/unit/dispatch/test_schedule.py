@@ -21,3 +21,17 @@ def test_report_covers_the_previous_week() -> None:
 
 def test_nightly_cleanup() -> None:
     assert next_daily(datetime(2026, 11, 25, 12, tzinfo=UTC)) == datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
+
+
+def test_missed_weeks_catch_up_each_week_once() -> None:
+    from datetime import UTC, date, datetime
+
+    from engine.dispatch.schedule import missed_weeks
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday, after the 03:00 run
+    assert missed_weeks(now, None) == [date(2026, 11, 23)]
+    assert missed_weeks(now, date(2026, 11, 23)) == []
+    assert missed_weeks(now, date(2026, 11, 2)) == [date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)]
+    early = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # before Monday's run: last week not due yet
+    assert missed_weeks(early, date(2026, 11, 9)) == [date(2026, 11, 16)]
+    assert len(missed_weeks(now, date(2025, 1, 6))) == 8

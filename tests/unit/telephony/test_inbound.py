@@ -45,7 +45,7 @@ def test_decision() -> None:
 def test_the_message_says_who_called_why_and_how_to_opt_out() -> None:
     xml = message_twiml(opt_out_digit="9", gather_url="https://h.example/voice")
     assert "AI-assistent" in xml and "butiken" in xml and "frågor" in xml
-    assert '<Gather action="https://h.example/voice" method="GET" numDigits="1"' in xml
+    assert '<Gather action="https://h.example/voice" method="POST" numDigits="1"' in xml
     assert "tryck nio" in xml and xml.endswith("<Hangup /></Response>")
     quiet = message_twiml(opt_out_digit="9", gather_url=None, offer_opt_out=False)
     assert "Gather" not in quiet and "inte uppringd igen" in quiet

@@ -1,7 +1,7 @@
 """Consent records per attempt and interview progress per question
 
-Revision ID: 0005_interviews
-Revises: 0004_business
+Revision ID: 0007_interviews
+Revises: 0006_durability
 Create Date: 2026-11-29 12:00:00
 
 consent_records: the proof of each attempt's AI disclosure and consent answer
@@ -21,8 +21,8 @@ from alembic import op
 
 from storage.rls import APP_ROLE
 
-revision: str = "0005_interviews"
-down_revision: str | None = "0004_business"
+revision: str = "0007_interviews"
+down_revision: str | None = "0006_durability"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,99 @@
+"""A call survives what the real services do: 429 bursts, a database outage, replayed callbacks,
+and a retry that continues the transcript (CallHost + emulators, in-memory store)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from engine.domain import SessionStatus, Speaker
+from engine.session.call import CallRequest
+from engine.session.store import TranscriptLine
+from engine.telephony.twiml import status_url
+from tests.integration.session.conftest import RigFactory
+
+PHONE = "+46701749121"
+ANSWERS = ["Frukten var fin.", "Kaffet var gott.", "Kassan gick fort."]
+
+
+def _scenario(**fields: object) -> dict[str, object]:
+    return {"name": "d", "phone": PHONE, "answers": ANSWERS, **fields}
+
+
+def _assert_orders(lines: list[TranscriptLine], start: int = 1) -> None:
+    orders = [line.message_order for line in lines]
+    assert orders == list(range(start, start + len(orders))), orders
+
+
+async def test_429_burst_is_retried_within_the_attempt_and_dials_once(
+    rig: RigFactory, no_leaks: None
+) -> None:
+    r = await rig(scenarios=[_scenario()])
+    r.twilio.faults.rest_429_burst = 2
+    r.twilio.faults.retry_after_s = 0
+    outcome = await r.call("sess-429", PHONE)
+    assert outcome.status is SessionStatus.COMPLETED, outcome
+    assert len(r.twilio.calls_to(PHONE)) == 1
+    assert r.store.fields["sess-429"]["twilio_call_sid"] == r.twilio.calls_to(PHONE)[0].sid
+
+
+async def test_status_writes_are_held_through_a_storage_outage(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario()])
+    await r.host.start_call(CallRequest("sess-outage", "grocery-solna", PHONE))
+    async with asyncio.timeout(20):
+        while r.store.status.get("sess-outage") != "in_progress":  # noqa: ASYNC110 - a store with no events
+            await asyncio.sleep(0.05)
+    r.store.fail_writes = True  # the database goes away mid-call, through the hang-up
+
+    async def restore() -> None:
+        await asyncio.sleep(4.0)
+        r.store.fail_writes = False
+
+    restorer = asyncio.create_task(restore())
+    outcome = await r.outcome()
+    await restorer
+    assert outcome.status is SessionStatus.COMPLETED, outcome
+    assert r.store.status["sess-outage"] == "completed", "the held writes landed once storage returned"
+    phases = [new for _, new in r.store.events["sess-outage"]]
+    assert phases[-1] == "completed", phases  # the phase-only "closing" was skipped, not blocking
+    lines = r.store.lines("sess-outage")
+    said = [line.content for line in lines if line.speaker is Speaker.CUSTOMER]
+    assert len(said) >= 2 and len(lines) >= 5, [line.speaker for line in lines]
+    _assert_orders(lines)  # every line released during the outage stored, once, in order
+
+
+async def test_a_callback_replayed_from_an_earlier_attempt_is_ignored(
+    rig: RigFactory, no_leaks: None
+) -> None:
+    r = await rig(scenarios=[_scenario(reply_delay_ms=2000)])
+    host = r.host
+    await host.start_call(CallRequest("sess-replay", "grocery-solna", PHONE, attempt=2))
+    validator = RequestValidator(r.twilio.auth_token)
+    url = (
+        status_url(host.public_url, "sess-replay")
+        + "?attempt=1&CallSid=CAold&CallStatus=completed&SequenceNumber=9"
+    )
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            url, headers={"X-Twilio-Signature": validator.compute_signature(url, {})}
+        ) as resp:
+            assert resp.status == 204
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.COMPLETED, "attempt 1's 'completed' did not end attempt 2"
+
+
+async def test_a_retry_continues_the_transcript_order(rig: RigFactory, no_leaks: None) -> None:
+    r = await rig(scenarios=[_scenario()])
+    earlier = [
+        TranscriptLine(Speaker.AI, 1, "Hej från första försöket", 0, "question"),  # type: ignore[arg-type]
+        TranscriptLine(Speaker.CUSTOMER, 2, "Hallå?", 900, "response"),  # type: ignore[arg-type]
+    ]
+    await r.store.add_transcript_lines("sess-retry", earlier)
+    outcome = await r.call("sess-retry", PHONE, attempt=2)
+    assert outcome.status is SessionStatus.COMPLETED, outcome
+    lines = r.store.lines("sess-retry")
+    assert [line.content for line in lines[:2]] == ["Hej från första försöket", "Hallå?"]
+    _assert_orders(lines)
+    assert len(lines) > 3, "the second attempt's lines follow the first's"
