@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from engine.domain import SessionStatus, Speaker
 from engine.session.call import CallRequest
 from engine.session.store import TranscriptLine
+from engine.telephony.attempt_token import AttemptTokens
 from engine.telephony.twiml import status_url
 from tests.integration.session.conftest import RigFactory
 
@@ -71,17 +72,22 @@ async def test_a_callback_replayed_from_an_earlier_attempt_is_ignored(
     host = r.host
     await host.start_call(CallRequest("sess-replay", "grocery-solna", PHONE, attempt=2))
     validator = RequestValidator(r.twilio.auth_token)
-    url = (
-        status_url(host.public_url, "sess-replay")
-        + "?attempt=1&CallSid=CAold&CallStatus=completed&SequenceNumber=9"
+    # attempt 1's "completed", correctly signed, with attempt 1's own token
+    url = status_url(
+        host.public_url, "sess-replay", AttemptTokens(r.twilio.auth_token).issue("sess-replay", 1)
     )
-    async with aiohttp.ClientSession() as http:
-        async with http.get(
-            url, headers={"X-Twilio-Signature": validator.compute_signature(url, {})}
-        ) as resp:
-            assert resp.status == 204
+    form = {"CallSid": "CA" + "0" * 32, "CallStatus": "completed", "SequenceNumber": "9"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            url, data=form, headers={"X-Twilio-Signature": validator.compute_signature(url, form)}
+        ) as resp,
+    ):
+        assert resp.status == 403
+    assert host.rejected["replayed_attempt"] == 1
     outcome = await r.outcome()
     assert outcome.status is SessionStatus.COMPLETED, "attempt 1's 'completed' did not end attempt 2"
+    assert r.store.status["sess-replay"] == "completed"
 
 
 async def test_a_retry_continues_the_transcript_order(rig: RigFactory, no_leaks: None) -> None:
