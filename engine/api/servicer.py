@@ -47,10 +47,6 @@ def principal_of(caller: Caller) -> Principal:
     return Principal(caller.user_id, caller.role, caller.store_ids)
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
     """callengine.v1.CallEngine over the storage repositories and the Dispatcher port.
 
@@ -66,7 +62,7 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
         reports: ReportPort,
         *,
         watch_poll_seconds: float = 0.25,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] | None = None,
         dispatch: DispatchSettings | None = None,
     ) -> None:
         self.db = db
@@ -82,7 +78,8 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
         self.caller_streams = CallerLimiter(api.max_watch_streams_per_caller, "watch streams")
         self.stream_max_seconds = api.watch_max_seconds
         self.watch_poll_seconds = watch_poll_seconds
-        self.clock = clock
+        # The engine's clock (the database's) unless a test passes its own.
+        self.clock = clock or db.clock.now
         self._notices: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ calls

@@ -65,7 +65,7 @@ class PostgresSessionStore:
                     sid,
                     old.status,
                     new.status,
-                    now=dt.datetime.now(dt.UTC),
+                    now=self._db.clock.now(),
                     detail=f"{old.phase.value}->{new.phase.value}",
                     **values,
                 )
@@ -103,10 +103,10 @@ class PostgresSessionStore:
 
     async def record_call_sid(self, session_id: str, call_sid: str) -> None:
         async with self._db.transaction(self._principal) as tx:
-            await tx.sessions.set_call_sid(_uuid(session_id), call_sid, dt.datetime.now(dt.UTC))
+            await tx.sessions.set_call_sid(_uuid(session_id), call_sid, self._db.clock.now())
 
     async def give_back(self, session_id: str, old: CallState, reason: str, retry_in_s: float) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self._db.clock.now()
         async with self._db.transaction(self._principal) as tx:
             await tx.sessions.give_back(
                 _uuid(session_id), reason, now + dt.timedelta(seconds=retry_in_s), now, host_id=self._host_id

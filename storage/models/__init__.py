@@ -2,6 +2,7 @@
 
 from storage.models.base import Base
 from storage.models.engine import AuditLog, CallSessionEvent, Job, PhoneOptOut
+from storage.models.events import OutgoingEvent
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
 from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
@@ -27,6 +28,7 @@ __all__ = [
     "FeedbackCallSession",
     "FraudDetectionResult",
     "Job",
+    "OutgoingEvent",
     "PhoneOptOut",
     "QualityAssessment",
     "RewardLedgerEntry",
