@@ -191,7 +191,9 @@ class EventRpcs:
             current = await tx.events.delivery(request.delivery_id)  # NOT_FOUND for anything else
             if current.state != "dead" or not await tx.jobs.requeue(current.job_id, self.clock()):
                 raise ConflictError(f"delivery {request.delivery_id} is {current.state}, not dead")
-            tx.audit("retry", "jobs", str(current.job_id), f"webhook {current.endpoint}: {request.note}"[:200])
+            tx.audit(
+                "retry", "jobs", str(current.job_id), f"webhook {current.endpoint}: {request.note}"[:200]
+            )
             retried = await tx.events.delivery(request.delivery_id)
         log.info("webhook delivery %d requeued endpoint=%s", retried.job_id, retried.endpoint)
         return delivery_message(retried)
