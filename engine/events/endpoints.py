@@ -83,9 +83,11 @@ def parse_endpoints(endpoints: Sequence[str], secrets: object) -> dict[str, Endp
     keys: dict[str, list[bytes]] = {}
     secret_items = [p for p in str(raw_secrets).split(",") if p.strip()]
     for name, value in _pairs(secret_items, _SECRETS):
-        if name not in urls:
-            raise ConfigError(f"{_SECRETS}: a secret names endpoint {name}, which is not configured")
-        keys.setdefault(name, []).append(decode_secret(value, name))
+        key = decode_secret(value, name)  # every secret well-formed, used or not
+        # A secret of an endpoint not listed here is ignored: secrets are looked up on each node
+        # (a mounted secret may serve several deployments), the endpoint list travels with the engine.
+        if name in urls:
+            keys.setdefault(name, []).append(key)
     missing = sorted(set(urls) - set(keys))
     if missing:
         raise ConfigError(f"{_SECRETS}: endpoint {missing[0]} has no signing secret")
