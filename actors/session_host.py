@@ -171,7 +171,16 @@ async def default_call_host(
             record = await tx.sessions.get(sid)
             return await tx.sessions.get_phone(sid), str(record.store_id)
 
-    host = CallHost(settings, store, on_outcome=on_outcome, collect_outcomes=False, clock=db.clock)
+    # {node_ip} in the public URL: Ray's address of this node when the host binds a wildcard.
+    host = CallHost(
+        settings,
+        store,
+        on_outcome=on_outcome,
+        collect_outcomes=False,
+        clock=db.clock,
+        host_id=host_id,
+        node_ip=ray.util.get_node_ip_address(),
+    )
     return host, lookup
 
 

@@ -213,7 +213,16 @@ class OpenAISettings(_NamesSecrets):
         "Unset → the default OpenAI endpoint.",
     )
     realtime_model: str = setting(
-        "gpt-4o-mini-realtime-preview", env="OPENAI_REALTIME_MODEL", doc="Model of the spoken interview."
+        "gpt-realtime-2.1-mini",
+        env="OPENAI_REALTIME_MODEL",
+        doc="Model of the spoken interview: a current Realtime model with tool use (a host warns at start "
+        "when the installed openai SDK lists the configured one as deprecated).",
+    )
+    transcription_model: str = setting(
+        "gpt-transcribe",
+        env="OPENAI_TRANSCRIPTION_MODEL",
+        doc="Transcribes the customer's turns; languages/keywords hints and detected languages need "
+        "gpt-transcribe.",
     )
     chat_model: str = setting("gpt-4o-mini", env="OPENAI_CHAT_MODEL", doc="Model of the post-call analysis.")
     voice: str = setting("alloy", env="OPENAI_VOICE", doc="Realtime voice.")
@@ -240,6 +249,12 @@ class SessionSettings(_NamesSecrets):
     opt_out_dtmf: str = setting(
         "9", env="CALLENGINE_OPT_OUT_DTMF", doc="Keypad digit that opts the customer out."
     )
+    closing_silence_seconds: float = setting(
+        4.0,
+        env="CALLENGINE_CLOSING_SILENCE_SECONDS",
+        doc="When every question is answered and the AI's last turn has been heard, this much silence "
+        "ends the call completed (for a model that never calls end_call).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,10 +270,17 @@ class HostSettings(_NamesSecrets):
         "127.0.0.1", env="CALLENGINE_BIND_HOST", doc="Address the media/status server listens on."
     )
     port: int = setting(0, env="CALLENGINE_HOST_PORT", doc="Media/status port; 0 picks a free port per host.")
+    port_range: str = setting(
+        "",
+        env="CALLENGINE_HOST_PORT_RANGE",
+        doc="first-last (e.g. 20000-20003): each host binds the first free port in it, so a proxy "
+        "can allow-list the range; replaces CALLENGINE_HOST_PORT.",
+    )
     public_url_template: str = setting(
-        "ws://{host}:{port}",
+        "ws://{node_ip}:{port}",
         env="CALLENGINE_PUBLIC_URL_TEMPLATE",
-        doc="How Twilio reaches a host; {host} and {port} are filled in.",
+        doc="How Twilio reaches a host: {node_ip} (its node's address), {port} (its port), {host_id} "
+        "(its id); e.g. wss://calls.example.com/{node_ip}/{port} behind deploy/nginx.",
     )
     drain_seconds: float = setting(
         60.0, env="CALLENGINE_DRAIN_SECONDS", doc="How long a draining host lets its calls finish."
@@ -503,7 +525,16 @@ class Settings:
             for f in dataclasses.fields(HostSettings)
             if _ENV_NAMES[("host", f.name)] in env
         }
-        return dataclasses.replace(self, host=dataclasses.replace(self.host, **changed)) if changed else self
+        if not changed:
+            return self
+        # This node's own choice of port (a fixed one or a range) replaces the other kind.
+        if "port" in changed and "port_range" not in changed:
+            changed["port_range"] = ""
+        elif "port_range" in changed and "port" not in changed:
+            changed["port"] = 0
+        host = dataclasses.replace(self.host, **changed)
+        validate_host(host)
+        return dataclasses.replace(self, host=host)
 
     @property
     def purely_local(self) -> bool:
@@ -632,6 +663,10 @@ def _validate(s: Settings) -> None:
     _validate_twilio_location(s.twilio)
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
+    if s.session.closing_silence_seconds <= 0:
+        raise ConfigError("CALLENGINE_CLOSING_SILENCE_SECONDS: must be > 0")
+    if len(s.session.opt_out_dtmf) != 1 or s.session.opt_out_dtmf not in "0123456789*#":
+        raise ConfigError("CALLENGINE_OPT_OUT_DTMF: must be one keypad key (0-9, * or #)")
     if s.dispatch.job_lease_seconds < 1:
         raise ConfigError("CALLENGINE_JOB_LEASE_SECONDS: must be >= 1")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:
@@ -639,6 +674,7 @@ def _validate(s: Settings) -> None:
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
     _validate_security(s)
+    validate_host(s.host)
     _validate_events(s)
     if s.clock_offset_file and not s.purely_local:
         raise ConfigError(
@@ -662,6 +698,31 @@ def _validate_events(s: Settings) -> None:
         raise ConfigError("CALLENGINE_EVENT_RETENTION_DAYS: must be > 0")
 
 
+def validate_host(h: HostSettings) -> None:
+    """The host section on its own (a node's own values are checked again after merging)."""
+    from engine.telephony import public_url
+
+    if h.max_connections < 1 or h.handshake_timeout_seconds <= 0:
+        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
+    if h.port_range:
+        host_ports(h)  # refuses a malformed range
+        if h.port:
+            raise ConfigError("CALLENGINE_HOST_PORT and CALLENGINE_HOST_PORT_RANGE: set one, not both")
+    public_url.check(h.public_url_template)
+
+
+def host_ports(h: HostSettings) -> range | None:
+    """The ports a host may bind: CALLENGINE_HOST_PORT_RANGE as a range, or None (use ``port``)."""
+    if not h.port_range:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,5})\s*-\s*(\d{1,5})\s*", h.port_range)
+    if not m or not 0 < int(m.group(1)) <= int(m.group(2)) < 65536:
+        raise ConfigError(
+            f"CALLENGINE_HOST_PORT_RANGE: {h.port_range!r} is not first-last within 1..65535 (e.g. 20000-20003)"
+        )
+    return range(int(m.group(1)), int(m.group(2)) + 1)
+
+
 def _validate_security(s: Settings) -> None:
     for code in s.dispatch.allowed_country_codes:
         if not _COUNTRY_CODE_RE.fullmatch(code):
@@ -676,8 +737,6 @@ def _validate_security(s: Settings) -> None:
         raise ConfigError("CALLENGINE_GRPC_TLS_CLIENT_CA: needs CALLENGINE_GRPC_TLS_CERT/KEY too")
     if s.api.max_watch_streams_per_caller < 1 or s.api.watch_max_seconds <= 0:
         raise ConfigError("CALLENGINE_GRPC_MAX_WATCH_STREAMS_PER_CALLER / _WATCH_MAX_SECONDS: must be > 0")
-    if s.host.max_connections < 1 or s.host.handshake_timeout_seconds <= 0:
-        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
     if s.database.app_url and not s.database.app_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("DATABASE_APP_URL: must be a postgresql:// URL")
 

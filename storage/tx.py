@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from storage.repositories.contexts import BusinessContextRepository
     from storage.repositories.events import EventRepository
     from storage.repositories.fraud import FraudRepository
+    from storage.repositories.interviews import InterviewRepository
     from storage.repositories.jobs import JobRepository
     from storage.repositories.metrics import CallMetricsRepository
     from storage.repositories.optouts import OptOutRepository
@@ -143,6 +144,12 @@ class Tx:
         from storage.repositories.reports import WeeklyReportRepository
 
         return WeeklyReportRepository(self)
+
+    @cached_property
+    def interviews(self) -> InterviewRepository:
+        from storage.repositories.interviews import InterviewRepository
+
+        return InterviewRepository(self)
 
     @cached_property
     def opt_outs(self) -> OptOutRepository:

@@ -1,6 +1,6 @@
 """events: the outbox. Emitted in the transaction of a change; read as an ordered feed; purged.
 
-- :meth:`EventRepository.emit` calls ``emit_event()`` (migration ``0007_events``): the
+- :meth:`EventRepository.emit` calls ``emit_event()`` (migration ``0008_events``): the
   event and one ``events.webhook`` job per configured endpoint (``tx.sinks``) are
   written in the caller's transaction, so they exist exactly when the change does.
 - :meth:`feed` reads events after a :class:`~engine.events.types.Cursor` in

@@ -18,6 +18,7 @@ import collections
 import datetime as dt
 import logging
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -28,7 +29,7 @@ from aiohttp import web
 from engine.emulators.scenarios import ScenarioSet, default_scenarios
 from engine.emulators.twilio.calllog import CallRecord
 from engine.emulators.twilio.options import TwilioEmulatorOptions, TwilioFaults
-from engine.emulators.twilio.progress import CallRunner, RunnerContext
+from engine.emulators.twilio.progress import CallParams, CallRunner, RunnerContext
 from engine.emulators.twilio.rest import API_VERSION, TwilioApiError, call_json, parse_create, parse_update
 from engine.emulators.twilio.twiml import Verb, parse_twiml
 from engine.errors import ValidationError
@@ -37,6 +38,15 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STOP_TIMEOUT_S = 5.0
+
+
+def _trust(ca_file: str | None) -> ssl.SSLContext | None:
+    """The system's authorities plus ``ca_file``'s; None (aiohttp's and websockets' default) without one."""
+    if not ca_file:
+        return None
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 class TwilioEmulator:
@@ -53,6 +63,7 @@ class TwilioEmulator:
         self._recent_creates: collections.deque[float] = collections.deque()
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
         self._port = 0
         self._new_call = asyncio.Condition()
 
@@ -67,7 +78,11 @@ class TwilioEmulator:
         app.router.add_post(f"{base}/Calls/{{sid}}.json", self._update)
         app.router.add_delete(f"{base}/Calls/{{sid}}.json", self._delete)
         app.router.add_get("/", self._health)
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self._tls = _trust(self.options.ca_file)
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=15),
+            connector=aiohttp.TCPConnector(ssl=self._tls if self._tls is not None else True),
+        )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
@@ -143,6 +158,48 @@ class TwilioEmulator:
 
     def calls_to(self, phone: str) -> list[CallRecord]:
         return [c for c in self.calls if c.to == phone]
+
+    async def place_inbound_call(
+        self, *, from_: str, to: str, voice_url: str, method: str = "POST"
+    ) -> CallRecord:
+        """The customer ``from_`` rings our number ``to`` (its voice URL configured as ``voice_url``).
+
+        The call runs as Twilio runs one: the voice URL is fetched (signed, ``Direction=inbound``) and
+        its TwiML played to the scenario's customer for ``from_`` (``<Say>``, ``<Gather>`` answered with
+        the scenario's ``call_back_dtmf``, ``<Connect><Stream>`` to the app).
+        """
+        assert self._http is not None
+        scenario = self.scenarios.for_phone(from_)
+        record = CallRecord(
+            sid="CA" + secrets.token_hex(16),
+            to=to,
+            from_=from_,
+            created_at=dt.datetime.now(dt.UTC),
+            scenario=scenario.name if scenario else None,
+            attempt=0,
+            direction="inbound",
+        )
+        record.add_status("queued")
+        params = CallParams(to=to, from_=from_, url=voice_url, method=method.upper(), inbound=True)
+        ctx = RunnerContext(
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,
+            speed=self.options.speed,
+            faults=self.options.faults,
+            scenarios=self.scenarios,
+            http=self._http,
+            stream_open_timeout_s=self.options.stream_open_timeout_s,
+            record_pacing=self.options.record_pacing,
+        )
+        runner = CallRunner(record, params, scenario, ctx)
+        self._by_sid[record.sid] = runner
+        self.calls.append(record)
+        task = asyncio.create_task(runner.run(), name=f"twilio-inbound-{record.sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        async with self._new_call:
+            self._new_call.notify_all()
+        return record
 
     async def wait_for_calls(self, count: int, timeout_s: float) -> list[CallRecord]:
         """Wait until at least ``count`` calls have been created."""
@@ -246,6 +303,7 @@ class TwilioEmulator:
             http=self._http,
             stream_open_timeout_s=self.options.stream_open_timeout_s,
             record_pacing=self.options.record_pacing,
+            tls=self._tls,
         )
         runner = CallRunner(record, params, scenario, ctx)
         self._by_sid[record.sid] = runner

@@ -1,5 +1,5 @@
 """The engine's clock decides every stored time: a whole call's life — dispatch, status changes,
-transcript, metrics, opt-out, assessment, fraud checks and a review, the reward ledger and its
+transcript, metrics, opt-out, consent and interview progress, assessment, fraud checks and a review, the reward ledger and its
 payout, a weekly report, events, jobs and audit rows — run on a clock set years back leaves no
 timestamp in any table that a database default (``now()``) wrote."""
 
@@ -63,6 +63,19 @@ async def test_no_stored_time_comes_from_the_database(
     async with db.transaction(Principal.service()) as tx:
         await tx.metrics.add(sid, rec.CallMetrics(ConnectionQuality.GOOD))
         await tx.opt_outs.add_opt_out("+46701234567")
+        await tx.interviews.add_consent(
+            sid,
+            attempt=1,
+            text_version="v1",
+            answer="granted",
+            source="tool",
+            asked_at=None,
+            answered_at=None,
+        )
+        for source in ("inferred", "tool"):  # the tool's report replaces the inferred one (an update)
+            await tx.interviews.record_progress(
+                sid, question_id="q1", status="answered", source=source, attempt=1
+            )
         verification = uuid.uuid4()
         await tx.stores.upsert_verification(verification, store, "+46701234568", T0, 99, T0)
     dispatched = await db.dispatch(
@@ -99,6 +112,8 @@ async def test_no_stored_time_comes_from_the_database(
         "jobs.created_at",
         "jobs.run_at",
         "events.occurred_at",
+        "consent_records.recorded_at",
+        "interview_progress.updated_at",
     }
     assert expected <= set(stamps), sorted(expected - set(stamps))
     # a session expires 90 days after it was created: the only time meant to lie ahead

@@ -1,7 +1,7 @@
 """Events to backend services: the outbox table, emit_event(), audit rows stamped by the engine's clock
 
-Revision ID: 0007_events
-Revises: 0006_durability
+Revision ID: 0008_events
+Revises: 0007_interviews
 Create Date: 2026-12-06 10:00:00
 
 - ``events``: one row per thing that happened (call settled, assessment stored, fraud
@@ -27,8 +27,8 @@ from sqlalchemy.dialects import postgresql
 
 from storage.rls import APP_ROLE
 
-revision: str = "0007_events"
-down_revision: str | None = "0006_durability"
+revision: str = "0008_events"
+down_revision: str | None = "0007_interviews"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
