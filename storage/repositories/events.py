@@ -9,7 +9,7 @@
   skipped by a reader that moved past it. Row-level security limits a store owner to
   their stores.
 - :meth:`deliveries` is the dead-letter view (admin/service: the jobs joined with
-  their events); :meth:`purge` is retention.
+  their events). Retention (``storage.retention``) purges old events.
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ from sqlalchemy import (
     BigInteger,
     String,
     Text,
-    and_,
     bindparam,
     cast,
-    delete,
     func,
     literal,
     select,
@@ -203,15 +201,3 @@ class EventRepository(Repository):
         if row is None:
             raise NotFoundError(f"delivery {job_id} not found")
         return _delivery(row)
-
-    async def purge(self, before: dt.datetime, limit: int = 1000) -> int:
-        """Delete up to ``limit`` events that occurred before ``before`` (and their finished jobs)."""
-        ids = select(_C.id).where(_C.occurred_at < aware("before", before)).limit(limit)
-        gone = (await self.session.execute(delete(_T).where(_C.id.in_(ids)).returning(_C.id))).scalars().all()
-        if gone:
-            await self.session.execute(
-                delete(table_of(Job)).where(
-                    and_(_J.kind == WEBHOOK_KIND, _J.state == "done", _J.payload["event_id"].astext.in_(gone))
-                )
-            )
-        return len(gone)
