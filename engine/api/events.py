@@ -21,7 +21,7 @@ from engine.api.gate import server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.validation import Checker
 from engine.domain import Role
-from engine.errors import ConflictError
+from engine.errors import ConflictError, ValidationError
 from engine.events.feed import FeedSignal
 from engine.events.types import EVENT_TYPES, Cursor, Event
 from storage.database import Database
@@ -57,7 +57,7 @@ def parse_watch_events(req: pb.WatchEventsRequest) -> WatchEventsArgs:
     if start == "after_cursor":
         try:
             cursor = Cursor.decode(req.after_cursor, "after_cursor")
-        except Exception:
+        except ValidationError:
             c.fail("after_cursor", "is not a cursor returned by WatchEvents")
     if start == "after_event_id" and not 0 < len(req.after_event_id) <= 200:
         c.fail("after_event_id", "must be 1–200 characters")
