@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from engine.config import Settings
+from engine.config import SECRETS_DIR_ENV, Settings
 from engine.errors import CallEngineError
 from engine.logs import get_logger
 
@@ -282,6 +282,10 @@ def run_demo(options: DemoOptions) -> int:
     out_dir = options.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     local = not (os.environ.get("DATABASE_URL") or os.environ.get("RAY_ADDRESS"))
+    if local and os.environ.pop(SECRETS_DIR_ENV, ""):
+        # A secrets directory would win over the demo's own values (the emulators' credentials,
+        # its backend's signing secret): a local demo shares its secrets through a fresh one.
+        console.print(f"{SECRETS_DIR_ENV} ignored: the local demo uses its own secrets")
     history = options.history_weeks if local else 0
     if options.history_weeks and not local:
         console.print("earlier weeks need a purely local run (a shifted clock); showing this week only")
