@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from actors.pools import ASSESSOR, AnalysisActor
 from actors.session_host import SessionHostActor, TurnLatencies
@@ -16,6 +19,9 @@ from engine.config import Settings
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.dispatch.ports import CallStart, HostStatus, JobStats
 from engine.domain import FailureReason, SessionStatus
+from engine.events.delivery import DeliveryError, WebhookDelivery
+from engine.events.endpoints import Endpoint
+from engine.jobs.runner import Job
 from engine.session.metrics import CallMetrics
 from tests.unit.dispatch.fakes import FakeFleet, FakeHost, FakeQueue
 
@@ -163,11 +169,69 @@ def test_analysis_actor_counts_each_finished_job() -> None:
     assert recorder.values(m.POOL_IN_FLIGHT) == [(3, {"pool": ASSESSOR})] * 3
 
 
+class _StoredEvent:
+    id = "evt_1"
+    type = "call.completed"
+
+    def body(self) -> bytes:
+        return b'{"type": "call.completed"}'
+
+
+class _EventStore:
+    """Stands in for the database: the one event the job names."""
+
+    class _Tx:
+        class events:
+            @staticmethod
+            async def get(event_id: str) -> _StoredEvent:
+                return _StoredEvent()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, principal: object) -> AsyncIterator[_Tx]:
+        yield self._Tx()
+
+
+async def _deliveries(recorder: Recorder) -> None:
+    """One delivery to a receiver that answers 204, one to an endpoint nobody configured."""
+
+    async def receive(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    endpoint = Endpoint("crm", f"http://127.0.0.1:{port}/hook", (b"k" * 32,))
+    delivery = WebhookDelivery(_EventStore(), {"crm": endpoint}, metrics=recorder)
+    try:
+        await delivery.handle(Job(1, "events.webhook", {"endpoint": "crm", "event_id": "evt_1"}, 1, 5))
+        with pytest.raises(DeliveryError):
+            await delivery.handle(Job(2, "events.webhook", {"endpoint": "gone", "event_id": "evt_1"}, 1, 5))
+    finally:
+        await delivery.close()
+        await runner.cleanup()
+
+
+async def test_webhook_delivery_counts_outcomes_and_times_attempts() -> None:
+    recorder = Recorder()
+    await _deliveries(recorder)
+    assert [t for _, t in recorder.values(m.WEBHOOK_DELIVERIES)] == [
+        {"endpoint": "crm", "outcome": "delivered"},
+        {"endpoint": "gone", "outcome": "dead"},
+    ]
+    [(seconds, tags)] = recorder.values(m.WEBHOOK_SECONDS)  # only an attempt that reached out is timed
+    assert tags == {"endpoint": "crm"} and 0 <= seconds < 10
+
+
 async def test_every_spec_is_emitted() -> None:
     """A spec nobody emits is a dashboard panel that stays empty: each must come from somewhere."""
     emitted = (await _dispatcher_run()).names()
     recorder = Recorder()
     _analysis_actor(recorder)._finished("assess", "done", 0.2)
+    await _deliveries(recorder)
     emitted |= recorder.names()
     assert emitted == {s.name for s in m.ALL}
 
