@@ -38,6 +38,11 @@ START_CALL_TIMEOUT = 90.0
 opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
 
 
+def event_loop_name() -> str:
+    """``uvloop`` when Ray runs this async actor on uvloop (installed: a dependency), else ``asyncio``."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+
 def load_factory(path: str) -> Callable[..., Any]:
     module, _, attr = path.partition(":")
     try:
@@ -79,9 +84,15 @@ class SessionHostActor:
                 self._host, self._lookup = await factory(self.settings, self._record, host_id=self.host_id)
                 await self._host.start()
                 self._ready.set()
-                log.info("session host %s up at %s", self.host_id, self._host.public_url)
+                log.info(
+                    "session host %s up at %s (event loop: %s)",
+                    self.host_id,
+                    self._host.public_url,
+                    event_loop_name(),
+                )
         return {
             "host_id": self.host_id,
+            "event_loop": event_loop_name(),
             "public_url": self._host.public_url,
             "capacity": self._host.capacity,
             "pid": os.getpid(),

@@ -294,7 +294,7 @@ class CallHost:
             heartbeat=None,  # Twilio keeps the stream alive; pings would only add traffic
         )
         await ws.prepare(request)
-        socket = AiohttpMediaSocket(ws)
+        socket = AiohttpMediaSocket(ws, request.transport)  # type: ignore[arg-type]
         start: media.Start | None = None
         try:
             async with asyncio.timeout(self.settings.host.handshake_timeout_seconds):
