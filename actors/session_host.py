@@ -182,7 +182,8 @@ async def default_call_host(
             record = await tx.sessions.get(sid)
             return await tx.sessions.get_phone(sid), str(record.store_id)
 
-    return CallHost(settings, store, on_outcome=on_outcome, collect_outcomes=False), lookup
+    host = CallHost(settings, store, on_outcome=on_outcome, collect_outcomes=False, host_id=host_id)
+    return host, lookup
 
 
 class RayHostClient:

@@ -213,7 +213,16 @@ class OpenAISettings(_NamesSecrets):
         "Unset → the default OpenAI endpoint.",
     )
     realtime_model: str = setting(
-        "gpt-4o-mini-realtime-preview", env="OPENAI_REALTIME_MODEL", doc="Model of the spoken interview."
+        "gpt-realtime-2.1-mini",
+        env="OPENAI_REALTIME_MODEL",
+        doc="Model of the spoken interview: a current Realtime model with tool use (a host warns at start "
+        "when the installed openai SDK lists the configured one as deprecated).",
+    )
+    transcription_model: str = setting(
+        "gpt-transcribe",
+        env="OPENAI_TRANSCRIPTION_MODEL",
+        doc="Transcribes the customer's turns; languages/keywords hints and detected languages need "
+        "gpt-transcribe.",
     )
     chat_model: str = setting("gpt-4o-mini", env="OPENAI_CHAT_MODEL", doc="Model of the post-call analysis.")
     voice: str = setting("alloy", env="OPENAI_VOICE", doc="Realtime voice.")
@@ -239,6 +248,12 @@ class SessionSettings(_NamesSecrets):
     )
     opt_out_dtmf: str = setting(
         "9", env="CALLENGINE_OPT_OUT_DTMF", doc="Keypad digit that opts the customer out."
+    )
+    closing_silence_seconds: float = setting(
+        4.0,
+        env="CALLENGINE_CLOSING_SILENCE_SECONDS",
+        doc="When every question is answered and the AI's last turn has been heard, this much silence "
+        "ends the call completed (for a model that never calls end_call).",
     )
 
 
@@ -580,6 +595,10 @@ def _validate(s: Settings) -> None:
     _validate_twilio_location(s.twilio)
     if s.session.max_call_seconds <= 0:
         raise ConfigError("CALLENGINE_MAX_CALL_SECONDS: must be > 0")
+    if s.session.closing_silence_seconds <= 0:
+        raise ConfigError("CALLENGINE_CLOSING_SILENCE_SECONDS: must be > 0")
+    if len(s.session.opt_out_dtmf) != 1 or s.session.opt_out_dtmf not in "0123456789*#":
+        raise ConfigError("CALLENGINE_OPT_OUT_DTMF: must be one keypad key (0-9, * or #)")
     if s.dispatch.job_lease_seconds < 1:
         raise ConfigError("CALLENGINE_JOB_LEASE_SECONDS: must be >= 1")
     if not 0 <= s.api.port < 65536 or not 0 <= s.host.port < 65536:

@@ -79,6 +79,14 @@ class FailureReason(enum.StrEnum):
     REALTIME_LOST = "realtime_lost"
     INTERNAL = "internal_error"
     MAX_RETRIES = "max_retries_exceeded"
+    DECLINED = "declined"
+    """The customer refused consent after the AI disclosure (``end_call(declined)``)."""
+    WRONG_PERSON = "wrong_person"
+    """Someone other than the customer answered (``end_call(wrong_person)``)."""
+    CALLBACK_REQUESTED = "callback_requested"
+    """The customer asked to be called at another time (``end_call(callback_requested)``): retried."""
+    LANGUAGE_BARRIER = "language_barrier"
+    """The customer speaks neither Swedish nor English (``end_call(language_barrier)``)."""
     REALTIME_UNAVAILABLE = "realtime_unavailable"
     """Not dialled: the Realtime API failed before the phone rang; the session waits in the queue."""
     TWILIO_UNAVAILABLE = "twilio_unavailable"
@@ -96,6 +104,7 @@ _RETRYABLE = frozenset(
         FailureReason.CALL_FAILED,
         FailureReason.VOICEMAIL,
         FailureReason.HOST_LOST,
+        FailureReason.CALLBACK_REQUESTED,
     }
 )
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from storage.repositories.assessments import AssessmentRepository
     from storage.repositories.contexts import BusinessContextRepository
     from storage.repositories.fraud import FraudRepository
+    from storage.repositories.interviews import InterviewRepository
     from storage.repositories.jobs import JobRepository
     from storage.repositories.metrics import CallMetricsRepository
     from storage.repositories.optouts import OptOutRepository
@@ -113,6 +114,12 @@ class Tx:
         from storage.repositories.reports import WeeklyReportRepository
 
         return WeeklyReportRepository(self)
+
+    @cached_property
+    def interviews(self) -> InterviewRepository:
+        from storage.repositories.interviews import InterviewRepository
+
+        return InterviewRepository(self)
 
     @cached_property
     def opt_outs(self) -> OptOutRepository:

@@ -29,16 +29,26 @@ import websockets
 
 from engine.emulators.speech import FRAME_BYTES, SILENCE_BYTE, encode_speech
 
-SCRIPT = """Du är en intervjuare.
-### SAMTALSMANUS
-HÄLSNING: Hej! Jag ringer från Ica Kvantum Solna om ditt köp i dag.
-SAMTYCKE: Är det okej att jag ställer några korta frågor?
-FRÅGA 1: Hur upplevde du frukt- och gröntavdelningen?
-FRÅGA 2: Vad tyckte du om vår kampanj på kaffe?
-FRÅGA 3: Var det något som kunde ha varit bättre vid kassan?
-AVSLUTNING: Tack för dina svar! Hej då!
-### SLUT
-"""
+
+def _instructions() -> str:
+    """Instructions as the engine renders them (the emulated model pursues their goals)."""
+    from engine.session.conversation import BusinessContext, QuestionConfig, build_script
+    from engine.session.prompt import render_instructions
+
+    ctx = BusinessContext(
+        store_name="Ica Kvantum Solna",
+        departments=["frukt och grönt", "kassan"],
+        campaigns=["kaffe"],
+        questions=[
+            QuestionConfig("Hur upplevde du frukt- och gröntavdelningen?", id="q1"),
+            QuestionConfig("Vad tyckte du om vår kampanj på kaffe?", id="q2"),
+            QuestionConfig("Var det något som kunde ha varit bättre vid kassan?", id="q3"),
+        ],
+    )
+    return render_instructions(build_script(ctx, "bench"), ctx)
+
+
+SCRIPT = _instructions()
 ANSWER = "Det var bra, frukten var fräsch."
 _SILENCE_FRAME = base64.b64encode(bytes([SILENCE_BYTE]) * FRAME_BYTES).decode()
 _CHUNK_MS = 100

@@ -85,6 +85,9 @@ def expected_outcome(scenario: Scenario, max_attempts: int) -> Expected:
     if answered is None:
         reason = _FAILURE_BY_OUTCOME[outcomes[-1]]
         return Expected(SessionStatus.FAILED, reason.value, retries_exhausted=reason.retryable)
+    if scenario.expect is not None:
+        status, _, failure = scenario.expect.partition("/")
+        return Expected(SessionStatus(status), failure or None)
     turns = [scenario.consent, *scenario.answers]
     spoken = " ".join(_says(t).lower() for t in turns)
     dtmf = any(isinstance(t, Turn) and t.dtmf for t in turns)

@@ -115,7 +115,11 @@ def demo_env(base: dict[str, str], emulator: dict[str, str], options: DemoOption
     env.setdefault(
         "CALLENGINE_SILENCE_HANGUP_SECONDS", f"{defaults.session.silence_hangup_seconds / speed:.3f}"
     )
-    env.setdefault("CALLENGINE_MAX_CALL_SECONDS", f"{defaults.session.max_call_seconds / speed:.3f}")
+    # Not the maximum call length: Twilio's TimeLimit (max_call_seconds + 60) counts emulated seconds,
+    # so compressing it would cut a slow customer's interview short. The emulator's limit applies.
+    env.setdefault(
+        "CALLENGINE_CLOSING_SILENCE_SECONDS", f"{defaults.session.closing_silence_seconds / speed:.3f}"
+    )
     # Retries in seconds, not hours, so "no answer, then answered on retry" fits in the demo.
     env.setdefault("CALLENGINE_RETRY_BACKOFF", "2,3,4")
     # The demo runs at any hour; real deployments keep call windows on.

@@ -13,7 +13,8 @@ from typing import Any
 
 _DESCRIPTION = """\
 Run the offline Twilio (REST, status callbacks, Media Streams with simulated customers) and
-OpenAI (Realtime WebSocket, chat completions) emulators on 127.0.0.1. Prints the settings
+OpenAI (Realtime WebSocket with a paraphrasing, tool-calling model, chat completions) emulators
+on 127.0.0.1. A scenario file's [realtime] table sets how the emulated model behaves. Prints the settings
 to export (e.g. `eval "$(callengine emulate | head -5 | sed 's/^/export /')"` in another shell),
 then serves until interrupted."""
 
@@ -71,7 +72,9 @@ async def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from engine.emulators.openai import OpenAIEmulator, OpenAIEmulatorOptions
+    import msgspec
+
+    from engine.emulators.openai import ModelBehaviour, OpenAIEmulator, OpenAIEmulatorOptions
     from engine.emulators.scenarios import default_scenarios, load_scenarios
     from engine.emulators.twilio import TwilioEmulator, TwilioEmulatorOptions
     from engine.errors import ValidationError
@@ -90,7 +93,10 @@ async def _serve(args: argparse.Namespace) -> int:
             calls_per_second=args.calls_per_second,
         )
     )
-    openai = OpenAIEmulator(OpenAIEmulatorOptions(host=args.host, port=args.openai_port, speed=args.speed))
+    model = ModelBehaviour(**msgspec.structs.asdict(scenarios.realtime))
+    openai = OpenAIEmulator(
+        OpenAIEmulatorOptions(host=args.host, port=args.openai_port, speed=args.speed, behaviour=model)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -107,11 +107,32 @@ class ItemInfo(msgspec.Struct, frozen=True):
     id: str | None = None
     role: str | None = None
     type: str | None = None
+    name: str | None = None
+    """Function-call items: the tool's name, its ``call_id`` and the JSON ``arguments``."""
+    call_id: str | None = None
+    arguments: str | None = None
 
 
 class OutputItemAdded(msgspec.Struct, frozen=True, tag_field="type", tag="response.output_item.added"):
     response_id: str = ""
     item: ItemInfo = ItemInfo()
+
+
+class OutputItemDone(msgspec.Struct, frozen=True, tag_field="type", tag="response.output_item.done"):
+    response_id: str = ""
+    item: ItemInfo = ItemInfo()
+
+
+class FunctionCallArgumentsDone(
+    msgspec.Struct, frozen=True, tag_field="type", tag="response.function_call_arguments.done"
+):
+    """A tool call, complete (also sent for an interrupted response: the arguments may be cut)."""
+
+    response_id: str = ""
+    item_id: str = ""
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
 
 
 class AudioDelta(msgspec.Struct, frozen=True, tag_field="type", tag="response.output_audio.delta"):
@@ -165,6 +186,8 @@ ServerEvent = (
     | ResponseCreated
     | ResponseDone
     | OutputItemAdded
+    | OutputItemDone
+    | FunctionCallArgumentsDone
     | AudioDelta
     | AudioDone
     | AudioTranscriptDone
@@ -208,7 +231,27 @@ def append_audio(payload_b64: str) -> str:
     return '{"type":"input_audio_buffer.append","audio":"' + payload_b64 + '"}'
 
 
-def session_update(*, instructions: str, voice: str, vad: dict[str, Any] | None = None) -> str:
+TRANSCRIPTION_LOGPROBS = "item.input_audio_transcription.logprobs"
+
+
+def transcription_config(
+    model: str, languages: list[str] | tuple[str, ...], keywords: list[str] | None = None
+) -> dict[str, Any]:
+    """``audio.input.transcription``: the languages to expect and the store's own words."""
+    config: dict[str, Any] = {"model": model, "languages": list(languages)}
+    if keywords:
+        config["keywords"] = list(keywords)
+    return config
+
+
+def session_update(
+    *,
+    instructions: str,
+    voice: str,
+    vad: dict[str, Any] | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    transcription: dict[str, Any] | None = None,
+) -> str:
     turn_detection: dict[str, Any] = {
         "type": "server_vad",
         "threshold": 0.5,
@@ -219,22 +262,33 @@ def session_update(*, instructions: str, voice: str, vad: dict[str, Any] | None 
     }
     if vad:
         turn_detection.update(vad)
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "instructions": instructions,
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcmu"},
+                "turn_detection": turn_detection,
+                "transcription": transcription or transcription_config("gpt-transcribe", ["sv", "en"]),
+            },
+            "output": {"format": {"type": "audio/pcmu"}, "voice": voice},
+        },
+        # logprobs make the customer lines' confidence_score meaningful
+        "include": [TRANSCRIPTION_LOGPROBS],
+    }
+    if tools:
+        session["tools"] = tools
+        session["tool_choice"] = "auto"
+    return _encode({"type": "session.update", "session": session})
+
+
+def function_output(call_id: str, output: str) -> str:
+    """The answer to one tool call (the model waits for it)."""
     return _encode(
         {
-            "type": "session.update",
-            "session": {
-                "type": "realtime",
-                "instructions": instructions,
-                "output_modalities": ["audio"],
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcmu"},
-                        "turn_detection": turn_detection,
-                        "transcription": {"model": "gpt-4o-mini-transcribe", "language": "sv"},
-                    },
-                    "output": {"format": {"type": "audio/pcmu"}, "voice": voice},
-                },
-            },
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": call_id, "output": output},
         }
     )
 
@@ -244,11 +298,6 @@ def response_create(instructions: str | None = None) -> str:
     if instructions is not None:
         event["response"] = {"instructions": instructions}
     return _encode(event)
-
-
-def say(text: str) -> str:
-    """Make the AI say exactly ``text`` (docs/instruction-format.md, rule 4)."""
-    return response_create("SÄG: " + text)
 
 
 def commit() -> str:

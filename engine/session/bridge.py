@@ -32,7 +32,7 @@ from engine.realtime import events as rt
 from engine.realtime.connection import RealtimeConnector, RealtimeSocket
 from engine.realtime.fastws import FastSocket
 from engine.session.bridge_events import RealtimeHandler
-from engine.session.conversation import Script
+from engine.session.control import Effect, InterviewControl
 from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.playback import Playback
@@ -46,7 +46,7 @@ RESTORE_SECONDS = 2.0
 TO_TWILIO_MAX = 2000
 TO_REALTIME_MAX = 250
 CLOSING_GRACE_SECONDS = 20.0
-"""After a goodbye/opt-out, end even if the closing line is never heard in full."""
+"""After end_call (or a spoken opt-out), end even if the goodbye is never heard in full."""
 CANCEL_TIMEOUT = 2.0
 FINAL_WORDS_SECONDS = 1.5
 
@@ -59,8 +59,8 @@ class Bridge(RealtimeHandler):
         stream_sid: str,
         connector: RealtimeConnector,
         settings: Settings,
-        script: Script,
-        instructions: str,
+        control: InterviewControl,
+        session_update: Callable[[], str],
         clock: Clock,
         log: logging.LoggerAdapter[logging.Logger],
         metrics: CallMetrics,
@@ -68,13 +68,15 @@ class Bridge(RealtimeHandler):
         flush: Callable[[list[TranscriptLine]], Awaitable[None]],
         opt_out: Callable[[], Awaitable[None]],
         started_at: float,
+        persist: Callable[[list[Effect]], None] | None = None,
     ) -> None:
         self.twilio_ws = twilio_ws
         self.stream_sid = stream_sid
         self._connector = connector
         self.settings = settings
-        self.script = script
-        self._instructions = instructions
+        self.control = control
+        self._session_update = session_update
+        self._persist_cb = persist
         self.clock = clock
         self.log = log
         self.metrics = metrics
@@ -145,6 +147,10 @@ class Bridge(RealtimeHandler):
             self._opted_out = True
             self.spawn(self._opt_out_cb(), "opt-out")
 
+    def persist(self, effects: list[Effect]) -> None:
+        if self._persist_cb is not None:
+            self._persist_cb(effects)
+
     # ------------------------------------------------------------------ run
     async def run(self) -> Event:
         tasks = [
@@ -191,7 +197,7 @@ class Bridge(RealtimeHandler):
                 async with asyncio.timeout(FINAL_WORDS_SECONDS):
                     await self.final_words.wait()
         if self.end_event is None:
-            self.end(self.pending_end or Event.CUSTOMER_HUNG_UP)
+            self.end(self.pending_end or self.hang_up_event())
 
     async def _put_realtime_audio(self) -> None:
         frame = self._inbound_audio
@@ -235,7 +241,8 @@ class Bridge(RealtimeHandler):
         t0 = self.clock.monotonic()
         ws = await self._connector()
         self.metrics.on_api_latency((self.clock.monotonic() - t0) * 1000)
-        await ws.send(rt.session_update(instructions=self._instructions, voice=self.settings.openai.voice))
+        # Rebuilt on every socket: a restored session gets the progress made so far.
+        await ws.send(self._session_update())
         self.api_sent("session")
         if restore:
             for line in self.transcript.conversation():
@@ -380,7 +387,7 @@ class Bridge(RealtimeHandler):
     def line_down(self) -> None:
         """Twilio reported the call over (status callback): end, after the last words if pending."""
         if self.final_words is None:
-            self.end(self.pending_end or Event.CUSTOMER_HUNG_UP)
+            self.end(self.pending_end or self.hang_up_event())
         else:
             self.spawn(self._end_after_final_words(), "final-words")
 
@@ -389,7 +396,7 @@ class Bridge(RealtimeHandler):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FINAL_WORDS_SECONDS):
                 await self.final_words.wait()
-        self.end(self.pending_end or Event.CUSTOMER_HUNG_UP)
+        self.end(self.pending_end or self.hang_up_event())
 
     def expect_renewal(self) -> None:
         self._renew = True
@@ -402,6 +409,7 @@ class Bridge(RealtimeHandler):
             now = self.clock.monotonic()
             if self.pending_end is not None and self._pending_deadline and now >= self._pending_deadline:
                 self.end(self.pending_end)
+            self.check_end()
             if (
                 self.realtime_expires_at is not None
                 and now >= self.realtime_expires_at - self.renew_margin
@@ -416,7 +424,10 @@ class Bridge(RealtimeHandler):
                 self.end(Event.INTERVIEW_DONE)
             elif action is TimerAction.SILENCE_HANGUP:
                 self.log.info("customer silent; hanging up")
-                self.end(self.pending_end or Event.SILENCE_TIMEOUT)
+                self.end(self.pending_end or self.silence_event())
+            elif action is TimerAction.CLOSING_SILENCE:
+                self.log.info("interview done and quiet after the AI's last turn; hanging up")
+                self.end(self.pending_end or Event.INTERVIEW_DONE)
             elif action is TimerAction.NUDGE:
                 self.request_reminder()
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Coroutine, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +27,12 @@ from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
 from engine.session.bridge import Bridge
-from engine.session.conversation import Script, build_script, render_instructions
+from engine.session.control import ConsentAnswer, ConsentDecided, Effect, InterviewControl, ProgressMade
+from engine.session.conversation import APOLOGY
 from engine.session.durable import held, identify_call
 from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
+from engine.session.plan import SessionPlan
 from engine.session.preopen import PreOpenedRealtime
 from engine.session.state import CallState, Event, Phase, retry_due, transition
 from engine.session.store import SessionStore, TranscriptLine
@@ -48,6 +50,8 @@ GIVE_BACK_SECONDS = 30.0
 """A session not dialled because a provider failed is due again this much later."""
 STREAM_WAIT_SECONDS = 15.0
 """After the answered callback, how long to wait for the media stream."""
+WRITES_TIMEOUT_SECONDS = 5.0
+"""At the end of a conversation, how long its consent/progress/opt-out writes may take to finish."""
 RING_GRACE_SECONDS = 30.0
 RING_TIMEOUT_SECONDS = 45
 MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
@@ -59,6 +63,8 @@ class CallRequest(msgspec.Struct, frozen=True):
     phone_e164: str
     attempt: int = 1
     """1 for the first call, 2.. for retries (at most MAX_RETRIES + 1 in total)."""
+    inbound_call_sid: str | None = None
+    """A call-back the customer placed (already answered): no dialling, the stream comes next."""
 
 
 class SessionOutcome(msgspec.Struct, frozen=True):
@@ -72,6 +78,8 @@ class SessionOutcome(msgspec.Struct, frozen=True):
     duration_seconds: int | None = None
     openai_session_id: str | None = None
     opted_out: bool = False
+    callback_after_seconds: int | None = None
+    """With ``callback_requested``: when the customer asked to be called (the retry's earliest time)."""
 
 
 class StatusCallback(msgspec.Struct, frozen=True):
@@ -132,6 +140,9 @@ class CallSession:
         self._connected_at: float | None = None
         self._unflushed: list[TranscriptLine] = []
         self._opted_out = False
+        self.control: InterviewControl | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        """Consent, progress and opt-out writes started during the call (awaited before it ends)."""
         self._last_sequence = -1
         self._sid_recorded = False
         self._answered = False
@@ -252,35 +263,37 @@ class CallSession:
             self.dialled.set_result(None)  # handled: the outcome says opted_out
             return
         context = await deps.store.load_context(self.id, self.request.store_id)
-        script = build_script(context, self.id)
-        instructions = render_instructions(script, context)
+        # A retry continues the interview: questions answered on earlier attempts are not asked again.
+        progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
+        plan = SessionPlan(context, self.id, deps.settings, progress)
         # A retry continues the transcript after the earlier attempts' lines.
         start_order = await deps.store.last_message_order(self.id)
-        self.transcript = TranscriptLog(start_order=start_order)
+        self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
         self._resumed_from = start_order
-        # The AI first: if the Realtime API is down, nobody's phone rings.
-        if not await self._open_realtime(instructions):
+        # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
+        if not await self._open_realtime(plan):
             return
         try:
-            await self._dial()
+            if self.request.inbound_call_sid is not None:
+                await self._answer_inbound(self.request.inbound_call_sid)
+            else:
+                await self._dial()
             stream = await self._until_answered()
             if stream is not None:
-                await self._converse(stream, script, instructions)
+                await self._converse(stream, plan)
         finally:
             await self._realtime.close()
         if self.state.phase is Phase.CLOSING:
-            await self._end_line(
-                say=script.apology if self.state.reason is FailureReason.REALTIME_LOST else None
-            )
+            await self._end_line(say=APOLOGY if self.state.reason is FailureReason.REALTIME_LOST else None)
             if self._connected_at is not None:
                 await self._flush_final()
             await self._apply(Event.CLOSED)
 
-    async def _open_realtime(self, instructions: str) -> bool:
+    async def _open_realtime(self, plan: SessionPlan) -> bool:
         """Open and configure the Realtime session before dialling; on failure give the
         session back (not dialled) and return False."""
         try:
-            await self._realtime.open(instructions, self._deps.settings.openai.voice)
+            await self._realtime.open(plan.session_update())
         except (CallEngineError, OSError, TimeoutError) as exc:
             self.log.warning("realtime unavailable before dialling (%s); not dialling", type(exc).__name__)
             self.metrics.error("realtime_unavailable_at_dial")
@@ -338,6 +351,22 @@ class CallSession:
         except CallEngineError as exc:
             self.log.warning("call sid not stored yet: %s", exc)
         self.dialled.set_result(None)
+
+    async def _answer_inbound(self, call_sid: str) -> None:
+        """The customer called us: the call is live already; record it as an answered attempt."""
+        self.call_sid = call_sid
+        await self._apply(
+            Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
+        )
+        await self._apply(Event.ANSWERED)
+        self.log.info("call-back from the customer taken as attempt %d", self.request.attempt)
+        self.dialled.set_result(None)
+
+    def stream_twiml(self) -> str:
+        """``<Connect><Stream>`` to this host for this session (a call-back's answer to Twilio)."""
+        deps = self._deps
+        token = deps.tokens.issue(self.id, self.request.attempt)
+        return twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token)
 
     async def _identify(self, wait_s: float) -> str | None:
         """After an ambiguous create: this attempt's own CallSid from its status callbacks."""
@@ -410,37 +439,45 @@ class CallSession:
             "completed": Event.CLOSED,
         }.get(status)
 
-    async def _converse(self, stream: _StreamAttached, script: Script, instructions: str) -> None:
+    async def _converse(self, stream: _StreamAttached, plan: SessionPlan) -> None:
         deps = self._deps
         self._connected_at = deps.clock.monotonic()
+        control = self.control = InterviewControl(plan.script, now=deps.clock.now)
+        self.transcript.held = True  # nothing is kept before the customer has consented
         bridge = Bridge(
             twilio_ws=stream.ws,
             stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
             connector=self._realtime,
             settings=deps.settings,
-            script=script,
-            instructions=instructions,
+            control=control,
+            session_update=lambda: plan.session_update(control),
             clock=deps.clock,
             log=self.log,
             metrics=self.metrics,
             transcript=self.transcript,
             flush=self._flush,
-            opt_out=self._record_opt_out,
+            opt_out=self._opt_out_soon,
             started_at=self._connected_at,
+            persist=self._persist_soon,
         )
         self.bridge = bridge
-        control = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
+        inbox = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
         try:
             event = await bridge.run()
         finally:
-            control.cancel()
+            inbox.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await control
+                await inbox
             await bridge.finish_side_tasks()
+            if self._writes:  # the bridge's end does not cancel them: they finish first
+                await asyncio.wait(set(self._writes), timeout=WRITES_TIMEOUT_SECONDS)
         self.log.info("conversation ended: %s", event.value)
+        await self._persist(control.finish())
+        if not control.consented:
+            self.transcript.discard()  # a refusal (or no answer) keeps only the consent record
         if event is Event.OPTED_OUT and not self._opted_out:
             await self._record_opt_out()
-        if event is Event.CUSTOMER_HUNG_UP:
+        if event in (Event.CUSTOMER_HUNG_UP, Event.HUNG_UP_AFTER_INTERVIEW):
             self._stream_released.set()
             await self._flush_final()  # before the terminal status, which starts the analysis
         await self._apply(event)
@@ -504,11 +541,47 @@ class CallSession:
             except CallEngineError as exc:
                 self.log.warning("call metrics not stored: %s", exc)
 
+    def _write_soon(self, write: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(write, name=f"{name}-{self.id}")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    def _persist_soon(self, effects: list[Effect]) -> None:
+        if any(type(e) in (ConsentDecided, ProgressMade) for e in effects):
+            self._write_soon(self._persist(effects), "persist")
+
+    async def _opt_out_soon(self) -> None:
+        self._write_soon(self._record_opt_out_logged(), "opt-out")
+
+    async def _record_opt_out_logged(self) -> None:
+        try:
+            await self._record_opt_out()
+        except CallEngineError as exc:  # written again when the call ends with the opt-out
+            self.metrics.error("opt_out_write_failed")
+            self.log.warning("opt-out not stored yet: %s", exc)
+
+    async def _persist(self, effects: list[Effect]) -> None:
+        """Consent records and interview progress, written as they happen (a failure is logged)."""
+        store, attempt = self._deps.store, self.request.attempt
+        for effect in effects:
+            try:
+                if type(effect) is ConsentDecided:
+                    await store.record_consent(self.id, attempt, effect.record)
+                    if effect.record.answer is not ConsentAnswer.GRANTED:
+                        self.log.info("consent %s", effect.record.answer.value)
+                elif type(effect) is ProgressMade:
+                    await store.record_progress(self.id, attempt, effect.update)
+            except CallEngineError as exc:
+                self.metrics.error(
+                    "progress_write_failed" if type(effect) is ProgressMade else "consent_write_failed"
+                )
+                self.log.warning("%s not stored: %s", type(effect).__name__, exc)
+
     async def _record_opt_out(self) -> None:
         if self._opted_out:
             return
-        self._opted_out = True
-        await self._deps.store.add_opt_out(self.id, self.request.phone_e164)
+        await self._deps.store.add_opt_out(self.id, self.request.phone_e164)  # idempotent
+        self._opted_out = True  # only once written: a write cut short is written again at the end
         self.log.info("opt-out recorded")
 
     def _duration(self) -> int:
@@ -530,4 +603,11 @@ class CallSession:
                 self.bridge.openai_session_ids[-1] if self.bridge and self.bridge.openai_session_ids else None
             ),
             opted_out=self._opted_out,
+            callback_after_seconds=(
+                self.control.callback_in_minutes * 60
+                if self.control is not None
+                and self.control.callback_in_minutes is not None
+                and state.reason is FailureReason.CALLBACK_REQUESTED
+                else None
+            ),
         )

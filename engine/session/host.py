@@ -5,6 +5,7 @@ One port (:class:`~engine.session.listener.HostListener`, aiohttp) serves
 ``GET /media/<session_id>`` (the Twilio Media Streams WebSocket upgrade) and
 ``POST /status/<session_id>?t=<token>`` (Twilio status callbacks as a signed form
 body, so the customer's number never sits in a request line a proxy logs).
+``POST /voice`` is the caller id's voice URL (call-backs: :mod:`engine.session.inbound`).
 ``/healthz`` answers 200. Other features mount their routes on ``listener``.
 
 Every callback and stream is bound to one dial attempt: the per-attempt token
@@ -29,11 +30,14 @@ from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.errors import ConflictError, ResourceExhaustedError
 from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConnector
+from engine.realtime.models import warn_deprecated
+from engine.session import language
 from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOutcome, StatusCallback
+from engine.session.inbound import VOICE_PATH, voice_route
 from engine.session.listener import HostListener
 from engine.session.media_socket import AiohttpMediaSocket
 from engine.session.store import SessionStore
-from engine.telephony import media, twiml
+from engine.telephony import inbound, media, twiml
 from engine.telephony.attempt_token import AttemptTokens, Verdict
 from engine.telephony.destinations import DestinationGuard
 from engine.telephony.rest import TwilioCalls, TwilioCallsFactory, rest_calls_factory
@@ -60,8 +64,10 @@ class CallHost:
         clock: Clock | None = None,
         on_outcome: Callable[[SessionOutcome], None] | None = None,
         collect_outcomes: bool = True,
+        host_id: str = "host",
     ) -> None:
         self.settings = settings
+        self.host_id = host_id
         self._store = store
         self._twilio_factory = twilio_client_factory
         self._connector = realtime_connector or WebSocketRealtimeConnector(settings.openai)
@@ -83,6 +89,7 @@ class CallHost:
         for prefix in ("", "/{prefix:.+}"):
             self.listener.route("POST", prefix + "/status/{session_id}", self._status)
             self.listener.route("GET", prefix + "/media/{session_id}", self._media)
+            self.listener.route("POST", prefix + VOICE_PATH, voice_route(self))
         self.listener.route("GET", "/healthz", self._healthz)
         self._started = False
         self._twilio: TwilioCalls | None = None
@@ -96,6 +103,16 @@ class CallHost:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         hs = self.settings.host
+        openai = self.settings.openai
+        warn_deprecated(
+            {
+                "OPENAI_REALTIME_MODEL": openai.realtime_model,
+                "OPENAI_TRANSCRIPTION_MODEL": openai.transcription_model,
+            }
+        )
+        if not language.reports_languages(openai.transcription_model):
+            # This transcription model names no language: identify it locally (seconds to load, once).
+            await asyncio.to_thread(language.enable_fallback)
         # The last check before any dial: only allowed destination country codes.
         self._twilio = DestinationGuard(
             self._twilio_factory(self.settings.twilio), self.settings.dispatch.allowed_country_codes
@@ -161,11 +178,36 @@ class CallHost:
         await self.stop()
 
     # ------------------------------------------------------------------ calls
+    @property
+    def store(self) -> SessionStore:
+        return self._store
+
+    @property
+    def signatures(self) -> SignatureChecker:
+        return self._signatures
+
     async def start_call(self, request: CallRequest) -> None:
         """Place the call; returns once Twilio accepted it, raises if it could not be placed.
 
         The outcome arrives later on ``outcomes`` / ``on_outcome``.
         """
+        session = self._admit(request)
+        await asyncio.shield(session.dialled)
+
+    async def accept_inbound(self, waiting: inbound.Waiting, call: inbound.InboundCall) -> str:
+        """Take a customer's call-back as the interview of their waiting session; returns its TwiML."""
+        request = CallRequest(
+            waiting.session_id,
+            waiting.store_id,
+            call.from_number,
+            waiting.attempt,
+            inbound_call_sid=call.call_sid,
+        )
+        session = self._admit(request)
+        await asyncio.shield(session.dialled)
+        return session.stream_twiml()
+
+    def _admit(self, request: CallRequest) -> CallSession:
         if self._twilio is None or not self._started:
             raise ConflictError("call host is not started")
         if self._draining:
@@ -187,7 +229,7 @@ class CallHost:
         self._sessions[request.session_id] = session
         task = asyncio.create_task(self._supervise(session), name=f"session-{request.session_id}")
         self._tasks[request.session_id] = task
-        await asyncio.shield(session.dialled)
+        return session
 
     def session(self, session_id: str) -> CallSession | None:
         return self._sessions.get(session_id)

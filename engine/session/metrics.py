@@ -74,6 +74,9 @@ class CallMetrics:
         self.language_drift = 0
         self.realtime_renewals = 0
         self.customer_lines = 0
+        self.conversation: dict[str, int] = {}
+        """How the model steered the call (tool calls, rejected calls, speech after end_call, a spoken
+        opt-out the safety net caught): device_info, not technical errors."""
 
     # --- inbound media
     def on_media(self, chunk: int) -> bool:
@@ -117,6 +120,9 @@ class CallMetrics:
 
     def on_api_latency(self, ms: float) -> None:
         self.api_latencies_ms.append(ms)
+
+    def count(self, kind: str) -> None:
+        self.conversation[kind] = self.conversation.get(kind, 0) + 1
 
     def error(self, kind: str, at_ms: int | None = None) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -170,5 +176,6 @@ class CallMetrics:
                 "language_drift_lines": self.language_drift,
                 "realtime_renewals": self.realtime_renewals,
                 "customer_lines": self.customer_lines,
+                "conversation": dict(self.conversation),
             },
         )

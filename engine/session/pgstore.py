@@ -11,19 +11,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.errors import ConflictError, NotFoundError
-from engine.session.conversation import BusinessContext, context_from_profile
+from engine.session.control import ConsentRecord, ProgressUpdate
+from engine.session.conversation import BusinessContext, InterviewProgress, context_from_profile
 from engine.session.state import CallState
 from engine.session.store import CallMetricsRecord, TranscriptLine
+from engine.telephony.inbound import Waiting
 from storage import Database, Principal
 from storage.records import CallMetrics as StoredMetrics
 from storage.records import TranscriptLine as StoredLine
 from storage.repositories.sessions import UPDATABLE
 
 log = logging.getLogger(__name__)
+
+
+def _local_today(timezone: str) -> dt.date:
+    """The store's date now (campaign dates are local); UTC if the zone is unknown."""
+    try:
+        return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.datetime.now(dt.UTC).date()
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -48,7 +59,11 @@ class PostgresSessionStore:
                 )
                 return BusinessContext(store_name=store.name)
         return context_from_profile(
-            store.name, profile.departments, profile.current_campaigns, profile.question_configuration
+            store.name,
+            profile.departments,
+            profile.current_campaigns,
+            profile.question_configuration,
+            today=_local_today(store.timezone),
         )
 
     async def record_transition(
@@ -133,3 +148,48 @@ class PostgresSessionStore:
     async def is_opted_out(self, phone_e164: str) -> bool:
         async with self._db.transaction(self._principal) as tx:
             return await tx.opt_outs.is_opted_out(phone_e164)
+
+    async def record_consent(self, session_id: str, attempt: int, record: ConsentRecord) -> None:
+        async with self._db.transaction(self._principal) as tx:
+            await tx.interviews.add_consent(
+                _uuid(session_id),
+                attempt=attempt,
+                text_version=record.text_version,
+                answer=record.answer.value,
+                source=record.source.value,
+                asked_at=record.asked_at,
+                answered_at=record.answered_at,
+            )
+
+    async def record_progress(self, session_id: str, attempt: int, update: ProgressUpdate) -> None:
+        async with self._db.transaction(self._principal) as tx:
+            await tx.interviews.record_progress(
+                _uuid(session_id),
+                question_id=update.question_id,
+                status=update.status,
+                source=update.source.value,
+                attempt=attempt,
+            )
+
+    async def load_progress(self, session_id: str) -> InterviewProgress:
+        sid = _uuid(session_id)
+        async with self._db.transaction(self._principal) as tx:
+            rows = await tx.interviews.progress(sid)
+            consents = await tx.interviews.consents(sid)
+        return InterviewProgress(
+            answered=frozenset(r.question_id for r in rows if r.status == "answered"),
+            skipped=frozenset(r.question_id for r in rows if r.status == "skipped"),
+            attempts=sum(1 for c in consents if c.asked_at is not None),
+        )
+
+    async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
+        async with self._db.transaction(self._principal) as tx:
+            claimed = await tx.interviews.claim_call_back(phone_e164, host_id, dt.datetime.now(dt.UTC))
+        if claimed is None:
+            return None
+        return Waiting(str(claimed.session_id), str(claimed.store_id), claimed.retry_count + 1)
+
+    async def release_inbound(self, waiting: Waiting) -> None:
+        now = dt.datetime.now(dt.UTC)
+        async with self._db.transaction(self._principal) as tx:
+            await tx.sessions.defer(_uuid(waiting.session_id), now, now)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from engine.realtime import events as rt
 from engine.realtime.connection import RealtimeConnector, RealtimeSocket
 
 
@@ -20,11 +19,12 @@ class PreOpenedRealtime:
         self._connector = connector
         self._ws: RealtimeSocket | None = None
 
-    async def open(self, instructions: str, voice: str) -> None:
-        """Open a socket and send the session's configuration; raises if the API is unreachable."""
+    async def open(self, session_update: str) -> None:
+        """Open a socket and send the session's configuration (a ``session.update`` event); raises if
+        the API is unreachable."""
         ws = await self._connector()
         try:
-            await ws.send(rt.session_update(instructions=instructions, voice=voice))
+            await ws.send(session_update)
         except BaseException:
             await _close(ws)
             raise

@@ -49,10 +49,17 @@ class Event(enum.StrEnum):
     VOICEMAIL = "voicemail"
     """Answering-machine detection said machine/fax: hang up, retry later."""
     INTERVIEW_DONE = "interview_done"
-    """The closing was played (questions done, goodbye) or the time limit hit."""
+    """``end_call(completed)`` and its goodbye heard, the interview done and quiet, or the time limit hit."""
     OPTED_OUT = "opted_out"
+    DECLINED = "declined"
+    """``end_call(declined)``: no consent after the disclosure."""
+    WRONG_PERSON = "wrong_person"
+    CALLBACK_REQUESTED = "callback_requested"
+    LANGUAGE_BARRIER = "language_barrier"
     SILENCE_TIMEOUT = "silence_timeout"
     CUSTOMER_HUNG_UP = "customer_hung_up"
+    HUNG_UP_AFTER_INTERVIEW = "hung_up_after_interview"
+    """The customer hung up once every planned question had been answered."""
     REALTIME_LOST = "realtime_lost"
     """The AI connection could not be restored."""
     SHUTDOWN = "shutdown"
@@ -106,6 +113,10 @@ _DIAL_FAILURES = {
 _ENDINGS: dict[Event, tuple[SessionStatus, FailureReason | None]] = {
     Event.INTERVIEW_DONE: (SessionStatus.COMPLETED, None),
     Event.OPTED_OUT: (SessionStatus.ABANDONED, FailureReason.OPTED_OUT),
+    Event.DECLINED: (SessionStatus.ABANDONED, FailureReason.DECLINED),
+    Event.WRONG_PERSON: (SessionStatus.ABANDONED, FailureReason.WRONG_PERSON),
+    Event.LANGUAGE_BARRIER: (SessionStatus.ABANDONED, FailureReason.LANGUAGE_BARRIER),
+    Event.CALLBACK_REQUESTED: (SessionStatus.FAILED, FailureReason.CALLBACK_REQUESTED),
     Event.SILENCE_TIMEOUT: (SessionStatus.ABANDONED, None),
     Event.REALTIME_LOST: (SessionStatus.FAILED, FailureReason.REALTIME_LOST),
     Event.VOICEMAIL: (SessionStatus.FAILED, FailureReason.VOICEMAIL),
@@ -180,6 +191,8 @@ def transition(state: CallState, event: Event) -> CallState:
             return state  # late or duplicated callbacks
         if event is Event.CUSTOMER_HUNG_UP:
             return CallState(Phase.ABANDONED, SessionStatus.ABANDONED, None)
+        if event is Event.HUNG_UP_AFTER_INTERVIEW:
+            return CallState(Phase.COMPLETED, SessionStatus.COMPLETED, None)
         if event in _ENDINGS:
             return _closing(*_ENDINGS[event])
         if event is Event.CLOSED:
@@ -189,7 +202,7 @@ def transition(state: CallState, event: Event) -> CallState:
 
     # CLOSING: the outcome is decided; only closing the line or a harder failure remain.
     assert phase is Phase.CLOSING and state.outcome is not None
-    if event in (Event.CLOSED, Event.CUSTOMER_HUNG_UP):
+    if event in (Event.CLOSED, Event.CUSTOMER_HUNG_UP, Event.HUNG_UP_AFTER_INTERVIEW):
         return CallState(_OUTCOME_PHASE[state.outcome], state.outcome, state.reason)
     if event is Event.OPTED_OUT:
         # An opt-out always wins: the customer must never be called again.

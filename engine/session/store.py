@@ -14,8 +14,10 @@ import msgspec
 
 from engine.domain import ConnectionQuality, MessageType, Speaker
 from engine.errors import ConflictError, NotFoundError, UnavailableError
-from engine.session.conversation import BusinessContext
+from engine.session.control import ConsentRecord, ProgressUpdate
+from engine.session.conversation import BusinessContext, InterviewProgress
 from engine.session.state import CallState
+from engine.telephony.inbound import Waiting
 
 
 class TranscriptLine(msgspec.Struct, frozen=True):
@@ -75,6 +77,26 @@ class SessionStore(Protocol):
 
     async def is_opted_out(self, phone_e164: str) -> bool: ...
 
+    async def record_consent(self, session_id: str, attempt: int, record: ConsentRecord) -> None:
+        """Keep the attempt's consent record (audited; one per attempt, the first decision stands)."""
+        ...
+
+    async def record_progress(self, session_id: str, attempt: int, update: ProgressUpdate) -> None:
+        """A question was answered or skipped (stored as the tool call arrives)."""
+        ...
+
+    async def load_progress(self, session_id: str) -> InterviewProgress:
+        """What earlier attempts of the session got through (empty for a new session)."""
+        ...
+
+    async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
+        """Claim this caller's session that waits for a (re)try, for a call-back on ``host_id``."""
+        ...
+
+    async def release_inbound(self, waiting: Waiting) -> None:
+        """Give a claimed session back to the queue (the call-back could not take it), due now."""
+        ...
+
 
 class MemorySessionStore:
     """Everything in dicts; the same contract (compare-and-set on status) as the real store."""
@@ -88,6 +110,11 @@ class MemorySessionStore:
         self.flushes: dict[str, list[float]] = {}
         self.metrics: dict[str, CallMetricsRecord] = {}
         self.opted_out: set[str] = set()
+        self.consents: dict[str, dict[int, ConsentRecord]] = {}
+        self.progress: dict[str, dict[str, tuple[int, ProgressUpdate]]] = {}
+        self.waiting: dict[str, Waiting] = {}
+        """Sessions waiting for a (re)try, by phone (tests put them here)."""
+        self.claimed_by_call_back: dict[str, tuple[str, Waiting]] = {}
         self.fail_writes = False
 
     async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
@@ -139,6 +166,31 @@ class MemorySessionStore:
 
     async def is_opted_out(self, phone_e164: str) -> bool:
         return phone_e164 in self.opted_out
+
+    async def record_consent(self, session_id: str, attempt: int, record: ConsentRecord) -> None:
+        self.consents.setdefault(session_id, {}).setdefault(attempt, record)
+
+    async def record_progress(self, session_id: str, attempt: int, update: ProgressUpdate) -> None:
+        self.progress.setdefault(session_id, {})[update.question_id] = (attempt, update)
+
+    async def load_progress(self, session_id: str) -> InterviewProgress:
+        done = self.progress.get(session_id, {})
+        reached = {a for a, r in self.consents.get(session_id, {}).items() if r.asked_at is not None}
+        return InterviewProgress(
+            answered=frozenset(q for q, (_, u) in done.items() if u.status == "answered"),
+            skipped=frozenset(q for q, (_, u) in done.items() if u.status == "skipped"),
+            attempts=len(reached),
+        )
+
+    async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
+        waiting = self.waiting.pop(phone_e164, None)
+        if waiting is not None:
+            self.claimed_by_call_back[waiting.session_id] = (phone_e164, waiting)
+        return waiting
+
+    async def release_inbound(self, waiting: Waiting) -> None:
+        phone, _ = self.claimed_by_call_back.pop(waiting.session_id)
+        self.waiting[phone] = waiting
 
     def lines(self, session_id: str) -> list[TranscriptLine]:
         return sorted(self.transcripts.get(session_id, []), key=lambda line: line.message_order)

@@ -6,6 +6,10 @@ transcript done), which can be out of order. Filled slots are released in
 reservation order; a slot still empty after ``hold_seconds`` stops holding the
 others back (its text, if it ever comes, is released later with the next
 order number). ``message_order`` is assigned at release, so it has no gaps.
+
+Nothing is released while the log is *held*: a call's lines are kept only once
+the customer has consented (:meth:`release`); after a refusal they are
+:meth:`discard`-ed, never written.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ class _Slot(msgspec.Struct):
 
 
 class TranscriptLog:
-    def __init__(self, *, hold_seconds: float = 3.0, start_order: int = 0) -> None:
+    def __init__(self, *, hold_seconds: float = 3.0, start_order: int = 0, held: bool = False) -> None:
         """``start_order``: the last message_order already stored for the session (a retried
         call continues after the earlier attempts' lines, never reusing their numbers)."""
         self._hold = hold_seconds
+        self.held = held
+        """Until consent: lines are collected but not released."""
         self._slots: list[_Slot] = []
         self._by_key: dict[tuple[Speaker, str], _Slot] = {}
         self._next = 0
@@ -77,8 +83,22 @@ class TranscriptLog:
         else:
             slot.line = line
 
+    def release(self) -> None:
+        """Consent given: lines may be written from now on (the held ones first)."""
+        self.held = False
+
+    def discard(self) -> None:
+        """Consent refused (or never given): forget every line; nothing is ever released."""
+        self.held = True
+        self._slots.clear()
+        self._by_key.clear()
+        self._late.clear()
+        self._next = 0
+
     def take(self, now: float, *, final: bool = False) -> list[TranscriptLine]:
-        """Lines ready to write, numbered. ``final`` releases everything filled."""
+        """Lines ready to write, numbered. ``final`` releases everything filled. Nothing while held."""
+        if self.held:
+            return []
         out: list[TranscriptLine] = []
         while self._next < len(self._slots):
             slot = self._slots[self._next]

@@ -1,7 +1,14 @@
 """SQLAlchemy models: the seed's seven tables, the existing-system tables, engine additions."""
 
 from storage.models.base import Base
-from storage.models.engine import AuditLog, CallSessionEvent, Job, PhoneOptOut
+from storage.models.engine import (
+    AuditLog,
+    CallSessionEvent,
+    ConsentRecordRow,
+    InterviewProgressRow,
+    Job,
+    PhoneOptOut,
+)
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
 from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
@@ -22,10 +29,12 @@ __all__ = [
     "BusinessUser",
     "CallQualityMetric",
     "CallSessionEvent",
+    "ConsentRecordRow",
     "ConversationTranscript",
     "CustomerVerification",
     "FeedbackCallSession",
     "FraudDetectionResult",
+    "InterviewProgressRow",
     "Job",
     "PhoneOptOut",
     "QualityAssessment",

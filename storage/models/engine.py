@@ -1,4 +1,4 @@
-"""Engine additions beyond the seed: opt-outs, session status events, audit log."""
+"""Engine additions beyond the seed: opt-outs, session status events, audit log, consent, interview progress."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Uuid, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -99,3 +110,53 @@ class Job(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ConsentRecordRow(Base):
+    """Per attempt: which disclosure/consent rules the AI had, when it asked, what the customer answered.
+
+    The proof GDPR art. 7(1) asks for. Append-only for the application role (INSERT, SELECT); every
+    insert is also in the audit log. No personal data: the session id links it to the call.
+    """
+
+    __tablename__ = "consent_records"
+    __table_args__ = (
+        CheckConstraint("answer IN ('granted', 'declined', 'no_answer')", name="answer"),
+        CheckConstraint("source IN ('tool', 'inferred')", name="source"),
+        CheckConstraint("attempt >= 1 AND attempt <= 10", name="attempt"),
+        UniqueConstraint("call_session_id", "attempt", name="uq_consent_records_session_attempt"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    call_session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("feedback_call_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    text_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    answer: Mapped[str] = mapped_column(String(20), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    asked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)
+
+
+class InterviewProgressRow(Base):
+    """Which planned questions a session got answered (or skipped), written as the model reports them.
+
+    A retry of the session reads it and asks only what is left.
+    """
+
+    __tablename__ = "interview_progress"
+    __table_args__ = (
+        CheckConstraint("status IN ('answered', 'skipped')", name="status"),
+        CheckConstraint("source IN ('tool', 'inferred')", name="source"),
+    )
+
+    call_session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("feedback_call_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, nullable=False, server_default=UTC_NOW)

@@ -19,14 +19,15 @@ import functools
 import random
 from typing import Protocol
 
-from engine.emulators.customer.persona import FALLBACK_ANSWER, persona_answer
+from engine.emulators.customer.persona import ENGLISH_FALLBACK, FALLBACK_ANSWER, elaborate, persona_answer
 from engine.emulators.scenarios.schema import Scenario, Turn
 from engine.emulators.speech import FRAME_BYTES, ULAW_TO_LINEAR, SpeechDecoder, encode_speech, split_frames
 
 TICK_MS = 20
 _VOICED_TABLE = bytes(1 if abs(v) > 1000 else 0 for v in ULAW_TO_LINEAR)
 _VOICED_MIN = FRAME_BYTES // 10
-_GOODBYES = ("hej då", "hejdå", "adjö")
+_GOODBYES = ("hej då", "hejdå", "adjö", "goodbye", "bye!", "ha det bra")
+"""How the customer hears that the AI ended the conversation."""
 SAFETY_HANGUP_S = 900.0
 _DECODE_BATCH = FRAME_BYTES * 10
 UNDERRUN_GRACE_MS = 3000
@@ -137,6 +138,7 @@ class ScenarioCaller:
         self._closing_done = False
         self._previous_heard: tuple[str, ...] = ()
         self._previous_reply: Turn | None = None
+        self._was_vague = False
         self._hung_up = False
 
     # -- the per-tick loop ---------------------------------------------------
@@ -279,10 +281,20 @@ class ScenarioCaller:
         return any(g in text.casefold() for text in self._heard for g in _GOODBYES)
 
     def _improvise(self) -> str:
-        if self._scenario.persona is None:
+        persona = self._scenario.persona
+        if persona is None:
             return FALLBACK_ANSWER
         question = " ".join(self._heard)
-        return persona_answer(self._scenario.persona, question, self._departments, self._campaigns, self._rng)
+        if persona == "vague":
+            # Vague first; the follow-up ("tell me more about …") gets the details.
+            self._was_vague = not self._was_vague
+            if not self._was_vague:
+                return elaborate(question, self._departments, self._campaigns, self._rng)
+        if persona == "english" and not any(
+            name.casefold() in question.casefold() for name in self._departments + self._campaigns
+        ):
+            return ENGLISH_FALLBACK
+        return persona_answer(persona, question, self._departments, self._campaigns, self._rng)
 
 
 @functools.lru_cache(maxsize=1024)

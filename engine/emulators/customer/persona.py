@@ -28,6 +28,12 @@ _DEPARTMENT_LINES = {
         "Jag blev besviken på {d}, det var smutsigt och ingen verkade bry sig.",
     ],
     "brief": ["{d} var okej.", "Bra, {d} var bra.", "{d}? Helt okej.", "{d} var inget speciellt."],
+    "english": [
+        "The {d} was really good, the staff were friendly and I found everything quickly.",
+        "I liked the {d}, everything was fresh and clearly priced.",
+        "The {d} was a bit messy today, I had to look for a while before I found what I needed.",
+        "At the {d} an employee helped me right away and knew the products well.",
+    ],
     "detailed": [
         "{d} var riktigt bra i dag. Skyltningen var tydlig, priserna syntes och en medarbetare "
         "hjälpte mig att hitta rätt storlek. Det enda var att det var lite trångt vid hyllorna.",
@@ -52,6 +58,10 @@ _CAMPAIGN_LINES = {
         "Kampanjpriset på {c} stämde inte med skylten, jag fick påpeka det.",
     ],
     "brief": ["Kampanjen på {c} var bra.", "{c}-kampanjen? Den var okej."],
+    "english": [
+        "The {c} offer was good value, I bought two.",
+        "I noticed the {c} campaign at the entrance, the price was fine.",
+    ],
     "detailed": [
         "Kampanjen på {c} var ett bra erbjudande. Jag såg den på skylten vid entrén och "
         "jämförde med förra veckan, och det var faktiskt billigare nu.",
@@ -70,12 +80,19 @@ _GENERIC = {
         "Besöket var rörigt och jag fick inte den hjälp jag behövde.",
     ],
     "brief": ["Det var okej.", "Helt okej."],
+    "english": [
+        "It was a good visit, I'm happy with it.",
+        "Everything went smoothly, nothing to complain about.",
+    ],
     "detailed": [
         "Överlag var besöket bra. Kassan gick snabbt, men parkeringen var full och det var svårt "
         "att hitta en vagn. Personalen var trevlig när jag frågade om hjälp."
     ],
 }
 FALLBACK_ANSWER = "Nej, inget mer att tillägga."
+ENGLISH_FALLBACK = "No, nothing more to add."
+VAGUE_LINES = ["Det var väl bra.", "Jo, det var okej.", "Inget speciellt.", "Sådär."]
+"""The ``vague`` persona's first answer to a topic; asked again, it answers like ``detailed``."""
 
 
 def find_mentions(text: str, names: list[str]) -> list[str]:
@@ -91,7 +108,9 @@ def persona_answer(
     campaigns: list[str],
     rng: random.Random,
 ) -> str:
-    """A reply in the persona's tone about what the question asks."""
+    """A reply in the persona's tone about what the question asks (``vague``: see VAGUE_LINES)."""
+    if persona == "vague":
+        return rng.choice(VAGUE_LINES)
     tone = persona if persona in _GENERIC else "positive"
     parts: list[str] = []
     for department in find_mentions(question, departments)[:2]:
@@ -101,6 +120,11 @@ def persona_answer(
     if not parts:
         parts.append(rng.choice(_GENERIC[tone]))
     return " ".join(parts)
+
+
+def elaborate(question: str, departments: list[str], campaigns: list[str], rng: random.Random) -> str:
+    """The ``vague`` persona asked again about the same thing: now it gives details."""
+    return persona_answer("detailed", question, departments, campaigns, rng)
 
 
 def _capitalise(text: str) -> str:

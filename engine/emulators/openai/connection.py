@@ -1,4 +1,4 @@
-"""One Realtime connection: client events in, server events out, the interviewer in between.
+"""One Realtime connection: client events in, server events out, the interviewer (the model) in between.
 
 ``handle()`` is synchronous — every reaction is a queue put through ``emit`` —
 so the only task a connection owns is the response being streamed.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
+import random
 import re
 import time
 from collections.abc import Callable
@@ -16,12 +18,14 @@ from typing import Any
 from engine.emulators.openai import events
 from engine.emulators.openai.conversation import Conversation, ConvItem
 from engine.emulators.openai.events import Event, Ids
-from engine.emulators.openai.interviewer import Turn, next_line, parse_script, say_override
+from engine.emulators.openai.goals import parse_goals
+from engine.emulators.openai.interviewer import Call, Interviewer, Turn
 from engine.emulators.openai.log import ErrorLog, ItemLog, ResponseLog, SessionLog
 from engine.emulators.openai.options import OpenAIEmulatorOptions
 from engine.emulators.openai.protocol import DECODED_AUDIO, ClientEventError, parse_client_event
 from engine.emulators.openai.response import BYTES_PER_MS, ResponseSpec, ResponseStream
 from engine.emulators.openai.session_config import apply_update, vad_config
+from engine.emulators.openai.understanding import language_of
 from engine.emulators.openai.vad import EnergyVad, SpeechStarted, SpeechStopped
 from engine.emulators.speech import FRAME_BYTES, SILENCE_BYTE, SpeechDecoder
 from engine.logs import get_logger
@@ -29,6 +33,8 @@ from engine.logs import get_logger
 logger = get_logger(__name__)
 
 _MIN_COMMIT_MS = 100
+TOOLS = frozenset({"record_consent", "question_answered", "end_call"})
+"""The tool contract (docs/session.md): the model uses tools only when the session offers all three."""
 _WORDS = re.compile(r"\S+\s*")
 _FLUSH_SILENCE = bytes([SILENCE_BYTE]) * (FRAME_BYTES * 10)
 """Silence fed after a committed turn so the decoder completes a packet cut right at the end."""
@@ -58,6 +64,9 @@ class RealtimeConnection:
         self._turn_task: asyncio.Task[None] | None = None
         self._requests = 0
         self._tokens = 0
+        self._rng = random.Random(log.session_id)
+        self._model: Interviewer | None = None
+        self._model_for: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -261,9 +270,10 @@ class RealtimeConnection:
                 {"token": word, "bytes": list(word.encode()), "logprob": -0.01}
                 for word in _WORDS.findall(text)
             ]
-        language = transcription.get("language")
-        if language and "transcribe" in str(transcription.get("model", "")):
-            completed["languages"] = [{"code": language}]  # only the gpt-*-transcribe models report it
+        if str(transcription.get("model", "")).startswith("gpt-transcribe"):
+            # Only gpt-transcribe reports the languages it heard; an empty list = none reliably detected.
+            spoken = language_of(text)
+            completed["languages"] = [{"code": spoken}] if spoken else []
         self._emit(completed)
 
     def _clear(self, event: dict[str, Any]) -> None:
@@ -334,21 +344,57 @@ class RealtimeConnection:
 
     # -- responses ---------------------------------------------------------------------------
 
+    def _interviewer(self) -> Interviewer:
+        instructions = self.session.get("instructions") or ""
+        behaviour = self._options.behaviour  # tests may switch it between calls
+        declared = {t.get("name") for t in self.session.get("tools") or [] if isinstance(t, dict)}
+        if behaviour.tools and not TOOLS <= declared:
+            behaviour = dataclasses.replace(behaviour, tools=False)  # a model calls only offered tools
+        if self._model is None or self._model_for != instructions:
+            self._model = Interviewer(parse_goals(instructions), behaviour, self._rng)
+            self._model_for = instructions
+        self._model.b = behaviour
+        return self._model
+
+    def _history(self) -> list[Turn]:
+        turns = []
+        for i in self.conversation.items:
+            if i.pending or i.role not in ("user", "assistant", "function_call", "function_call_output"):
+                continue
+            turns.append(
+                Turn(
+                    i.role,
+                    i.text,
+                    i.keys,
+                    name=i.item.get("name"),
+                    arguments=i.item.get("arguments"),
+                    call_id=i.item.get("call_id"),
+                    output=i.item.get("output"),
+                )
+            )
+        return turns
+
+    def _add_call_item(self, item: dict[str, Any], call: Call) -> None:
+        self.conversation.items.append(ConvItem(item["id"], "function_call", None, item))
+        self.log.items.append(ItemLog(item["id"], "function_call", "response", call.name))
+        self.log.tool_calls.append((call.name, call.arguments))
+
     def _start_response(self, *, instructions: str | None, params: dict[str, Any]) -> None:
-        script = parse_script(self.session.get("instructions") or "")
-        history = [
-            Turn(i.role, i.text, i.keys)
-            for i in self.conversation.items
-            if i.role in ("user", "assistant") and not i.pending
-        ]
-        line = next_line(script, history, say=say_override(instructions))
+        line = self._interviewer().next_line(self._history(), instructions=instructions)
         modalities = params.get("output_modalities") or self.session.get("output_modalities") or ["audio"]
         output = (params.get("audio") or {}).get("output") or {}
         session_output = self.session["audio"]["output"]
         in_conversation = params.get("conversation", "auto") != "none"
         response_id = self._new("resp")
         item_id = self._new("item")
-        log = ResponseLog(response_id, item_id, line.text, line.keys, instructions=instructions)
+        log = ResponseLog(
+            response_id,
+            item_id if line.text is not None else None,
+            line.text or "",
+            line.keys,
+            instructions=instructions,
+            calls=[(c.name, c.arguments) for c in line.calls],
+        )
         self.log.responses.append(log)
         spec = ResponseSpec(
             line=line,
@@ -370,9 +416,10 @@ class RealtimeConnection:
             log=log,
             pacing=self.log.pacing,
             conversation_id=self._conversation_id,
+            add_item=self._add_call_item,
         )
         self.response = stream
-        if in_conversation:
+        if in_conversation and line.text is not None:
             stored = events.assistant_item(item_id, "in_progress", line.text, text_mode=spec.text_mode)
             self.conversation.items.append(
                 ConvItem(item_id, "assistant", line.text, stored, line.keys, output_audio=not spec.text_mode)

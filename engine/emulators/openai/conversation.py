@@ -54,6 +54,17 @@ class Conversation:
                 event.get("event_id"),
                 event["type"],
             )
+        if item.get("type") == "function_call_output":
+            calls = {i.item.get("call_id") for i in self.items if i.role == "function_call"}
+            if item.get("call_id") not in calls:
+                raise ClientEventError(
+                    "invalid_value",
+                    f"No function call with call_id '{str(item.get('call_id'))[:64]}' in the conversation.",
+                    "item.call_id",
+                    event.get("event_id"),
+                    event["type"],
+                )
+            self.log.tool_outputs.append((str(item["call_id"]), str(item.get("output", ""))))
         item["id"] = item_id
         item.setdefault("object", "realtime.item")
         item.setdefault("status", "completed")

@@ -27,8 +27,10 @@ class ResponseLog:
     item_id: str | None
     text: str
     keys: tuple[str, ...]
-    """Script keys spoken (``HÄLSNING``, ``FRÅGA 2``, …)."""
+    """The moves this response made (``opening``, ``question:q1``, ``followup:q1``, ``closing``, …)."""
     instructions: str | None = None
+    calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """Tool calls made: (name, JSON arguments)."""
     status: str = "in_progress"
     reason: str | None = None
     """For cancelled responses: ``turn_detected`` or ``client_cancelled``."""
@@ -113,6 +115,10 @@ class SessionLog:
     events_sent: int = 0
     audio_bytes_in: int = 0
     pacing: PacingStats = dataclasses.field(default_factory=PacingStats)
+    tool_calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """Every function call the model made, in order: (name, JSON arguments)."""
+    tool_outputs: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """Every ``function_call_output`` the client sent: (call id, output)."""
     invalid_events: list[str] = dataclasses.field(default_factory=list)
     """With ``validate_events``: every emitted event the SDK models rejected (should stay empty)."""
     close_reason: str | None = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from engine.emulators.openai.behaviour import ModelBehaviour
+
 
 @dataclasses.dataclass
 class RealtimeFaults:
@@ -88,6 +90,8 @@ class OpenAIEmulatorOptions:
     """Debug: validate every emitted event against the openai SDK's models (slow; for tests)."""
     faults: OpenAIFaults = dataclasses.field(default_factory=OpenAIFaults)
     """Fault knobs; the same (mutable) object is exposed as ``OpenAIEmulator.faults``."""
+    behaviour: ModelBehaviour = dataclasses.field(default_factory=ModelBehaviour)
+    """How the emulated model behaves (paraphrasing, tool-calling by default); mutable at run time."""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:

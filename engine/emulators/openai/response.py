@@ -1,9 +1,14 @@
-"""One streamed response: the interviewer's line as audio deltas at a real-time pace.
+"""One streamed response: the interviewer's line as audio deltas at a real-time pace, and its tool calls.
 
 ``start()`` emits the opening events synchronously; ``run()`` (a task) streams
-the audio; ``finish()`` emits the closing events, either when the stream ends
-or, after the owner cancelled the task, with ``cancelled``. Emission is a plain
-queue put, so a cancelled task can never emit anything after ``finish``.
+the audio, then the function calls (``output_item.added`` →
+``function_call_arguments.delta*`` → ``.done`` → ``output_item.done``, as the
+Realtime API delivers them; with ``calls_during_audio`` they go out while the
+audio still streams); ``finish()`` emits the closing events, either when the
+stream ends or, after the owner cancelled the task, with ``cancelled``.
+Emission is a plain queue put, so a cancelled task can never emit anything
+after ``finish``. A response may hold no speech at all (only calls, or
+nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 from engine.emulators.openai import events
 from engine.emulators.openai.events import Event, Ids
-from engine.emulators.openai.interviewer import Line
+from engine.emulators.openai.interviewer import Call, Line
 from engine.emulators.openai.log import PacingStats, ResponseLog
 from engine.emulators.openai.options import OpenAIEmulatorOptions
 from engine.emulators.speech import encode_speech
@@ -49,6 +54,9 @@ class ResponseSpec:
 
 
 class ResponseStream:
+    """``add_item(item_dict, call)`` is told of every function-call item as it is emitted (the conversation
+    keeps it); ``call`` is the :class:`Call` it carries."""
+
     def __init__(
         self,
         *,
@@ -59,6 +67,7 @@ class ResponseStream:
         log: ResponseLog,
         pacing: PacingStats,
         conversation_id: str,
+        add_item: Callable[[dict[str, Any], Call], None] | None = None,
     ) -> None:
         self.spec = spec
         self.id = log.id
@@ -72,9 +81,15 @@ class ResponseStream:
         self.audio = b""
         self.sent_bytes = 0
         self.transcript_sent = ""
-        self._words = _WORD_RE.findall(spec.line.text) or [spec.line.text]
+        self.text = spec.line.text or ""
+        self.speaks = spec.line.text is not None
+        self._words = _WORD_RE.findall(self.text) or [self.text]
         self._next_word = 0
         self.finished = False
+        self._add_item = add_item
+        self._calls_out: list[dict[str, Any]] = []
+        self._calls_sent = 0
+        self._last_item_id: str | None = None
 
     @property
     def audio_ms_sent(self) -> int:
@@ -109,6 +124,8 @@ class ResponseStream:
                 "response": self._response("in_progress", []),
             }
         )
+        if not self.speaks:
+            return
         item = self._item("in_progress", None)
         self._emit(
             {
@@ -119,6 +136,7 @@ class ResponseStream:
                 "item": item,
             }
         )
+        self._last_item_id = self.item_id
         if self.spec.in_conversation:
             self._emit(
                 {
@@ -137,12 +155,15 @@ class ResponseStream:
         loop = asyncio.get_running_loop()
         if self._options.response_delay_ms:
             await asyncio.sleep(self._options.wall(self._options.response_delay_ms / 1000))
+        if not self.speaks:
+            self.finish("completed")
+            return
         if self.spec.text_mode:
-            self._send_words(len(self.spec.line.text))
+            self._send_words(len(self.text))
             self.finish("completed")
             return
         # Synthesis runs off the event loop: other sessions keep their pace meanwhile.
-        self.audio = await asyncio.to_thread(speech_audio, self.spec.line.text)
+        self.audio = await asyncio.to_thread(speech_audio, self.text)
         self.log.audio_bytes_total = len(self.audio)
         chunk = self._options.output_chunk_ms * BYTES_PER_MS
         chunk_wall = self._options.wall(self._options.output_chunk_ms / 1000) / self._options.output_pace
@@ -168,9 +189,85 @@ class ResponseStream:
                     "delta": base64.b64encode(piece).decode("ascii"),
                 }
             )
-            self._send_words(len(self.spec.line.text) * self.sent_bytes // max(total, 1))
+            self._send_words(len(self.text) * self.sent_bytes // max(total, 1))
+            if index == 0 and self.spec.line.calls_during_audio:
+                self._send_calls()  # the model decided to end before its goodbye is out
         # The last chunk plays for one chunk length; the response is done when generated.
         self.finish("completed")
+
+    def _send_calls(self) -> None:
+        """Emit every not-yet-sent function call of this response, as the Realtime API streams them."""
+        new = self._ids.new
+        calls = self.spec.line.calls
+        while self._calls_sent < len(calls):
+            call = calls[self._calls_sent]
+            self._calls_sent += 1
+            index = (1 if self.speaks else 0) + len(self._calls_out)
+            item_id, call_id = new("item"), new("call")
+            base = {"id": item_id, "object": "realtime.item", "type": "function_call", "call_id": call_id}
+            added = {**base, "status": "in_progress", "name": call.name, "arguments": ""}
+            refs = {"response_id": self.id, "item_id": item_id, "output_index": index, "call_id": call_id}
+            self._emit(
+                {
+                    "type": "response.output_item.added",
+                    "event_id": new("event"),
+                    "response_id": self.id,
+                    "output_index": index,
+                    "item": added,
+                }
+            )
+            if self.spec.in_conversation:
+                self._emit(
+                    {
+                        "type": "conversation.item.added",
+                        "event_id": new("event"),
+                        "previous_item_id": self._last_item_id or self.spec.previous_item_id,
+                        "item": added,
+                    }
+                )
+            half = max(1, len(call.arguments) // 2)
+            for piece in (call.arguments[:half], call.arguments[half:]):
+                if piece:
+                    self._emit(
+                        {
+                            "type": "response.function_call_arguments.delta",
+                            "event_id": new("event"),
+                            **refs,
+                            "delta": piece,
+                        }
+                    )
+            self._emit(
+                {
+                    "type": "response.function_call_arguments.done",
+                    "event_id": new("event"),
+                    **refs,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                }
+            )
+            done = {**base, "status": "completed", "name": call.name, "arguments": call.arguments}
+            if self.spec.in_conversation:
+                self._emit(
+                    {
+                        "type": "conversation.item.done",
+                        "event_id": new("event"),
+                        "previous_item_id": self._last_item_id or self.spec.previous_item_id,
+                        "item": done,
+                    }
+                )
+            self._emit(
+                {
+                    "type": "response.output_item.done",
+                    "event_id": new("event"),
+                    "response_id": self.id,
+                    "output_index": index,
+                    "item": done,
+                }
+            )
+            self._calls_out.append(done)
+            self._last_item_id = item_id
+            if self._add_item is not None and self.spec.in_conversation:
+                self._add_item(done, call)
 
     def _send_words(self, chars_reached: int) -> None:
         """Transcript deltas for every word that starts within the audio sent so far."""
@@ -194,8 +291,47 @@ class ResponseStream:
         self.finished = True
         new = self._ids.new
         complete = status == "completed"
-        transcript = self.spec.line.text if complete else self.transcript_sent
+        transcript = self.text if complete else self.transcript_sent
         item_status = "completed" if complete else "incomplete"
+        output: list[dict[str, Any]] = []
+        if self.speaks:
+            output.append(self._finish_speech(transcript, item_status))
+        if complete:
+            self._send_calls()
+        output.extend(self._calls_out)
+        usage = events.usage(
+            input_text_tokens=self.spec.input_text_tokens,
+            input_audio_tokens=self.spec.input_audio_tokens,
+            output_text_tokens=events.text_tokens(transcript)
+            + sum(events.text_tokens(c["arguments"]) for c in self._calls_out),
+            output_audio_tokens=self.audio_ms_sent // 50,
+        )
+        details: dict[str, Any] | None = None
+        if status == "cancelled":
+            details = {"type": "cancelled", "reason": reason}
+        elif status == "failed":
+            details = {
+                "type": "failed",
+                "error": {
+                    "type": "server_error",
+                    "code": "emulator_error",
+                    "message": reason or "internal error",
+                },
+            }
+        self._emit(
+            {
+                "type": "response.done",
+                "event_id": new("event"),
+                "response": self._response(status, output, status_details=details, usage=usage),
+            }
+        )
+        self.log.status = status
+        self.log.reason = reason if status == "cancelled" else None
+        self.log.audio_bytes_sent = self.sent_bytes
+        return usage
+
+    def _finish_speech(self, transcript: str, item_status: str) -> dict[str, Any]:
+        new = self._ids.new
         refs = self._refs()
         if self.spec.text_mode:
             self._emit(
@@ -233,32 +369,4 @@ class ResponseStream:
                 "item": item,
             }
         )
-        usage = events.usage(
-            input_text_tokens=self.spec.input_text_tokens,
-            input_audio_tokens=self.spec.input_audio_tokens,
-            output_text_tokens=events.text_tokens(transcript),
-            output_audio_tokens=self.audio_ms_sent // 50,
-        )
-        details: dict[str, Any] | None = None
-        if status == "cancelled":
-            details = {"type": "cancelled", "reason": reason}
-        elif status == "failed":
-            details = {
-                "type": "failed",
-                "error": {
-                    "type": "server_error",
-                    "code": "emulator_error",
-                    "message": reason or "internal error",
-                },
-            }
-        self._emit(
-            {
-                "type": "response.done",
-                "event_id": new("event"),
-                "response": self._response(status, [item], status_details=details, usage=usage),
-            }
-        )
-        self.log.status = status
-        self.log.reason = reason if status == "cancelled" else None
-        self.log.audio_bytes_sent = self.sent_bytes
-        return usage
+        return item

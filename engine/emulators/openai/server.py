@@ -18,6 +18,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from engine.emulators.openai import events
+from engine.emulators.openai.behaviour import ModelBehaviour
 from engine.emulators.openai.connection import RealtimeConnection
 from engine.emulators.openai.events import Event, Ids
 from engine.emulators.openai.log import SessionLog
@@ -56,6 +57,7 @@ class OpenAIEmulator:
     def __init__(self, options: OpenAIEmulatorOptions | None = None) -> None:
         self.options = options or OpenAIEmulatorOptions()
         self.faults: OpenAIFaults = self.options.faults
+        self.behaviour: ModelBehaviour = self.options.behaviour
         self.sessions: list[SessionLog] = []
         """One entry per accepted Realtime connection, in order."""
         self.chat_requests = 0

@@ -23,6 +23,7 @@ from engine.emulators.scenarios.schema import (
     FraudKind,
     Outcome,
     Persona,
+    RealtimeModel,
     Scenario,
     ScenarioFile,
     Store,
@@ -47,6 +48,8 @@ class ScenarioSet:
     scenarios: tuple[Scenario, ...] = ()
     stores: tuple[Store, ...] = ()
     unknown_number: UnknownNumber = dataclasses.field(default_factory=UnknownNumber)
+    realtime: RealtimeModel = dataclasses.field(default_factory=RealtimeModel)
+    """The emulated Realtime model's behaviour for this set (``[realtime]`` in a file)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_phone", {s.phone: s for s in self.scenarios})
@@ -111,6 +114,8 @@ def load_scenarios(path: str | Path) -> ScenarioSet:
         merged["scenarios"].extend(data.get("scenarios", []))
         if "unknown_number" in data:
             merged["unknown_number"] = data["unknown_number"]
+        if "realtime" in data:
+            merged["realtime"] = data["realtime"]
     return parse_scenarios(merged, source=str(path) if len(files) > 1 else files[0].name)
 
 
@@ -125,6 +130,8 @@ def default_scenarios() -> ScenarioSet:
             merged["scenarios"].extend(data.get("scenarios", []))
             if "unknown_number" in data:
                 merged["unknown_number"] = data["unknown_number"]
+            if "realtime" in data:
+                merged["realtime"] = data["realtime"]
     return parse_scenarios(merged, source="default scenarios")
 
 
@@ -234,6 +241,8 @@ def _check(parsed: ScenarioFile, prefix: str) -> None:
             for j, gap in enumerate(gaps):
                 if gap.at_ms < 0 or gap.duration_ms <= 0:
                     fail(f"{path}.impairments.{kind}[{j}]", "needs at_ms >= 0 and duration_ms > 0")
+        if sc.expect is not None:
+            _check_expect(f"{path}.expect", sc.expect, fail)
         for j, ver in enumerate(sc.verifications):
             vpath = f"{path}.verifications[{j}]"
             if ver.store not in store_ids:
@@ -242,6 +251,16 @@ def _check(parsed: ScenarioFile, prefix: str) -> None:
                 fail(f"{vpath}.purchase_time", "needs a UTC offset, e.g. 2026-11-23T14:05:00+01:00")
             if ver.amount_sek <= 0:
                 fail(f"{vpath}.amount_sek", "must be > 0")
+
+
+def _check_expect(path: str, expect: str, fail: Any) -> None:
+    from engine.domain import FailureReason, SessionStatus
+
+    status, _, reason = expect.partition("/")
+    if status not in {s.value for s in SessionStatus if s.terminal}:
+        fail(path, "expected completed, failed or abandoned, optionally /<failure_reason>")
+    if reason and reason not in {r.value for r in FailureReason}:
+        fail(path, f"unknown failure reason {reason!r}")
 
 
 def _check_turn(path: str, turn: Turn, fail: Any) -> None:
@@ -274,4 +293,5 @@ def _resolve(parsed: ScenarioFile) -> ScenarioSet:
         scenarios=tuple(resolved),
         stores=tuple(parsed.stores),
         unknown_number=parsed.unknown_number or UnknownNumber(),
+        realtime=parsed.realtime or RealtimeModel(),
     )

@@ -17,7 +17,8 @@ from typing import Literal
 import msgspec
 
 Outcome = Literal["answer", "no-answer", "busy", "failed", "voicemail"]
-Persona = Literal["positive", "critical", "brief", "detailed"]
+Persona = Literal["positive", "critical", "brief", "detailed", "vague", "english"]
+Style = Literal["paraphrase", "verbatim"]
 FraudKind = Literal["copied_script", "phantom_department", "outside_hours", "phone_reuse"]
 
 
@@ -107,7 +108,8 @@ class Scenario(_Strict):
     answers: list[str | Turn] = []
     """Replies to the following AI turns, in order."""
     persona: Persona | None = None
-    """Once ``answers`` run out, build replies from the departments/campaigns named in the question."""
+    """Once ``answers`` run out, build replies from the departments/campaigns named in the question
+    (``vague``: a vague answer first, details when asked again; ``english``: answers in English)."""
     goodbye: str | None = None
     """Said after the AI's closing (a turn containing "hej då")."""
     reply_delay_ms: int = 700
@@ -120,6 +122,11 @@ class Scenario(_Strict):
     verifications: list[Verification] = []
     voicemail_greeting: str = "Hej, du har kommit till min röstbrevlåda. Lämna ett meddelande efter tonen."
     impairments: Impairments = msgspec.field(default_factory=Impairments)
+    call_back_dtmf: str | None = None
+    """On a call-back (the customer rings our number), the key pressed when a ``<Gather>`` asks."""
+    expect: str | None = None
+    """The outcome this scenario plans, ``status`` or ``status/failure_reason`` (e.g.
+    ``abandoned/declined``), where the demo cannot tell it from the turns alone."""
 
 
 class UnknownNumber(_Strict):
@@ -129,8 +136,21 @@ class UnknownNumber(_Strict):
     hangup_after_seconds: float = 30.0
 
 
+class RealtimeModel(_Strict):
+    """How the emulated Realtime model behaves in ``callengine emulate`` (defaults: a real model's way)."""
+
+    style: Style = "paraphrase"
+    """``verbatim``: says the configured question texts and fixed lines (tests that need exact text)."""
+    tools: bool = True
+    end_call_during_audio: bool = False
+    speaks_after_end_call: bool = False
+    bad_arguments: bool = False
+    split_goodbye: bool = False
+
+
 class ScenarioFile(_Strict):
     version: int = 1
+    realtime: RealtimeModel | None = None
     unknown_number: UnknownNumber | None = None
     stores: list[Store] = []
     scenarios: list[Scenario] = []

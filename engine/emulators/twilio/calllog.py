@@ -32,6 +32,12 @@ class CallRecord:
     """Scenario name, or None for a number no scenario names."""
     attempt: int
     """0-based dial attempt for this number."""
+    direction: str = "outbound-api"
+    """``inbound`` for a call the customer placed to one of our numbers."""
+    said_by_app: list[str] = dataclasses.field(default_factory=list)
+    """``<Say>`` texts the call played (TwiML, not the media stream)."""
+    digits_pressed: list[str] = dataclasses.field(default_factory=list)
+    """Keys the caller pressed in answer to a ``<Gather>``."""
     statuses: list[tuple[str, dt.datetime]] = dataclasses.field(default_factory=list)
     """Every status with when it was reached (``initiated`` included, as in callbacks)."""
     end_reason: str = ""

@@ -26,7 +26,15 @@ from engine.emulators.speech import CHARS_PER_SECOND
 from engine.emulators.twilio.calllog import CallbackRecord, CallRecord
 from engine.emulators.twilio.options import TwilioFaults
 from engine.emulators.twilio.stream import MediaStream, StreamContext
-from engine.emulators.twilio.twiml import HangupVerb, PauseVerb, SayVerb, StreamVerb, Verb, parse_twiml
+from engine.emulators.twilio.twiml import (
+    GatherVerb,
+    HangupVerb,
+    PauseVerb,
+    SayVerb,
+    StreamVerb,
+    Verb,
+    parse_twiml,
+)
 from engine.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,8 @@ class CallParams:
     async_amd: bool = False
     async_amd_callback: str | None = None
     async_amd_method: str = "POST"
+    inbound: bool = False
+    """The customer calls one of our numbers: ``url`` is that number's voice URL."""
 
 
 @dataclasses.dataclass
@@ -132,6 +142,8 @@ class CallRunner:
             self.record.ended.set()
 
     async def _progress(self) -> None:
+        if self.params.inbound:
+            return await self._inbound()
         attempt = self._attempt()
         if await self._sleep(INITIATE_S):
             return self._end_early()
@@ -178,6 +190,45 @@ class CallRunner:
                 self._stream.hang_up()
         self._terminal("completed")
 
+    async def _inbound(self) -> None:
+        """Our number rings; Twilio fetches its voice URL and runs the answer (no AMD, no ringing out)."""
+        self._set_status("ringing")
+        verbs = await self._fetch_twiml({}, call_status="ringing")
+        self._answered_at = asyncio.get_running_loop().time()
+        self._set_status("in-progress")
+        try:
+            await asyncio.wait_for(
+                self._run_verbs(verbs, Attempt(outcome="answer")), self._real(self.params.time_limit_s)
+            )
+        except TimeoutError:
+            self.record.end_reason = "time-limit"
+            if self._stream is not None:
+                self._stream.hang_up()
+        self._terminal("completed")
+
+    async def _gather(self, verb: GatherVerb) -> tuple[Verb, ...] | None:
+        """Play the prompt, then the scenario's key (if any) goes to the action URL; its TwiML replaces ours."""
+        for text in verb.says:
+            self.record.said_by_app.append(text)
+            if await self._sleep(len(text) / CHARS_PER_SECOND):
+                return ()
+        key = self._scenario.call_back_dtmf if self._scenario is not None else None
+        if not key:
+            await self._sleep(verb.timeout)
+            return None
+        self.record.digits_pressed.append(key[: verb.num_digits])
+        if not verb.action:
+            return None
+        params = self.base_params("in-progress")
+        params["Digits"] = key[: verb.num_digits]
+        status, body = await self.webhook(verb.action, params, verb.method)
+        if status is None or not 200 <= status < 300:
+            return (SayVerb("An application error has occurred. Goodbye."),)
+        try:
+            return tuple(parse_twiml(body, field="Gather action response"))
+        except ValidationError:
+            return (SayVerb("An application error has occurred. Goodbye."),)
+
     async def _run_verbs(self, verbs: tuple[Verb, ...] | None, attempt: Attempt) -> None:
         while True:
             reason = await self._run_verb_list(verbs or (), attempt)
@@ -194,6 +245,13 @@ class CallRunner:
                 return "hangup-rest"
             if isinstance(verb, HangupVerb):
                 return "twiml-hangup"
+            if isinstance(verb, GatherVerb):
+                follow = await self._gather(verb)
+                if follow is not None:
+                    return await self._run_verb_list(follow, attempt)
+                continue
+            if isinstance(verb, SayVerb):
+                self.record.said_by_app.append(verb.text)
             if isinstance(verb, PauseVerb | SayVerb):
                 seconds = verb.seconds if isinstance(verb, PauseVerb) else len(verb.text) / CHARS_PER_SECOND
                 if await self._sleep(seconds):
@@ -314,7 +372,7 @@ class CallRunner:
             "To": record.to,
             "Caller": record.from_,
             "Called": record.to,
-            "Direction": "outbound-api",
+            "Direction": "inbound" if self.params.inbound else "outbound-api",
             "ApiVersion": "2010-04-01",
             "CallStatus": status,
         }
@@ -366,9 +424,11 @@ class CallRunner:
             log.info("call %s: webhook failed: %s", self.record.sid, type(exc).__name__)
             return None, ""
 
-    async def _fetch_twiml(self, extra: dict[str, str]) -> tuple[Verb, ...] | None:
+    async def _fetch_twiml(
+        self, extra: dict[str, str], call_status: str = "in-progress"
+    ) -> tuple[Verb, ...] | None:
         assert self.params.url is not None
-        params = self.base_params("in-progress")
+        params = self.base_params(call_status)
         params.update(extra)
         status, body = await self.webhook(self.params.url, params, self.params.method)
         if status is None or not 200 <= status < 300:

@@ -28,7 +28,7 @@ from aiohttp import web
 from engine.emulators.scenarios import ScenarioSet, default_scenarios
 from engine.emulators.twilio.calllog import CallRecord
 from engine.emulators.twilio.options import TwilioEmulatorOptions, TwilioFaults
-from engine.emulators.twilio.progress import CallRunner, RunnerContext
+from engine.emulators.twilio.progress import CallParams, CallRunner, RunnerContext
 from engine.emulators.twilio.rest import API_VERSION, TwilioApiError, call_json, parse_create, parse_update
 from engine.emulators.twilio.twiml import Verb, parse_twiml
 from engine.errors import ValidationError
@@ -143,6 +143,48 @@ class TwilioEmulator:
 
     def calls_to(self, phone: str) -> list[CallRecord]:
         return [c for c in self.calls if c.to == phone]
+
+    async def place_inbound_call(
+        self, *, from_: str, to: str, voice_url: str, method: str = "POST"
+    ) -> CallRecord:
+        """The customer ``from_`` rings our number ``to`` (its voice URL configured as ``voice_url``).
+
+        The call runs as Twilio runs one: the voice URL is fetched (signed, ``Direction=inbound``) and
+        its TwiML played to the scenario's customer for ``from_`` (``<Say>``, ``<Gather>`` answered with
+        the scenario's ``call_back_dtmf``, ``<Connect><Stream>`` to the app).
+        """
+        assert self._http is not None
+        scenario = self.scenarios.for_phone(from_)
+        record = CallRecord(
+            sid="CA" + secrets.token_hex(16),
+            to=to,
+            from_=from_,
+            created_at=dt.datetime.now(dt.UTC),
+            scenario=scenario.name if scenario else None,
+            attempt=0,
+            direction="inbound",
+        )
+        record.add_status("queued")
+        params = CallParams(to=to, from_=from_, url=voice_url, method=method.upper(), inbound=True)
+        ctx = RunnerContext(
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,
+            speed=self.options.speed,
+            faults=self.options.faults,
+            scenarios=self.scenarios,
+            http=self._http,
+            stream_open_timeout_s=self.options.stream_open_timeout_s,
+            record_pacing=self.options.record_pacing,
+        )
+        runner = CallRunner(record, params, scenario, ctx)
+        self._by_sid[record.sid] = runner
+        self.calls.append(record)
+        task = asyncio.create_task(runner.run(), name=f"twilio-inbound-{record.sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        async with self._new_call:
+            self._new_call.notify_all()
+        return record
 
     async def wait_for_calls(self, count: int, timeout_s: float) -> list[CallRecord]:
         """Wait until at least ``count`` calls have been created."""

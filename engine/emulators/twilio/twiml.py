@@ -1,4 +1,4 @@
-"""The TwiML subset the emulator runs: <Connect><Stream>, <Pause>, <Say>, <Hangup>."""
+"""The TwiML subset the emulator runs: <Connect><Stream>, <Pause>, <Say>, <Gather>, <Hangup>."""
 
 from __future__ import annotations
 
@@ -31,7 +31,18 @@ class HangupVerb:
     pass
 
 
-Verb = StreamVerb | PauseVerb | SayVerb | HangupVerb
+@dataclasses.dataclass(frozen=True)
+class GatherVerb:
+    """Keypad input: its nested ``<Say>`` plays, then up to ``timeout`` seconds for ``num_digits``."""
+
+    action: str | None
+    method: str = "POST"
+    num_digits: int = 1
+    timeout: float = 5.0
+    says: tuple[str, ...] = ()
+
+
+Verb = StreamVerb | PauseVerb | SayVerb | HangupVerb | GatherVerb
 
 
 def parse_twiml(text: str, *, field: str = "Twiml") -> list[Verb]:
@@ -59,7 +70,22 @@ def parse_twiml(text: str, *, field: str = "Twiml") -> list[Verb]:
             verbs.append(SayVerb(element.text or ""))
         elif element.tag == "Hangup":
             verbs.append(HangupVerb())
+        elif element.tag == "Gather":
+            verbs.append(_gather(element, field))
     return verbs
+
+
+def _gather(element: ET.Element, field: str) -> GatherVerb:
+    try:
+        digits = int(element.get("numDigits", "1"))
+        timeout = float(element.get("timeout", "5"))
+    except ValueError as exc:
+        raise ValidationError(field, "<Gather numDigits/timeout> must be numbers") from exc
+    method = element.get("method", "POST").upper()
+    if method not in ("GET", "POST"):
+        raise ValidationError(field, "<Gather method> must be GET or POST")
+    says = tuple(child.text or "" for child in element if child.tag == "Say")
+    return GatherVerb(element.get("action"), method, max(1, digits), max(0.0, timeout), says)
 
 
 def _stream(element: ET.Element, field: str) -> StreamVerb:

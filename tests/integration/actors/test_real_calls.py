@@ -51,7 +51,8 @@ async def _setup(
         twilio=dataclasses.replace(from_env.twilio, calls_per_second=CPS),
         openai=dataclasses.replace(from_env.openai, api_key=Secret(oa.api_key)),
         session=SessionSettings(
-            max_call_seconds=180.0 / SPEED,
+            # Twilio's TimeLimit (max_call_seconds + 60) counts emulated seconds: keep it out of reach.
+            max_call_seconds=1200.0 / SPEED,
             silence_nudge_seconds=8.0 / SPEED,
             silence_hangup_seconds=20.0 / SPEED,
             transcript_flush_seconds=1.0 / SPEED,
@@ -96,7 +97,8 @@ async def test_real_calls_complete_once_each_within_cps(
     created = sorted(c.created_at for c in tw.calls)
     for a, b in zip(created, created[2:], strict=False):
         assert (b - a).total_seconds() >= 1.0 / CPS, "more than CPS+1 calls within a second"
-    assert "Hittade du det du sökte?" in [line.content for line in await _lines(rig, ids[0])]
+    # The model asks in its own words; the topic is there.
+    assert any("hittade du det du sökte" in line.content.lower() for line in await _lines(rig, ids[0]))
 
 
 async def test_killed_host_mid_call_keeps_transcript_and_retries(
@@ -132,5 +134,5 @@ async def test_killed_host_mid_call_keeps_transcript_and_retries(
     after = [line.content for line in lines]
     assert before and after[: len(before)] == before, "lines written before the kill are kept, first"
     assert len(after) > len(before), "the retry's lines follow them"
-    greeting = after[0]
-    assert after.count(greeting) <= 2, "at most one greeting per attempt"
+    # Every attempt opens with the AI disclosure again (in the model's own words).
+    assert sum("AI-assistent" in line for line in after) <= 2, "at most one opening per attempt"

@@ -10,10 +10,10 @@ import pytest
 import websockets
 from openai import AsyncOpenAI
 
-from engine.emulators.openai import OpenAIEmulator, OpenAIEmulatorOptions
+from engine.emulators.openai import ModelBehaviour, OpenAIEmulator, OpenAIEmulatorOptions
 from engine.emulators.openai.testing import ValidatingRealtimeClient, audio_of, silence_frames
 from engine.emulators.speech import decode_speech, encode_speech
-from tests.unit.emulators.test_realtime_sdk import CLOSING, GREETING, Q1, Q2, session_config
+from tests.unit.emulators.realtime_fixtures import CLOSING, GREETING, Q1, Q2, session_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -46,7 +46,9 @@ async def interview(emulator: OpenAIEmulator) -> tuple[list[str], list[str]]:
 
 
 async def test_concurrent_interviews_hear_and_are_heard() -> None:
-    options = OpenAIEmulatorOptions(speed=SPEED, validate_events=True)
+    options = OpenAIEmulatorOptions(
+        speed=SPEED, validate_events=True, behaviour=ModelBehaviour(style="verbatim")
+    )
     async with OpenAIEmulator(options) as emulator:
         results = await asyncio.gather(*(interview(emulator) for _ in range(8)))
         for heard, problems in results:
@@ -60,7 +62,9 @@ async def test_concurrent_interviews_hear_and_are_heard() -> None:
 
 
 async def test_dropped_socket_restored_by_replay_continues_the_script() -> None:
-    async with OpenAIEmulator(OpenAIEmulatorOptions(speed=10, validate_events=True)) as emulator:
+    async with OpenAIEmulator(
+        OpenAIEmulatorOptions(speed=10, validate_events=True, behaviour=ModelBehaviour(style="verbatim"))
+    ) as emulator:
         client = AsyncOpenAI(base_url=emulator.base_url, api_key=emulator.api_key, max_retries=0)
         lines: list[tuple[str, str]] = []
         async with client.realtime.connect(model="gpt-realtime") as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,26 +15,30 @@ from twilio.rest import Client
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from engine.emulators.openai import OpenAIEmulator
+from engine.emulators.openai import ModelBehaviour, OpenAIEmulator
+from engine.emulators.openai.goals import parse_goals
+from engine.emulators.openai.phrasing import Phrasing
 from engine.emulators.scenarios import Turn, default_scenarios
 from engine.emulators.twilio import TwilioEmulator
+from engine.session.conversation import BusinessContext, QuestionConfig, build_script
+from engine.session.prompt import render_instructions
 from tests.fixtures.emulators import Emulators
 from tests.unit.emulators.twilio_helpers import CONNECT_TWIML, StreamServer
 
-SCRIPT = {
-    "HÄLSNING": "Hej! Jag ringer från Matboden Solna Centrum om ditt köp i dag.",
-    "SAMTYCKE": "Samtalet spelas in. Är det okej att jag ställer några korta frågor?",
-    "FRÅGA 1": "Hur upplevde du frukt och grönt?",
-    "FRÅGA 2": "Vad tyckte du om vår kampanj på kaffe?",
-    "FRÅGA 3": "Var det något som kunde ha varit bättre vid kassan?",
-    "PÅMINNELSE": "Är du kvar? Jag hör dig inte riktigt.",
-    "AVSLUTNING": "Tack för dina svar! Du får mellan 2 och 15 procent tillbaka på köpet. Hej då!",
-}
-INSTRUCTIONS = (
-    "Du är en vänlig intervjuare.\n### SAMTALSMANUS\n"
-    + "\n".join(f"{k}: {v}" for k, v in SCRIPT.items())
-    + "\n### SLUT\n"
+CONTEXT = BusinessContext(
+    store_name="Matboden Solna Centrum",
+    departments=["frukt och grönt", "kassan"],
+    campaigns=["kaffe"],
+    questions=[
+        QuestionConfig("Hur upplevde du frukt och grönt?", id="q1"),
+        QuestionConfig("Vad tyckte du om vår kampanj på kaffe?", id="q2"),
+        QuestionConfig("Var det något som kunde ha varit bättre vid kassan?", id="q3"),
+    ],
 )
+INSTRUCTIONS = render_instructions(build_script(CONTEXT, "interop"), CONTEXT)
+_SAY = Phrasing(parse_goals(INSTRUCTIONS), random.Random(0), verbatim=True)
+GREETING, CLOSING = _SAY.opening(), _SAY.closing("sv")
+QUESTIONS = [q.text for q in CONTEXT.questions]
 
 
 class MiniBridge:
@@ -91,7 +96,7 @@ class MiniBridge:
                         )
                     elif event.type == "response.output_audio_transcript.done":
                         self.ai_lines.append(event.transcript)
-                        if event.transcript == SCRIPT["AVSLUTNING"]:
+                        if event.transcript == CLOSING:
                             closing.set()
                             await ws.send(
                                 json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": "closing"}})
@@ -123,7 +128,10 @@ async def test_full_interview_between_the_emulators(
 ) -> None:
     # The real model streams audio faster than real time; so does the emulator here (output_pace),
     # which keeps Twilio's playback buffer filled even when this busy machine stalls for a moment.
-    emulators = Emulators(twilio_emulator, await openai_emulator_factory(output_pace=3.0))
+    emulators = Emulators(
+        twilio_emulator,
+        await openai_emulator_factory(output_pace=3.0, behaviour=ModelBehaviour(style="verbatim")),
+    )
     scenario = default_scenarios().by_name("happy-anna")
     bridge = MiniBridge(emulators)
     client = Client(emulators.twilio.account_sid, emulators.twilio.auth_token)
@@ -137,12 +145,7 @@ async def test_full_interview_between_the_emulators(
         )
         record = await emulators.twilio.call(call.sid).wait_ended(60)
     await bridge.client.close()
-    questions = [SCRIPT["FRÅGA 1"], SCRIPT["FRÅGA 2"], SCRIPT["FRÅGA 3"]]
-    assert bridge.ai_lines == [
-        SCRIPT["HÄLSNING"] + " " + SCRIPT["SAMTYCKE"],
-        *questions,
-        SCRIPT["AVSLUTNING"],
-    ]
+    assert bridge.ai_lines == [GREETING, *QUESTIONS, CLOSING]
     assert record.customer_heard == bridge.ai_lines
     answers = [a.say if isinstance(a, Turn) else a for a in scenario.answers]
     assert record.customer_said[:4] == [scenario.consent, *answers]

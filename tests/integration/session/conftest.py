@@ -39,10 +39,12 @@ def contexts_from(scenarios: ScenarioSet) -> dict[str, BusinessContext]:
 def session_settings(speed: float = SPEED, **overrides: Any) -> SessionSettings:
     """Virtual-time defaults scaled to the emulator speed (our timers run on real time)."""
     values: dict[str, Any] = {
-        "max_call_seconds": 180.0 / speed,
+        # Twilio's TimeLimit is max_call_seconds + 60 *emulated* seconds: keep it well above a call.
+        "max_call_seconds": 1200.0 / speed,
         "silence_nudge_seconds": 8.0 / speed,
         "silence_hangup_seconds": 20.0 / speed,
         "transcript_flush_seconds": 1.0 / speed,
+        "closing_silence_seconds": 4.0 / speed,
     }
     values.update(overrides)
     return SessionSettings(**values)

@@ -253,7 +253,8 @@ def test_rls_is_forced_and_the_app_role_is_restricted(owner_url: str) -> None:
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
             "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname <> 'alembic_version'"
         ).fetchall()
-        assert len(rows) == 16  # 7 seed + 4 existing-system + 5 engine tables (reward_ledger, jobs)
+        # 7 seed + 4 existing-system + 7 engine tables (reward_ledger, jobs, consent_records, interview_progress)
+        assert len(rows) == 18
         assert all(enabled and forced for _, enabled, forced in rows), rows
         role = conn.execute(
             "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'callengine_app'"

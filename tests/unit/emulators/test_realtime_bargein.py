@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
-from engine.emulators.openai import OpenAIEmulator, OpenAIEmulatorOptions
+from engine.emulators.openai import ModelBehaviour, OpenAIEmulator, OpenAIEmulatorOptions
 from engine.emulators.openai.testing import ValidatingRealtimeClient, audio_of, silence_frames
 from engine.emulators.speech import decode_speech, encode_speech
-from tests.unit.emulators.test_realtime_sdk import GREETING, Q1, session_config
+from tests.unit.emulators.realtime_fixtures import GREETING, Q1, session_config
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.timeout(20)
 @pytest.fixture
 async def emulator() -> AsyncIterator[OpenAIEmulator]:
     # Slow enough that a response is still streaming when the customer starts talking.
-    async with OpenAIEmulator(OpenAIEmulatorOptions(speed=10, validate_events=True)) as emu:
+    async with OpenAIEmulator(
+        OpenAIEmulatorOptions(speed=10, validate_events=True, behaviour=ModelBehaviour(style="verbatim"))
+    ) as emu:
         yield emu
     for log in emu.sessions:
         assert log.invalid_events == []

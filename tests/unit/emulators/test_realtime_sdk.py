@@ -5,56 +5,27 @@ Every server event is validated with the SDK's own models (ValidatingRealtimeCli
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
 
-from engine.emulators.openai import OpenAIEmulator, OpenAIEmulatorOptions
+from engine.emulators.openai import ModelBehaviour, OpenAIEmulator, OpenAIEmulatorOptions
 from engine.emulators.openai.testing import ValidatingRealtimeClient, audio_of, silence_frames
 from engine.emulators.speech import decode_speech, encode_speech
+from tests.unit.emulators.realtime_fixtures import CLOSING, GREETING, INSTRUCTIONS, Q1, Q2, session_config
 
 pytestmark = pytest.mark.timeout(20)
-
-SCRIPT = """Du ringer för butikens räkning. Var vänlig och kort.
-### SAMTALSMANUS
-HÄLSNING: Hej! Jag ringer från Ica Kvantum Solna om ditt köp i dag.
-SAMTYCKE: Är det okej att jag ställer några korta frågor?
-FRÅGA 1: Hur upplevde du frukt- och gröntavdelningen?
-FRÅGA 2: Vad tyckte du om kassan?
-PÅMINNELSE: Är du kvar?
-AVSLUTNING: Tack för dina svar! Hej då!
-### SLUT
-"""
-GREETING = "Hej! Jag ringer från Ica Kvantum Solna om ditt köp i dag. Är det okej att jag ställer några korta frågor?"
-Q1 = "Hur upplevde du frukt- och gröntavdelningen?"
-Q2 = "Vad tyckte du om kassan?"
-CLOSING = "Tack för dina svar! Hej då!"
-
-
-def session_config(**input_overrides: Any) -> dict[str, Any]:
-    audio_input: dict[str, Any] = {
-        "format": {"type": "audio/pcmu"},
-        "transcription": {"model": "whisper-1", "language": "sv"},
-        "turn_detection": {
-            "type": "server_vad",
-            "threshold": 0.5,
-            "prefix_padding_ms": 300,
-            "silence_duration_ms": 500,
-        },
-    }
-    audio_input.update(input_overrides)
-    return {
-        "type": "realtime",
-        "instructions": SCRIPT,
-        "audio": {"input": audio_input, "output": {"format": {"type": "audio/pcmu"}, "voice": "alloy"}},
-    }
 
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[OpenAIEmulator]:
-    async with OpenAIEmulator(OpenAIEmulatorOptions(speed=50, validate_events=True)) as emu:
+    options = OpenAIEmulatorOptions(
+        speed=50, validate_events=True, behaviour=ModelBehaviour(style="verbatim")
+    )
+    async with OpenAIEmulator(options) as emu:
         yield emu
     for log in emu.sessions:
         assert log.invalid_events == []
@@ -72,8 +43,8 @@ async def rt(emulator: OpenAIEmulator) -> AsyncIterator[ValidatingRealtimeClient
     await client.close()
 
 
-async def configure(rt: ValidatingRealtimeClient, **input_overrides: Any) -> Any:
-    await rt.connection.session.update(session=session_config(**input_overrides))  # type: ignore[arg-type]
+async def configure(rt: ValidatingRealtimeClient, tools: bool = False, **input_overrides: Any) -> Any:
+    await rt.connection.session.update(session=session_config(tools=tools, **input_overrides))  # type: ignore[arg-type]
     (updated,) = await rt.until("session.updated")
     return updated
 
@@ -92,10 +63,10 @@ async def test_connect_and_session_update(rt: ValidatingRealtimeClient, emulator
     assert session.audio.input.transcription.language == "sv"
     assert session.audio.input.turn_detection.silence_duration_ms == 500
     assert session.audio.input.turn_detection.create_response is True
-    assert session.instructions == SCRIPT
+    assert session.instructions == INSTRUCTIONS
     log = emulator.sessions[0]
     assert log.model == "gpt-realtime"
-    assert log.session_updates[0]["instructions"] == SCRIPT
+    assert log.session_updates[0]["instructions"] == INSTRUCTIONS
 
 
 async def test_full_audio_turn(rt: ValidatingRealtimeClient, emulator: OpenAIEmulator) -> None:
@@ -132,51 +103,135 @@ async def test_full_audio_turn(rt: ValidatingRealtimeClient, emulator: OpenAIEmu
     assert emulator.sessions[0].transcripts == ["Det var bra"]
 
 
-async def test_script_in_order_then_closing(rt: ValidatingRealtimeClient, emulator: OpenAIEmulator) -> None:
+async def test_questions_in_order_then_closing_without_tools(
+    rt: ValidatingRealtimeClient, emulator: OpenAIEmulator
+) -> None:
     await configure(rt)
     await rt.connection.response.create()
     await rt.until("response.done")
     spoken = []
-    for answer in ("Ja", "Frukten var fräsch", "Kassan gick snabbt"):
+    for answer in ("Ja", "Frukten var fräsch och god", "Kassan gick snabbt i dag"):
         events = await say(rt, answer)
         spoken.extend(decode_speech(audio_of(events)))
+        assert not any(e.type.startswith("response.function_call") for e in events)  # no tools offered
     assert spoken == [Q1, Q2, CLOSING]
     assert [r.keys for r in emulator.sessions[0].responses] == [
-        ("HÄLSNING", "SAMTYCKE"),
-        ("FRÅGA 1",),
-        ("FRÅGA 2",),
-        ("AVSLUTNING",),
+        ("opening",),
+        ("question:q1",),
+        ("question:q2",),
+        ("closing",),
     ]
 
 
 @pytest.mark.parametrize("phrase", ["Nej tack, hej då", "Ring inte igen!"])
-async def test_goodbye_or_opt_out_closes(rt: ValidatingRealtimeClient, phrase: str) -> None:
+async def test_refusal_or_opt_out_gets_a_goodbye_and_no_question(
+    rt: ValidatingRealtimeClient, phrase: str
+) -> None:
     await configure(rt)
     await rt.connection.response.create()
     await rt.until("response.done")
-    events = await say(rt, phrase)
-    assert decode_speech(audio_of(events)) == [CLOSING]
+    (line,) = decode_speech(audio_of(await say(rt, phrase)))
+    assert "hej då" in line.lower() and "?" not in line
 
 
-async def test_say_instruction_is_spoken_verbatim(rt: ValidatingRealtimeClient) -> None:
-    await configure(rt)
-    await rt.connection.response.create(response={"instructions": "SÄG: Är du kvar?"})
-    events = await rt.until("response.done")
-    assert decode_speech(audio_of(events)) == ["Är du kvar?"]
-    # The reminder does not count as the greeting: the script still starts from the top.
-    await rt.until("rate_limits.updated")
+def _calls(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (e.name, json.loads(e.arguments)) for e in events if e.type == "response.function_call_arguments.done"
+    ]
+
+
+async def output(
+    rt: ValidatingRealtimeClient, events: list[Any], body: dict[str, Any], *, respond: bool
+) -> None:
+    """Answer every call of ``events`` as the engine does (function_call_output, then maybe response.create)."""
+    for e in events:
+        if e.type == "response.function_call_arguments.done":
+            await rt.connection.conversation.item.create(
+                item={"type": "function_call_output", "call_id": e.call_id, "output": json.dumps(body)}
+            )
+            await rt.until("conversation.item.done")
+    if respond:
+        await rt.connection.response.create()
+
+
+async def test_tool_calls_are_delivered_as_the_realtime_api_does_and_the_model_waits(
+    rt: ValidatingRealtimeClient, emulator: OpenAIEmulator
+) -> None:
+    await configure(rt, tools=True)
     await rt.connection.response.create()
     assert decode_speech(audio_of(await rt.until("response.done"))) == [GREETING]
+    events = await say(rt, "Ja, det går bra.")
+    response = events[next(i for i, e in enumerate(events) if e.type == "response.created") :]
+    assert [e.type for e in response] == [
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "conversation.item.done",
+        "response.output_item.done",
+        "response.done",
+    ]
+    assert _calls(events) == [("record_consent", {"consent": True})]
+    done = response[-1].response
+    assert [o.type for o in done.output] == ["function_call"] and audio_of(events) == b""
+    assert response[1].item.call_id == response[5].call_id == done.output[0].call_id
+    # Without the output it does not go on.
+    await rt.connection.response.create()
+    assert (await rt.until("response.done"))[-1].response.output == []
+    await output(rt, events, {"ok": True}, respond=True)
+    events = await rt.until("response.done")
+    assert decode_speech(audio_of(events)) == [Q1] and _calls(events) == []
+    # The answer is reported with the next question, in one response: speech then the call.
+    events = await say(rt, "Frukten var fräsch och god.")
+    assert decode_speech(audio_of(events)) == [Q2]
+    assert _calls(events) == [("question_answered", {"question_id": "q1"})]
+    assert [o.type for o in events[-1].response.output] == ["message", "function_call"]
+    await output(rt, events, {"ok": True}, respond=False)
+    events = await say(rt, "Kassan gick snabbt, två kassor var öppna.")
+    assert decode_speech(audio_of(events)) == [CLOSING]
+    assert _calls(events) == [
+        ("question_answered", {"question_id": "q2"}),
+        ("end_call", {"reason": "completed"}),
+    ]
+    assert [name for name, _ in emulator.sessions[0].tool_calls] == [
+        "record_consent",
+        "question_answered",
+        "question_answered",
+        "end_call",
+    ]
 
 
-async def test_replayed_items_continue_the_script(rt: ValidatingRealtimeClient) -> None:
-    """After a reconnect the session replays the conversation as text; the interviewer picks up from it."""
+async def test_a_refusal_is_recorded_and_ends_with_declined(rt: ValidatingRealtimeClient) -> None:
+    await configure(rt, tools=True)
+    await rt.connection.response.create()
+    await rt.until("response.done")
+    events = await say(rt, "Nej tack, jag har inte tid.")
+    (line,) = decode_speech(audio_of(events))
+    assert "hej då" in line.lower() and "?" not in line
+    assert _calls(events) == [("record_consent", {"consent": False}), ("end_call", {"reason": "declined"})]
+
+
+async def test_an_output_for_an_unknown_call_is_an_error(rt: ValidatingRealtimeClient) -> None:
+    await configure(rt, tools=True)
+    await rt.connection.conversation.item.create(
+        item={"type": "function_call_output", "call_id": "call_nope", "output": "{}"}
+    )
+    error = (await rt.until("error"))[-1]
+    assert error.error.code == "invalid_value" and error.error.param == "item.call_id"
+
+
+async def test_replayed_items_continue_the_interview(rt: ValidatingRealtimeClient) -> None:
+    """After a reconnect the session replays the conversation as text; the model picks up from it."""
     await configure(rt)
+    await rt.connection.response.create()
+    await rt.until("response.done")  # this process spoke the opening: it knows the line
     replay = [
         ("assistant", "output_text", GREETING),
         ("user", "input_text", "Ja"),
         ("assistant", "output_text", Q1),
-        ("user", "input_text", "Bra"),
+        ("user", "input_text", "Frukten var riktigt bra"),
     ]
     for role, part, text in replay:
         await rt.connection.conversation.item.create(
@@ -209,14 +264,15 @@ async def test_unintelligible_turn_fails_transcription_and_repeats(rt: Validatin
     await configure(rt)
     await rt.connection.response.create()
     await rt.until("response.done")
-    await say(rt, "Ja")  # → FRÅGA 1
+    await say(rt, "Ja")  # → question 1
     speech = bytearray(encode_speech("Det här ska inte gå fram"))
     del speech[1600:1760]  # a lost frame breaks the CRC
     await rt.send_audio(silence_frames(200) + bytes(speech) + silence_frames(700))
     events = await rt.until("response.done")
     failed = [e for e in events if e.type == "conversation.item.input_audio_transcription.failed"]
     assert len(failed) == 1 and failed[0].error.code == "audio_unintelligible"
-    assert decode_speech(audio_of(events)) == [Q1]
+    (again,) = decode_speech(audio_of(events))
+    assert again.endswith(Q1) and again != Q1  # "I did not catch that" + the question again
 
 
 async def test_text_mode_response(rt: ValidatingRealtimeClient) -> None:
@@ -227,26 +283,32 @@ async def test_text_mode_response(rt: ValidatingRealtimeClient) -> None:
     assert audio_of(events) == b""
 
 
-async def test_transcription_logprobs_and_language_when_asked(rt: ValidatingRealtimeClient) -> None:
-    session = session_config(transcription={"model": "gpt-4o-transcribe", "language": "sv"})
+async def test_transcription_logprobs_and_languages_from_gpt_transcribe(rt: ValidatingRealtimeClient) -> None:
+    session = session_config(transcription={"model": "gpt-transcribe", "languages": ["sv", "en"]})
     session["include"] = ["item.input_audio_transcription.logprobs"]
     await rt.connection.session.update(session=session)  # type: ignore[arg-type]
     await rt.until("session.updated")
+    for text, code in (("Helt okej", "sv"), ("Sorry, I only speak English", "en")):
+        await rt.send_audio(silence_frames(200) + encode_speech(text) + silence_frames(700))
+        completed = (await rt.until("conversation.item.input_audio_transcription.completed"))[-1]
+        assert completed.transcript == text
+        assert "".join(p.token for p in completed.logprobs) == text
+        assert [lang.code for lang in completed.languages] == [code]
+
+
+async def test_older_transcription_models_report_no_language(rt: ValidatingRealtimeClient) -> None:
+    await configure(rt, transcription={"model": "gpt-4o-transcribe", "language": "sv"})
     await rt.send_audio(silence_frames(200) + encode_speech("Helt okej") + silence_frames(700))
     completed = (await rt.until("conversation.item.input_audio_transcription.completed"))[-1]
-    assert completed.transcript == "Helt okej"
-    assert [p.token for p in completed.logprobs] == ["Helt ", "okej"]
-    assert completed.languages[0].code == "sv"
+    assert completed.languages is None and completed.logprobs is None
 
 
-async def test_response_that_cannot_be_voiced_fails_and_the_session_goes_on(
-    rt: ValidatingRealtimeClient,
-) -> None:
+async def test_reminder_goal_asks_whether_the_customer_is_there(rt: ValidatingRealtimeClient) -> None:
     await configure(rt)
-    await rt.connection.response.create(response={"instructions": "SÄG: " + "å" * 3000})  # > 4 KiB of UTF-8
-    done = (await rt.until("response.done"))[-1]
-    assert done.response.status == "failed"
-    assert done.response.status_details.error.code == "emulator_error"
-    await rt.until("rate_limits.updated")
     await rt.connection.response.create()
-    assert decode_speech(audio_of(await rt.until("response.done"))) == [GREETING]
+    await rt.until("response.done")
+    await say(rt, "Ja")
+    await rt.until("rate_limits.updated")
+    await rt.connection.response.create(response={"instructions": "MÅL: påminnelse. Kunden är tyst."})
+    (line,) = decode_speech(audio_of(await rt.until("response.done")))
+    assert "kvar" in line and line.endswith(Q1)

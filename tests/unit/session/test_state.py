@@ -110,3 +110,36 @@ def test_late_callbacks_are_idempotent() -> None:
     s = _run(Event.DIAL, Event.ANSWERED)
     assert transition(s, Event.RINGING) == s
     assert transition(s, Event.ANSWERED) == s
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "reason", "retry"),
+    [
+        (Event.INTERVIEW_DONE, SessionStatus.COMPLETED, None, False),
+        (Event.DECLINED, SessionStatus.ABANDONED, FailureReason.DECLINED, False),
+        (Event.WRONG_PERSON, SessionStatus.ABANDONED, FailureReason.WRONG_PERSON, False),
+        (Event.OPTED_OUT, SessionStatus.ABANDONED, FailureReason.OPTED_OUT, False),
+        (Event.LANGUAGE_BARRIER, SessionStatus.ABANDONED, FailureReason.LANGUAGE_BARRIER, False),
+        (Event.CALLBACK_REQUESTED, SessionStatus.FAILED, FailureReason.CALLBACK_REQUESTED, True),
+    ],
+)
+def test_end_call_reasons_close_with_their_outcome(
+    event: Event, status: SessionStatus, reason: FailureReason | None, retry: bool
+) -> None:
+    s = _run(Event.DIAL, Event.RINGING, Event.ANSWERED, event)
+    assert s.phase is Phase.CLOSING and s.status is SessionStatus.IN_PROGRESS
+    # The customer hanging up during the goodbye does not change the decided outcome.
+    done = transition(s, Event.CUSTOMER_HUNG_UP)
+    assert (done.status, done.reason, retry_due(done)) == (status, reason, retry)
+    assert transition(s, Event.CLOSED) == done
+
+
+def test_a_later_reason_does_not_change_a_decided_ending_but_an_opt_out_does() -> None:
+    s = _run(Event.DIAL, Event.ANSWERED, Event.DECLINED)
+    assert transition(s, Event.INTERVIEW_DONE) == s
+    assert transition(s, Event.OPTED_OUT).reason is FailureReason.OPTED_OUT
+
+
+def test_hang_up_after_a_finished_interview_is_completed() -> None:
+    s = _run(Event.DIAL, Event.ANSWERED, Event.HUNG_UP_AFTER_INTERVIEW)
+    assert s == CallState(Phase.COMPLETED, SessionStatus.COMPLETED, None)

@@ -59,3 +59,22 @@ async def test_virtual_clock_wakes_sleepers_in_order() -> None:
     await clock.advance(5)
     assert woke == [1.0, 2.0, 3.0] and clock.monotonic() == 6.5
     await asyncio.gather(*tasks)
+
+
+def test_closing_silence_needs_the_interview_done_and_the_ai_heard_after_it() -> None:
+    s = SessionSettings(silence_nudge_seconds=8, silence_hangup_seconds=20, closing_silence_seconds=4)
+    t = CallTimers(s, 0.0)
+    t.ai_started(1.0)
+    t.ai_stopped(3.0)
+    t.customer_started(4.0)
+    t.customer_stopped(6.0)
+    t.interview_done()  # the last answer is in
+    assert t.due(11.0) is None  # no closing silence before the AI has spoken again
+    t.ai_started(11.5)
+    t.ai_stopped(13.0, heard=False)  # cut by a barge-in: not heard
+    assert t.due(17.5) is None
+    t.ai_started(18.0)
+    t.ai_stopped(19.0)  # the goodbye, heard in full
+    assert t.next_check(19.0) == 4.0
+    assert t.due(22.9) is None
+    assert t.due(23.0) is TimerAction.CLOSING_SILENCE
