@@ -43,20 +43,25 @@ RealtimeConnector = Callable[[], Awaitable[RealtimeSocket]]
 """Opens one new Realtime socket (a session may open several: reconnects, renewals)."""
 
 
-def realtime_url(settings: OpenAISettings) -> str:
+def realtime_url(settings: OpenAISettings, call_id: str | None = None) -> str:
+    """The socket's URL: a new session (``?model=``), or a SIP call's sideband (``?call_id=``)."""
     base = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
     if base.startswith("https://"):
         base = "wss://" + base[len("https://") :]
     elif base.startswith("http://"):
         base = "ws://" + base[len("http://") :]
+    if call_id is not None:
+        return f"{base}/realtime?call_id={quote(call_id)}"
     return f"{base}/realtime?model={quote(settings.realtime_model)}"
 
 
 class WebSocketRealtimeConnector:
     """The production connector; ``await connector()`` returns an open socket or raises UnavailableError."""
 
-    def __init__(self, settings: OpenAISettings, *, open_timeout_s: float = 5.0) -> None:
-        self._url = realtime_url(settings)
+    def __init__(
+        self, settings: OpenAISettings, *, open_timeout_s: float = 5.0, call_id: str | None = None
+    ) -> None:
+        self._url = realtime_url(settings, call_id)
         self._headers = {"Authorization": f"Bearer {settings.api_key.get()}"}
         self._timeout = open_timeout_s
 
