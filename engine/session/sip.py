@@ -179,6 +179,9 @@ class _NoMedia:
     async def send(self, message: str | bytes) -> None:
         return None
 
+    def send_now(self, message: str) -> bool:
+        return True  # nothing to carry; lets the sideband reader run in push mode
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         return None
 
