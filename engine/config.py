@@ -551,6 +551,10 @@ def env_names() -> set[str]:
     return names | {f"{info.env}_FILE" for info in fields() if isinstance(info.default, Secret)}
 
 
+_STRING_LISTS = ("CALLENGINE_MEDIA_MODE_STORES",)
+"""List settings of strings whose default is empty (the type cannot be read off the default)."""
+
+
 def _convert(name: str, raw: Any, default: Any) -> Any:
     """Convert a raw env/TOML value to the type of the field's default."""
     try:
@@ -578,7 +582,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return value_f
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else [p for p in str(raw).split(",") if p.strip()]
-            if default and isinstance(default[0], str):
+            if (default and isinstance(default[0], str)) or any(e in name for e in _STRING_LISTS):
                 return tuple(str(p).strip() for p in items)
             return tuple(float(p) for p in items)
         if isinstance(default, Path):
