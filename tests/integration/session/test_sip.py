@@ -194,3 +194,26 @@ async def test_keypad_opt_out_arrives_over_the_sideband(
     [call] = r.openai.sip.calls.values()
     assert call.dtmf and "input_audio_buffer.dtmf_event_received" in call.sideband_events
     assert r.store.opted_out == {opt_out.phone}
+
+
+async def test_openai_unreachable_before_a_sip_dial_rings_nobody_and_opens_the_breaker(
+    sip_rig: Callable[..., Awaitable[SipRig]], no_leaks: None
+) -> None:
+    """Over SIP the Realtime session exists only once the customer answers: the API is
+    probed through the host's breaker before dialling, and a failing probe gives the session
+    back undialled; after three failures the breaker is open and nothing is even probed."""
+    from engine.dispatch.breaker import BreakerState, ProviderUnavailableError
+    from engine.domain import FailureReason
+    from engine.emulators.openai.options import OpenAIFaults, RealtimeFaults
+
+    r = await sip_rig(faults=OpenAIFaults(realtime=RealtimeFaults(refuse_connections=True)))
+    for i in range(4):
+        with pytest.raises(ProviderUnavailableError) as err:
+            await r.host.start_call(CallRequest(f"sess-sip-down{i}", "grocery-solna", ANNA))
+        assert err.value.provider == "realtime"
+        outcome = await r.host.outcomes.get()  # type: ignore[union-attr]
+        assert outcome.status is SessionStatus.PENDING and not outcome.retry_due
+        assert outcome.failure_reason is FailureReason.REALTIME_UNAVAILABLE
+    assert r.twilio.calls_to(ANNA) == [], "an OpenAI outage never rings a customer"
+    assert r.host._realtime_breaker.state is BreakerState.OPEN
+    assert r.openai.connections == 0 and r.openai.sip.webhooks == []
