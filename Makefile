@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 EXTRAS_ALL := embedded,demo,test,dev
 LINTED := engine actors storage tests tools
 
-.PHONY: demo test lint typecheck lowest browser unit integration e2e proto lock lock-upgrade bench clean
+.PHONY: demo test lint typecheck lowest browser nginx unit integration e2e proto lock lock-upgrade bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(DEMO_STAMP)
 	$(BIN)/callengine demo
 
-test: $(STAMP) lint typecheck lowest browser
+test: $(STAMP) lint typecheck lowest browser nginx
 	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
@@ -44,6 +44,10 @@ lowest: $(STAMP)
 # Not fatal here: the test itself reports why when it cannot get one.
 browser: $(STAMP)
 	-$(BIN)/python -m tests.fixtures.browser
+
+# Debian's nginx for the TLS proxy test (deploy/nginx/ run on loopback); installed when missing.
+nginx: $(STAMP)
+	-$(BIN)/python -m tests.fixtures.nginx
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -211,8 +211,15 @@ async def default_call_host(
             return "unknown"
         return str(answer)
 
+    # {node_ip} in the public URL: Ray's address of this node when the host binds a wildcard.
     host = CallHost(
-        settings, store, on_outcome=on_outcome, collect_outcomes=False, host_id=host_id, sip_router=sip_router
+        settings,
+        store,
+        on_outcome=on_outcome,
+        collect_outcomes=False,
+        host_id=host_id,
+        node_ip=ray.util.get_node_ip_address(),
+        sip_router=sip_router,
     )
     return host, lookup
 

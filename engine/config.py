@@ -306,10 +306,17 @@ class HostSettings(_NamesSecrets):
         "127.0.0.1", env="CALLENGINE_BIND_HOST", doc="Address the media/status server listens on."
     )
     port: int = setting(0, env="CALLENGINE_HOST_PORT", doc="Media/status port; 0 picks a free port per host.")
+    port_range: str = setting(
+        "",
+        env="CALLENGINE_HOST_PORT_RANGE",
+        doc="first-last (e.g. 20000-20003): each host binds the first free port in it, so a proxy "
+        "can allow-list the range; replaces CALLENGINE_HOST_PORT.",
+    )
     public_url_template: str = setting(
-        "ws://{host}:{port}",
+        "ws://{node_ip}:{port}",
         env="CALLENGINE_PUBLIC_URL_TEMPLATE",
-        doc="How Twilio reaches a host; {host} and {port} are filled in.",
+        doc="How Twilio reaches a host: {node_ip} (its node's address), {port} (its port), {host_id} "
+        "(its id); e.g. wss://calls.example.com/{node_ip}/{port} behind deploy/nginx.",
     )
     drain_seconds: float = setting(
         60.0, env="CALLENGINE_DRAIN_SECONDS", doc="How long a draining host lets its calls finish."
@@ -502,7 +509,16 @@ class Settings:
             for f in dataclasses.fields(HostSettings)
             if _ENV_NAMES[("host", f.name)] in env
         }
-        return dataclasses.replace(self, host=dataclasses.replace(self.host, **changed)) if changed else self
+        if not changed:
+            return self
+        # This node's own choice of port (a fixed one or a range) replaces the other kind.
+        if "port" in changed and "port_range" not in changed:
+            changed["port_range"] = ""
+        elif "port_range" in changed and "port" not in changed:
+            changed["port"] = 0
+        host = dataclasses.replace(self.host, **changed)
+        validate_host(host)
+        return dataclasses.replace(self, host=host)
 
     @property
     def purely_local(self) -> bool:
@@ -647,6 +663,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
     _validate_security(s)
     _validate_media(s)
+    validate_host(s.host)
 
 
 MEDIA_MODES = ("streams", "sip")
@@ -670,6 +687,31 @@ def _validate_media(s: Settings) -> None:
         raise ConfigError("SIP media mode needs OPENAI_SIP_PROJECT_ID and OPENAI_WEBHOOK_SECRET")
 
 
+def validate_host(h: HostSettings) -> None:
+    """The host section on its own (a node's own values are checked again after merging)."""
+    from engine.telephony import public_url
+
+    if h.max_connections < 1 or h.handshake_timeout_seconds <= 0:
+        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
+    if h.port_range:
+        host_ports(h)  # refuses a malformed range
+        if h.port:
+            raise ConfigError("CALLENGINE_HOST_PORT and CALLENGINE_HOST_PORT_RANGE: set one, not both")
+    public_url.check(h.public_url_template)
+
+
+def host_ports(h: HostSettings) -> range | None:
+    """The ports a host may bind: CALLENGINE_HOST_PORT_RANGE as a range, or None (use ``port``)."""
+    if not h.port_range:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,5})\s*-\s*(\d{1,5})\s*", h.port_range)
+    if not m or not 0 < int(m.group(1)) <= int(m.group(2)) < 65536:
+        raise ConfigError(
+            f"CALLENGINE_HOST_PORT_RANGE: {h.port_range!r} is not first-last within 1..65535 (e.g. 20000-20003)"
+        )
+    return range(int(m.group(1)), int(m.group(2)) + 1)
+
+
 def _validate_security(s: Settings) -> None:
     for code in s.dispatch.allowed_country_codes:
         if not _COUNTRY_CODE_RE.fullmatch(code):
@@ -684,8 +726,6 @@ def _validate_security(s: Settings) -> None:
         raise ConfigError("CALLENGINE_GRPC_TLS_CLIENT_CA: needs CALLENGINE_GRPC_TLS_CERT/KEY too")
     if s.api.max_watch_streams_per_caller < 1 or s.api.watch_max_seconds <= 0:
         raise ConfigError("CALLENGINE_GRPC_MAX_WATCH_STREAMS_PER_CALLER / _WATCH_MAX_SECONDS: must be > 0")
-    if s.host.max_connections < 1 or s.host.handshake_timeout_seconds <= 0:
-        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
     if s.database.app_url and not s.database.app_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("DATABASE_APP_URL: must be a postgresql:// URL")
 

@@ -69,11 +69,16 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
 
 @_guard
 def _upgrade(args: argparse.Namespace) -> int:
+    from engine.config import Settings
     from storage import migrate
 
+    password = Settings.from_env().database.app_password.get()
     with _owner_url() as url:
         migrate.upgrade(url, args.revision)
         print(f"schema at {migrate.current(url)}")
+        if password:  # the runtime's login (callengine_app) logs in with it
+            migrate.set_app_password(url, password)
+            print("callengine_app: password set (CALLENGINE_DB_APP_PASSWORD)")
     return 0
 
 

@@ -62,6 +62,10 @@ class TwilioEmulatorOptions:
     sip_gateway_url: str | None = None
     """Where ``<Dial><Sip>`` connects the customer: the OpenAI emulator's SIP side
     (``ws://…/v1/sip``). ``None``: SIP dials fail (no SIP stack offline). Settable at run time."""
+    ca_file: str | None = None
+    """A PEM bundle of extra certificate authorities trusted, beside the system's, for
+    ``wss://`` streams and ``https://`` callbacks (an app behind a TLS proxy with a test CA).
+    Certificates are always verified, as Twilio does."""
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
