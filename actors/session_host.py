@@ -217,6 +217,7 @@ async def default_call_host(
         store,
         on_outcome=on_outcome,
         collect_outcomes=False,
+        clock=db.clock,
         host_id=host_id,
         node_ip=ray.util.get_node_ip_address(),
         sip_router=sip_router,

@@ -468,6 +468,50 @@ class ApiSettings(_NamesSecrets):
 
 
 @dataclasses.dataclass(frozen=True)
+class EventSettings(_NamesSecrets):
+    """Outgoing events: signed webhooks to backend services (the gRPC WatchEvents stream needs none)."""
+
+    webhook_endpoints: tuple[str, ...] = setting(
+        (),
+        env="CALLENGINE_WEBHOOK_ENDPOINTS",
+        doc="Where events are POSTed, as name=https://host/path (in the environment: a comma list). "
+        "Each endpoint gets every event, signed under the Standard Webhooks scheme; empty: none.",
+    )
+    webhook_secrets: Secret = setting(
+        Secret(""),
+        env="CALLENGINE_WEBHOOK_SECRETS",
+        doc="Signing secrets as name=whsec_<base64 of 24–64 random bytes>, comma-separated; one or "
+        "more per endpoint (during a rotation each delivery carries a signature per secret).",
+    )
+    webhook_ca_file: str | None = setting(
+        None,
+        env="CALLENGINE_WEBHOOK_CA_FILE",
+        doc="PEM CA bundle the endpoints' certificates are checked against (unset: the system's).",
+    )
+    webhook_timeout_seconds: float = setting(
+        10.0, env="CALLENGINE_WEBHOOK_TIMEOUT_SECONDS", doc="One delivery attempt's time limit."
+    )
+    webhook_backoff_seconds: tuple[float, ...] = setting(
+        (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0),
+        env="CALLENGINE_WEBHOOK_BACKOFF",
+        doc="Delay before retry 1, 2, … of a failed delivery (the last repeats; ±20 % jitter).",
+    )
+    webhook_max_attempts: int = setting(
+        8,
+        env="CALLENGINE_WEBHOOK_MAX_ATTEMPTS",
+        doc="Attempts per event and endpoint before the delivery is dead (ListDeadDeliveries).",
+    )
+    delivery_actors: int = setting(
+        1, env="CALLENGINE_WEBHOOK_ACTORS", doc="Delivery actors (started only when endpoints are set)."
+    )
+    retention_days: float = setting(
+        30.0,
+        env="CALLENGINE_EVENT_RETENTION_DAYS",
+        doc="Events are kept (for WatchEvents replays and redeliveries) this long.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Top-level settings; each section is a [table] in the TOML file."""
 
@@ -478,6 +522,7 @@ class Settings:
     host: HostSettings = dataclasses.field(default_factory=HostSettings)
     dispatch: DispatchSettings = dataclasses.field(default_factory=DispatchSettings)
     api: ApiSettings = dataclasses.field(default_factory=ApiSettings)
+    events: EventSettings = dataclasses.field(default_factory=EventSettings)
     ray_address: str | None = setting(
         None, env="RAY_ADDRESS", doc="Join this Ray cluster (ray://head:10001 or auto); unset → a local Ray."
     )
@@ -486,6 +531,13 @@ class Settings:
         env="CALLENGINE_ANALYSIS_CONFIG",
         doc="TOML file overriding the analysis thresholds and weights (engine/analysis/config.py); "
         "unset → the documented defaults.",
+    )
+    clock_offset_file: str | None = setting(
+        None,
+        env="CALLENGINE_CLOCK_OFFSET_FILE",
+        doc="Demo and tests only: a file holding a wall-clock offset in seconds (e.g. -1814400) that "
+        "every engine process adds to the date it stores and decides by, re-read when replaced. "
+        "Refused unless purely local (embedded database, no RAY_ADDRESS).",
     )
     secrets_dir: str | None = setting(
         None,
@@ -567,12 +619,8 @@ def env_names() -> set[str]:
     return names | {f"{info.env}_FILE" for info in fields() if isinstance(info.default, Secret)}
 
 
-_STRING_LISTS = ("CALLENGINE_MEDIA_MODE_STORES",)
-"""List settings of strings whose default is empty (the type cannot be read off the default)."""
-
-
-def _convert(name: str, raw: Any, default: Any) -> Any:
-    """Convert a raw env/TOML value to the type of the field's default."""
+def _convert(name: str, raw: Any, default: Any, annotation: str = "") -> Any:
+    """Convert a raw env/TOML value to the type of the field's default (or its annotation)."""
     try:
         if isinstance(default, Secret):
             return Secret(str(raw), name.split(" (")[-1].rstrip(")"))
@@ -598,7 +646,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return value_f
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else [p for p in str(raw).split(",") if p.strip()]
-            if (default and isinstance(default[0], str)) or any(e in name for e in _STRING_LISTS):
+            if (default and isinstance(default[0], str)) or annotation.startswith("tuple[str"):
                 return tuple(str(p).strip() for p in items)
             return tuple(float(p) for p in items)
         if isinstance(default, Path):
@@ -629,7 +677,7 @@ def _load(
             name = f"{info.key} ({info.env})"
         if raw is None:
             continue
-        value = _convert(name, raw, info.default if info.default is not None else "")
+        value = _convert(name, raw, info.default if info.default is not None else "", info.annotation)
         if info.section:
             by_section.setdefault(info.section, {})[info.name] = value
         else:
@@ -664,6 +712,27 @@ def _validate(s: Settings) -> None:
     _validate_security(s)
     _validate_media(s)
     validate_host(s.host)
+    _validate_events(s)
+    if s.clock_offset_file and not s.purely_local:
+        raise ConfigError(
+            "CALLENGINE_CLOCK_OFFSET_FILE: a shifted clock is for the demo and tests only; it is refused "
+            "with DATABASE_URL, DATABASE_APP_URL or RAY_ADDRESS"
+        )
+
+
+def _validate_events(s: Settings) -> None:
+    from engine.events.endpoints import parse_endpoints
+
+    e = s.events
+    parse_endpoints(e.webhook_endpoints, e.webhook_secrets)  # raises ConfigError naming the problem
+    if e.webhook_timeout_seconds <= 0 or e.webhook_max_attempts < 1 or e.delivery_actors < 0:
+        raise ConfigError(
+            "CALLENGINE_WEBHOOK_TIMEOUT_SECONDS / _MAX_ATTEMPTS / CALLENGINE_WEBHOOK_ACTORS: must be positive"
+        )
+    if not e.webhook_backoff_seconds or any(d < 0 for d in e.webhook_backoff_seconds):
+        raise ConfigError("CALLENGINE_WEBHOOK_BACKOFF: needs at least one non-negative delay")
+    if e.retention_days <= 0:
+        raise ConfigError("CALLENGINE_EVENT_RETENTION_DAYS: must be > 0")
 
 
 MEDIA_MODES = ("streams", "sip")

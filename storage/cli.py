@@ -105,7 +105,6 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 @_guard
 def _cleanup(args: argparse.Namespace) -> int:
-    import datetime as dt
 
     from engine.config import Settings
     from storage import Database
@@ -114,7 +113,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     async def main() -> int:
         db = await Database.open(Settings.from_env())
         try:
-            report = await cleanup(db, dt.datetime.now(dt.UTC), dry_run=args.dry_run)
+            report = await cleanup(db, db.clock.now(), dry_run=args.dry_run)
         finally:
             await db.close()
         verb = "would change" if report.dry_run else "changed"

@@ -27,6 +27,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from engine.clock import Clock, SystemClock, clock_from_settings
 from engine.config import DatabaseSettings, Settings
 from engine.errors import CallEngineError, ConfigError, UnavailableError
 from storage import embedded, keys, migrate
@@ -43,7 +44,7 @@ from storage.repositories._dispatch import (
     dispatch_sql,
 )
 from storage.rls import APP_ROLE
-from storage.tx import Tx
+from storage.tx import EventSinks, Tx
 from storage.types import attach_keyring
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,14 @@ class Database:
         keyring: KeyRing,
         blind_index: BlindIndex,
         pgdata: Path | None,
+        *,
+        clock: Clock | None = None,
+        sinks: EventSinks = EventSinks(),
     ) -> None:
         self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        """The engine's clock: every time this process stores comes from it (``tx.now()``)."""
+        self.sinks = sinks
         self.owner_url = owner_url
         self.keyring = keyring
         self.blind_index = blind_index
@@ -88,9 +95,14 @@ class Database:
         self._dispatch_pool: DispatchPool | None = None
 
     @classmethod
-    async def open(cls, settings: Settings, *, upgrade: bool = True) -> Database:
+    async def open(cls, settings: Settings, *, upgrade: bool = True, clock: Clock | None = None) -> Database:
         """Start/reuse the embedded server or use ``DATABASE_URL``; migrate (``upgrade``, as the
-        owner); connect the pool as the application role's own login."""
+        owner); connect the pool as the application role's own login.
+
+        ``clock``: the time this process stores (default: the settings' clock, which follows
+        ``CALLENGINE_CLOCK_OFFSET_FILE``). Emitted events get one delivery job per endpoint
+        of ``settings.events``.
+        """
         db_settings = settings.database
         pgdata: Path | None = None
         external = bool(db_settings.url or db_settings.app_url)
@@ -121,7 +133,15 @@ class Database:
                 connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "options": _OPTIONS},
             )
             attach_keyring(engine.dialect, keyring)
-            db = cls(engine, owner_url, keyring, blind, pgdata)
+            db = cls(
+                engine,
+                owner_url,
+                keyring,
+                blind,
+                pgdata,
+                clock=clock or clock_from_settings(settings),
+                sinks=event_sinks(settings),
+            )
             db._dispatch_pool = DispatchPool(
                 _libpq_url(login),
                 size=db_settings.pool_size,
@@ -220,7 +240,9 @@ class Database:
         try:
             async with session.begin():
                 await session.execute(_SET_PRINCIPAL, principal.settings())
-                tx = Tx(session, principal, self.blind_index, self.keyring)
+                tx = Tx(
+                    session, principal, self.blind_index, self.keyring, clock=self.clock, sinks=self.sinks
+                )
                 yield tx
                 await tx.flush_audit()
         except CallEngineError:
@@ -234,6 +256,14 @@ class Database:
 def _libpq_url(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq one for a raw psycopg connection."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def event_sinks(settings: Settings) -> EventSinks:
+    from engine.events.endpoints import parse_endpoints
+
+    ev = settings.events
+    names = tuple(parse_endpoints(ev.webhook_endpoints, ev.webhook_secrets))
+    return EventSinks(names, ev.webhook_max_attempts)
 
 
 def app_url(db_settings: DatabaseSettings, owner_url: str) -> str:

@@ -1,4 +1,9 @@
-"""quality_assessments: one per session (a re-analysis replaces it); summary encrypted."""
+"""quality_assessments: one per session (a re-analysis replaces it); summary encrypted.
+
+Every store that changes what a backend sees (the scores, the reward percentage, the
+fraud flag) emits ``assessment.stored`` in the same transaction; a re-run that comes
+to the same result emits nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from engine.errors import NotFoundError, ValidationError
+from engine.events.types import ASSESSMENT_STORED
 from storage.models import QualityAssessment
 from storage.models.base import table_of
 from storage.records import Assessment
-from storage.repositories._common import Repository, score
+from storage.repositories._common import Repository, aware, score
 from storage.repositories._sessions_ref import store_of_session
 from storage.types import ForRow
 
@@ -40,16 +46,47 @@ def _record(r: Any) -> Assessment:
     )
 
 
+_VISIBLE = (
+    "legitimacy_score",
+    "depth_score",
+    "usefulness_score",
+    "overall_quality_score",
+    "reward_percentage",
+    "is_fraudulent",
+)
+"""What a backend is told about (assessment.stored); the summary and metadata are not sent."""
+
+
+def _event_payload(row: Any) -> dict[str, Any]:
+    meta = row.analysis_metadata if isinstance(row.analysis_metadata, dict) else {}
+    return {
+        "session_id": str(row.call_session_id),
+        "assessment_id": str(row.id),
+        "store_id": str(row.store_id),
+        **{name: float(getattr(row, name)) for name in _VISIBLE if name != "is_fraudulent"},
+        "is_fraudulent": bool(row.is_fraudulent),
+        "rules_only": bool(meta.get("rules_only", False)),
+        "status": meta.get("status"),
+    }
+
+
 class AssessmentRepository(Repository):
-    async def put(self, assessment: Assessment) -> Assessment:
-        """Store the session's assessment, replacing an earlier one (same row id)."""
+    async def put(self, assessment: Assessment, now: dt.datetime | None = None) -> Assessment:
+        """Store the session's assessment, replacing an earlier one (same row id).
+
+        ``now`` (default: the transaction's clock) is the creation time of a first assessment,
+        which decides the report week the call belongs to; a replacement keeps it.
+        """
         a = assessment
         if a.analysis_summary is not None and not isinstance(a.analysis_summary, str):
             raise ValidationError("analysis_summary", "must be text")
         store_id = await store_of_session(self.tx, a.call_session_id)
-        existing = (
-            await self.session.execute(select(_C.id).where(_C.call_session_id == a.call_session_id))
-        ).scalar()
+        before = (
+            await self.session.execute(
+                select(_C.id, *(_C[n] for n in _VISIBLE)).where(_C.call_session_id == a.call_session_id)
+            )
+        ).one_or_none()
+        existing = before.id if before is not None else None
         row_id = existing or uuid.uuid4()
         values: dict[str, Any] = {
             "legitimacy_score": score("legitimacy_score", a.legitimacy_score),
@@ -68,10 +105,20 @@ class AssessmentRepository(Repository):
             await self.session.execute(update(_T).where(_C.id == row_id).values(**values))
         else:
             await self.session.execute(
-                insert(_T).values(id=row_id, call_session_id=a.call_session_id, store_id=store_id, **values)
+                insert(_T).values(
+                    id=row_id,
+                    call_session_id=a.call_session_id,
+                    store_id=store_id,
+                    created_at=aware("now", now) if now is not None else self.tx.now(),
+                    **values,
+                )
             )
         row = (await self.session.execute(select(*_T.c).where(_C.id == row_id))).one()
         self.tx.audit("write", "quality_assessments", row_id)
+        if before is None or any(getattr(before, n) != getattr(row, n) for n in _VISIBLE):
+            await self.tx.events.emit(
+                ASSESSMENT_STORED, row.store_id, str(row.call_session_id), _event_payload(row), now
+            )
         return _record(row)
 
     async def get_by_session(self, session_id: uuid.UUID) -> Assessment:
