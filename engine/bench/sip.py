@@ -6,8 +6,8 @@ The engine process runs a real :class:`~engine.session.host.CallHost` in SIP mod
 Twilio client hands each ``<Dial><Sip>`` to the peer). The peer process plays OpenAI's side
 of every call: it POSTs the signed ``realtime.call.incoming`` webhook to the host, answers
 ``realtime/calls/{id}/accept|hangup`` and serves the sideband, where it repeats a canned
-conversation turn (customer speech and transcription, an AI response with its transcript
-deltas and ``output_audio_buffer.started/stopped``) at ``--events-per-s`` per call: the
+conversation turn (customer speech and transcription, an AI response with ten transcript
+deltas and ``output_audio_buffer.started/stopped``: 24 events) at ``--events-per-s`` per call: the
 control traffic a real call has, without its audio. Reported: the engine process's CPU per
 call, MB per call and sideband events handled per second, to set against the minimal
 bridge's CPU per call in the same harness (``python -m engine.bench.relay --baseline``).
@@ -29,7 +29,8 @@ from urllib.parse import parse_qsl, unquote
 from engine.bench.relay import AUTH_TOKEN, _rss_kb, run_on
 
 WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
-TURN_SECONDS = 2.4
+TRANSCRIPT_DELTAS = 10
+"""Per AI answer: with the turn's other events, 24 events a turn (a turn every 2.4 s at 10/s)."""
 
 
 def _turn(n: int, transcript_deltas: int) -> list[dict[str, Any]]:
@@ -172,11 +173,10 @@ class SipPeer:
     async def converse(self, ws: Any) -> None:
         await ws.send_str(json.dumps({"type": "session.created", "event_id": "e", "session": {"id": "s"}}))
         n = 0
+        gap = 1.0 / self.events_per_s
         while True:
             n += 1
-            deltas = max(0, round(self.events_per_s * TURN_SECONDS) - 10)
-            turn = [json.dumps(e) for e in _turn(n, deltas)]
-            gap = TURN_SECONDS / len(turn)
+            turn = [json.dumps(e) for e in _turn(n, TRANSCRIPT_DELTAS)]
             for raw in turn:
                 await ws.send_str(raw)
                 self.sent += 1

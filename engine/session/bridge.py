@@ -52,6 +52,9 @@ FINAL_WORDS_SECONDS = 1.5
 
 
 class Bridge(RealtimeHandler):
+    timer_poll_seconds = 0.25
+    """The timer task also re-checks polled conditions (the goodbye played out by Twilio's media
+    clock when no end mark came back, a renewal deferred while someone spoke) this often."""
     def __init__(
         self,
         *,
@@ -405,7 +408,7 @@ class Bridge(RealtimeHandler):
     async def _timer_loop(self) -> None:
         while True:
             now = self.clock.monotonic()
-            await self.clock.sleep(min(self.timers.next_check(now), 0.25))
+            await self.clock.sleep(min(self.timers.next_check(now), self.timer_poll_seconds))
             now = self.clock.monotonic()
             if self.pending_end is not None and self._pending_deadline and now >= self._pending_deadline:
                 self.end(self.pending_end)
