@@ -55,6 +55,7 @@ class Bridge(RealtimeHandler):
     timer_poll_seconds = 0.25
     """The timer task also re-checks polled conditions (the goodbye played out by Twilio's media
     clock when no end mark came back, a renewal deferred while someone spoke) this often."""
+
     def __init__(
         self,
         *,
