@@ -59,7 +59,7 @@ async def sip_rig(
 ) -> AsyncIterator[Callable[..., Awaitable[SipRig]]]:
     hosts: list[CallHost] = []
 
-    async def make(**openai: Any) -> SipRig:
+    async def make(sip_router: Any = None, **openai: Any) -> SipRig:
         scenarios = default_scenarios()
         tw = await twilio_emulator_factory(scenarios=scenarios)
         oa = await openai_emulator_factory(validate_events=True, **openai)
@@ -72,7 +72,7 @@ async def sip_rig(
             ),
         )
         store = MemorySessionStore(contexts_from(scenarios))
-        host = CallHost(settings, store)
+        host = CallHost(settings, store, sip_router=sip_router)
         await host.start()
         hosts.append(host)
         oa.sip.webhook_url = f"http://127.0.0.1:{host.port}/openai/sip"
@@ -217,3 +217,41 @@ async def test_openai_unreachable_before_a_sip_dial_rings_nobody_and_opens_the_b
     assert r.twilio.calls_to(ANNA) == [], "an OpenAI outage never rings a customer"
     assert r.host._realtime_breaker.state is BreakerState.OPEN
     assert r.openai.connections == 0 and r.openai.sip.webhooks == []
+
+
+async def test_a_call_for_a_session_on_another_host_goes_through_the_router(
+    sip_rig: Callable[..., Awaitable[SipRig]],
+) -> None:
+    """The webhook may reach any host: a verified call whose session is not here is handed to
+    the router (a Ray call to the session's host in the runtime); its answer decides."""
+    asked: list[tuple[str, int, str]] = []
+    answers = ["accepted", "busy"]
+
+    async def router(incoming: Any) -> str:
+        asked.append((incoming.session_id, incoming.attempt, incoming.call_id))
+        return answers.pop(0)
+
+    r = await sip_rig(sip_router=router)
+    token = r.host._tokens.issue("sess-elsewhere", 2)
+    for n in (1, 2):
+        payload = {
+            "object": "event",
+            "id": f"evt_{n}",
+            "type": "realtime.call.incoming",
+            "created_at": int(time.time()),
+            "data": {
+                "call_id": f"rtc_elsewhere{n}",
+                "sip_headers": [
+                    {"name": "X-Callengine-Session", "value": "sess-elsewhere"},
+                    {"name": "X-Callengine-Attempt", "value": "2"},
+                    {"name": "X-Callengine-Token", "value": token},
+                ],
+            },
+        }
+        body = json.dumps(payload).encode()
+        headers = sign_webhook(DEFAULT_WEBHOOK_SECRET, f"wh_elsewhere{n}", int(time.time()), body)
+        assert await r.post(body, headers) == 200
+    assert asked == [("sess-elsewhere", 2, "rtc_elsewhere1"), ("sess-elsewhere", 2, "rtc_elsewhere2")]
+    # the first was taken by the other host; the second refused there (it had its call): rejected here
+    assert r.openai.sip.unknown_call_requests == [("reject", "rtc_elsewhere2")]
+    assert r.host.rejected["sip_busy"] == 1
