@@ -49,3 +49,10 @@ def test_store_never_open_gives_up() -> None:
     closed = CallWindows.from_config("UTC", {"weekdays": None, "weekends": None})
     d = P.decide(reason=FailureReason.NO_ANSWER, retries_done=0, failed_at=T0, windows=closed)
     assert not d.retry
+
+
+def test_a_store_that_never_opens_gives_up_as_max_retries() -> None:
+    never = CallWindows.from_config("UTC", {"weekdays": None, "weekends": None})
+    d = P.decide(reason=FailureReason.NO_ANSWER, retries_done=0, failed_at=T0, windows=never)
+    assert d.next_attempt_at is None and not d.retry
+    assert d.give_up_reason is FailureReason.MAX_RETRIES
