@@ -111,7 +111,8 @@ def run_bench(
 ) -> dict[str, Any]:
 
     from engine.bench.plot import plot_latency
-    from engine.bench.relay import run_baseline, run_engine, run_on
+    from engine.bench.relay import run_baseline, run_engine
+    from engine.bench.relay_compare import run_on
     from engine.bench.sip import run_sip
 
     levels = sorted({max(1, round(peak * (i + 1) / steps)) for i in range(steps)})

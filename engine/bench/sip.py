@@ -26,7 +26,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from engine.bench.relay import AUTH_TOKEN, _rss_kb, run_on
+from engine.bench.relay import AUTH_TOKEN, _rss_kb
+from engine.bench.relay_compare import run_on
 
 WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 TRANSCRIPT_DELTAS = 10
