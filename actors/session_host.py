@@ -26,7 +26,7 @@ from actors import _ray
 from engine.config import Settings
 from engine.dispatch.breaker import ProviderUnavailableError
 from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
-from engine.errors import ConfigError, ResourceExhaustedError
+from engine.errors import CallEngineError, ConfigError, ResourceExhaustedError
 from engine.logs import get_logger
 
 log = get_logger(__name__)
@@ -36,6 +36,11 @@ KNOWN_ATTEMPTS = 10_000
 START_CALL_TIMEOUT = 90.0
 """Dispatcher → host start_call: the host's dial path (storage reads, the Realtime session
 opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
+
+
+def event_loop_name() -> str:
+    """``uvloop`` when Ray runs this async actor on uvloop (installed: a dependency), else ``asyncio``."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
 class TurnLatencies:
@@ -105,9 +110,15 @@ class SessionHostActor:
                 self._host, self._lookup = await factory(self.settings, self._record, host_id=self.host_id)
                 await self._host.start()
                 self._ready.set()
-                log.info("session host %s up at %s", self.host_id, self._host.public_url)
+                log.info(
+                    "session host %s up at %s (event loop: %s)",
+                    self.host_id,
+                    self._host.public_url,
+                    event_loop_name(),
+                )
         return {
             "host_id": self.host_id,
+            "event_loop": event_loop_name(),
             "public_url": self._host.public_url,
             "capacity": self._host.capacity,
             "pid": os.getpid(),
@@ -166,6 +177,14 @@ class SessionHostActor:
         for sid in session_ids:
             self._outcomes.pop(sid, None)
 
+    async def take_sip_call(self, session_id: str, attempt: int, call_id: str) -> str:
+        """A SIP call another host's webhook verified (signature and token): give it to the
+        session if it lives here (see ``CallHost.take_sip_call``)."""
+        from engine.session.sip import IncomingCall
+
+        await self._ready.wait()
+        return str(self._host.take_sip_call(IncomingCall(call_id, session_id, attempt, token="")))
+
     async def cancel(self, session_id: str) -> bool:
         # cancel_call ends the call for good (a cancelled call is not retried as host_lost).
         return self._host.cancel_call(session_id) if self._host is not None else False
@@ -201,6 +220,27 @@ async def default_call_host(
             record = await tx.sessions.get(sid)
             return await tx.sessions.get_phone(sid), str(record.store_id)
 
+    async def sip_router(incoming: Any) -> str:
+        """A SIP call whose session is not on this host: find its host in the database and
+        hand it over by a Ray call (control only; the audio is at OpenAI)."""
+        try:
+            async with db.transaction(Principal.service()) as tx:
+                record = await tx.sessions.get(uuid.UUID(incoming.session_id))
+        except (ValueError, CallEngineError):
+            return "unknown"
+        if not record.host_id or record.host_id == host_id:
+            return "unknown"
+        try:
+            handle = _ray.get_actor(record.host_id)
+            answer = await _ray.call(
+                handle.take_sip_call.remote(incoming.session_id, incoming.attempt, incoming.call_id),
+                f"host {record.host_id} take_sip_call",
+                10.0,
+            )
+        except CallEngineError:
+            return "unknown"
+        return str(answer)
+
     # {node_ip} in the public URL: Ray's address of this node when the host binds a wildcard.
     host = CallHost(
         settings,
@@ -210,6 +250,7 @@ async def default_call_host(
         clock=db.clock,
         host_id=host_id,
         node_ip=ray.util.get_node_ip_address(),
+        sip_router=sip_router,
     )
     return host, lookup
 

@@ -105,6 +105,7 @@ class SimCallHost:
             "attempt": request.attempt,
             "host_pid": os.getpid(),
             "node_id": ray.get_runtime_context().get_node_id(),
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
             "at": time.time(),
             "phone_ok": request.phone_e164.startswith("+46"),
         }

@@ -21,7 +21,7 @@ import msgspec
 
 from engine.clock import Clock
 from engine.config import Settings
-from engine.dispatch.breaker import REALTIME, TWILIO, ProviderUnavailableError
+from engine.dispatch.breaker import REALTIME, TWILIO, CircuitBreaker, ProviderUnavailableError, probe_gate
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
@@ -33,6 +33,7 @@ from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.plan import SessionPlan
 from engine.session.preopen import PreOpenedRealtime
+from engine.session.sip import SipBridge, SipCalls, sip_headers, sip_uri
 from engine.session.state import CallState, Event, Phase, retry_due, transition
 from engine.session.store import SessionStore, TranscriptLine
 from engine.session.transcript import TranscriptLog
@@ -96,6 +97,10 @@ class _StreamAttached(msgspec.Struct):
     start: Start
 
 
+class _SipAttached(msgspec.Struct):
+    call_id: str
+
+
 class _Shutdown(msgspec.Struct):
     cancel: bool = False
     """True: the call was cancelled (not retried); False: the host is going away (retried if unanswered)."""
@@ -111,6 +116,10 @@ class SessionDeps:
     tokens: AttemptTokens
     public_url: str
     """This host's public ``ws(s)://`` base."""
+    sip: SipCalls | None = None
+    """SIP media mode's OpenAI calls API (the host builds it when any store uses SIP)."""
+    realtime_breaker: CircuitBreaker | None = None
+    """The host's Realtime breaker: SIP mode probes the API through it before dialling."""
 
 
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
@@ -130,7 +139,9 @@ class CallSession:
         self.state = CallState()
         self.call_sid: str | None = None
         self.dialled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inbox: asyncio.Queue[StatusCallback | _StreamAttached | _Shutdown] = asyncio.Queue()
+        self._inbox: asyncio.Queue[StatusCallback | _StreamAttached | _SipAttached | _Shutdown] = (
+            asyncio.Queue()
+        )
         self._stream_released = asyncio.Event()
         self._stream_taken = False
         self.metrics = CallMetrics()
@@ -148,6 +159,10 @@ class CallSession:
         self._resumed_from = 0
         self._given_back: FailureReason | None = None
         self._realtime = PreOpenedRealtime(deps.connector)
+        self.media = deps.settings.session.media_mode_for(request.store_id)
+        """``streams`` or ``sip`` (this store's media mode)."""
+        if self.media == "sip" and (deps.sip is None or request.inbound_call_sid is not None):
+            self.media = "streams"  # call-backs are answered with a stream (docs/session.md)
 
     # ------------------------------------------------------------------ inputs from the host
     def on_status(self, callback: StatusCallback) -> None:
@@ -161,7 +176,23 @@ class CallSession:
         self._inbox.put_nowait(_Shutdown(cancel=True))
 
     def accepts_stream(self) -> bool:
-        return not self._stream_taken and not self.state.terminal and self.state.phase is not Phase.CLOSING
+        return (
+            self.media == "streams"
+            and not self._stream_taken
+            and not self.state.terminal
+            and self.state.phase is not Phase.CLOSING
+        )
+
+    def on_sip_call(self, call_id: str) -> bool:
+        """OpenAI announced this attempt's SIP call (the host verified the webhook and token);
+        False when the session cannot take it (not SIP, already has its call, or over)."""
+        if self.media != "sip" or self._stream_taken or self.state.terminal:
+            return False
+        if self.state.phase is Phase.CLOSING:
+            return False
+        self._stream_taken = True
+        self._inbox.put_nowait(_SipAttached(call_id))
+        return True
 
     async def serve_stream(self, ws: MediaSocket, start: Start) -> None:
         """Hand the stream to the session; returns when the session no longer needs the socket."""
@@ -270,7 +301,11 @@ class CallSession:
         self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
         self._resumed_from = start_order
         # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
-        if not await self._open_realtime(plan):
+        # Over SIP the session exists only once the customer answers: the API is probed instead.
+        if self.media == "sip":
+            if not await self._probe_realtime():
+                return
+        elif not await self._open_realtime(plan):
             return
         try:
             if self.request.inbound_call_sid is not None:
@@ -300,6 +335,27 @@ class CallSession:
             return False
         return True
 
+    async def _probe_realtime(self) -> bool:
+        """SIP mode: a Realtime socket opened and closed through the host's breaker before
+        dialling; on failure the session is given back (not dialled)."""
+        deps = self._deps
+        breaker = deps.realtime_breaker or CircuitBreaker(REALTIME)
+
+        async def probe() -> None:
+            ws = await deps.connector()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await ws.close()
+
+        try:
+            await probe_gate(breaker, probe, deps.clock.monotonic())
+        except ProviderUnavailableError as exc:
+            self.log.warning("realtime unavailable before dialling (%s); not dialling", exc.detail)
+            self.metrics.error("realtime_unavailable_at_dial")
+            await self._give_back(exc)
+            return False
+        return True
+
     async def _give_back(self, exc: ProviderUnavailableError) -> None:
         reason = (
             FailureReason.TWILIO_UNAVAILABLE if exc.provider == TWILIO else FailureReason.REALTIME_UNAVAILABLE
@@ -323,13 +379,19 @@ class CallSession:
         )
         # One token per attempt: the stream and every callback must name this attempt.
         token = deps.tokens.issue(self.id, self.request.attempt)
+        time_limit = int(deps.settings.session.max_call_seconds) + 60
+        if self.media == "sip":
+            headers = sip_headers(self.id, self.request.attempt, token)
+            call_twiml = twiml.sip_twiml(sip_uri(deps.settings.openai), headers, time_limit)
+        else:
+            call_twiml = twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token)
         try:
             self.call_sid = await deps.twilio.create_call(
                 to=self.request.phone_e164,
-                twiml=twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token),
+                twiml=call_twiml,
                 status_callback=twiml.status_url(deps.public_url, self.id, token),
                 timeout_s=RING_TIMEOUT_SECONDS,
-                time_limit_s=int(deps.settings.session.max_call_seconds) + 60,
+                time_limit_s=time_limit,
                 identify=self._identify,
             )
         except ProviderUnavailableError as exc:
@@ -387,7 +449,7 @@ class CallSession:
             return False
         return not (self.call_sid and cb.call_sid and cb.call_sid != self.call_sid)
 
-    async def _until_answered(self) -> _StreamAttached | None:
+    async def _until_answered(self) -> _StreamAttached | _SipAttached | None:
         clock = self._deps.clock
         deadline = clock.monotonic() + RING_TIMEOUT_SECONDS + RING_GRACE_SECONDS
         while self.state.phase in (Phase.DIALLING, Phase.RINGING, Phase.CONNECTED):
@@ -405,7 +467,7 @@ class CallSession:
                 await self._apply(Event.CANCELED)
             elif isinstance(item, _Shutdown):
                 await self._apply(Event.SHUTDOWN)
-            elif isinstance(item, _StreamAttached):
+            elif isinstance(item, _StreamAttached | _SipAttached):
                 if self.state.phase is not Phase.CONNECTED:
                     await self._apply(Event.ANSWERED)
                 return item
@@ -438,14 +500,12 @@ class CallSession:
             "completed": Event.CLOSED,
         }.get(status)
 
-    async def _converse(self, stream: _StreamAttached, plan: SessionPlan) -> None:
+    async def _converse(self, stream: _StreamAttached | _SipAttached, plan: SessionPlan) -> None:
         deps = self._deps
         self._connected_at = deps.clock.monotonic()
         control = self.control = InterviewControl(plan.script, now=deps.clock.now)
         self.transcript.held = True  # nothing is kept before the customer has consented
-        bridge = Bridge(
-            twilio_ws=stream.ws,
-            stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
+        common: dict[str, Any] = dict(
             connector=self._realtime,
             settings=deps.settings,
             control=control,
@@ -459,6 +519,16 @@ class CallSession:
             started_at=self._connected_at,
             persist=self._persist_soon,
         )
+        bridge: Bridge
+        if isinstance(stream, _SipAttached):
+            assert deps.sip is not None
+            bridge = SipBridge(sip=deps.sip, call_id=stream.call_id, **common)
+        else:
+            bridge = Bridge(
+                twilio_ws=stream.ws,
+                stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
+                **common,
+            )
         self.bridge = bridge
         inbox = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
         try:
@@ -492,7 +562,7 @@ class CallSession:
                     bridge.end(Event.VOICEMAIL)
                 elif event in (Event.CLOSED, Event.CALL_FAILED, Event.NO_ANSWER, Event.BUSY, Event.CANCELED):
                     bridge.line_down()
-            elif isinstance(item, _StreamAttached):
+            elif isinstance(item, _StreamAttached | _SipAttached):
                 self.log.warning("second stream for a live call rejected")
 
     async def _end_line(self, say: str | None) -> None:

@@ -44,6 +44,7 @@ async def test_calls_spread_over_hosts_and_nodes_at_the_cps_limit(rig: Rig) -> N
     assert all(d["phone_ok"] for d in dials)
     assert len({d["host_pid"] for d in dials}) >= 4, "12 calls on 3-slot hosts need >= 4 hosts"
     assert len({d["node_id"] for d in dials}) == 2, "hosts spread over both worker nodes"
+    assert {d["event_loop"] for d in dials} == {"uvloop"}, "Ray runs the SessionHosts on uvloop"
     times = sorted(d["at"] for d in dials)
     for i, t0 in enumerate(times):
         in_window = sum(1 for t in times[i:] if t - t0 < 1.0)

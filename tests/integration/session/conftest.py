@@ -67,6 +67,7 @@ async def no_leaks() -> AsyncIterator[None]:
     for _ in range(100):
         tasks = [t for t in asyncio.all_tasks() if not t.done() and _ours(t)]
         sockets = [c for c in _connections() if c.state is not State.CLOSED and _session_socket(c)]
+        sockets += [f for f in _fast_sockets() if not f.closed]  # Realtime sockets (picows)
         if not tasks and not sockets:
             return
         await asyncio.sleep(0.05)
@@ -80,6 +81,19 @@ def _connections() -> list[Connection]:
             if isinstance(obj, Connection):
                 found.append(obj)
         except ReferenceError:  # a dead weakref proxy
+            continue
+    return found
+
+
+def _fast_sockets() -> list[Any]:
+    from engine.realtime.fastws import FastSocket
+
+    found = []
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, FastSocket):
+                found.append(obj)
+        except ReferenceError:
             continue
     return found
 
