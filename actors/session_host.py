@@ -91,7 +91,11 @@ class SessionHostActor:
     def _record(self, outcome: Any) -> None:
         self._verification.pop(outcome.session_id, None)
         self._outcomes[outcome.session_id] = Outcome(
-            outcome.session_id, outcome.status, outcome.failure_reason, bool(outcome.retry_due)
+            outcome.session_id,
+            outcome.status,
+            outcome.failure_reason,
+            bool(outcome.retry_due),
+            getattr(outcome, "callback_after_seconds", None),
         )
 
     async def start_call(self, call: CallStart) -> bool:

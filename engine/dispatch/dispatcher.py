@@ -319,14 +319,26 @@ class DispatcherCore(LeaseSteps):
             # The AI could not be restored mid-call: the provider is failing for calls in flight.
             self.breakers.realtime.failure(self.clock.monotonic())
         if o.retry_due and reason is not None:
-            await self._retry(o.session_id, reason)
+            await self._retry(o.session_id, reason, o.callback_after_seconds)
         return o.session_id
 
-    async def _retry(self, session_id: str, reason: FailureReason) -> None:
+    async def _retry(
+        self, session_id: str, reason: FailureReason, callback_after_seconds: int | None = None
+    ) -> None:
         ctx = await self.queue.retry_context(session_id)
         windows = ctx.windows if self.opts.respect_call_windows else None
+        now = self.clock.now()
+        # A requested call-back: the time stored with the failed attempt (it survives a lost
+        # outcome), else the one the outcome carries.
+        requested = ctx.requested_at
+        if requested is None and callback_after_seconds is not None:
+            requested = now + timedelta(seconds=callback_after_seconds)
         decision = self.opts.policy.decide(
-            reason=reason, retries_done=ctx.retry_count, failed_at=self.clock.now(), windows=windows
+            reason=reason,
+            retries_done=ctx.retry_count,
+            failed_at=now,
+            windows=windows,
+            requested_at=requested,
         )
         if decision.next_attempt_at is not None:
             await self.queue.schedule_retry(session_id, decision.next_attempt_at, reason)

@@ -35,6 +35,8 @@ class DueSession(msgspec.Struct, frozen=True):
 class RetryContext(msgspec.Struct, frozen=True):
     retry_count: int
     windows: CallWindows | None = None
+    requested_at: datetime | None = None
+    """A call-back the customer asked for, as stored with the failed attempt (its next_attempt_at)."""
 
 
 class CallStart(msgspec.Struct, frozen=True):
@@ -53,6 +55,8 @@ class Outcome(msgspec.Struct, frozen=True):
     status: SessionStatus
     failure_reason: FailureReason | None = None
     retry_due: bool = False
+    callback_after_seconds: int | None = None
+    """With ``callback_requested``: when the customer asked to be called, in seconds after the end."""
 
 
 class HostStatus(msgspec.Struct, frozen=True):

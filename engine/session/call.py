@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Coroutine, MutableMapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -207,6 +207,10 @@ class CallSession:
                 fields["duration_seconds"] = self._duration()
             if self.bridge is not None and self.bridge.openai_session_ids:
                 fields["openai_session_id"] = self.bridge.openai_session_ids[-1]
+            if (after := self._callback_after(new)) is not None:
+                # Stored with the failed status, so the requested time outlives a lost outcome:
+                # the Dispatcher (or its reconciler) schedules the retry from it.
+                fields["next_attempt_at"] = fields["call_ended_at"] + timedelta(seconds=after)
         old = self.state
         write = lambda: self._deps.store.record_transition(self.id, old, new, fields)  # noqa: E731
         if new.status is old.status and not new.terminal and not fields:
@@ -603,11 +607,12 @@ class CallSession:
                 self.bridge.openai_session_ids[-1] if self.bridge and self.bridge.openai_session_ids else None
             ),
             opted_out=self._opted_out,
-            callback_after_seconds=(
-                self.control.callback_in_minutes * 60
-                if self.control is not None
-                and self.control.callback_in_minutes is not None
-                and state.reason is FailureReason.CALLBACK_REQUESTED
-                else None
-            ),
+            callback_after_seconds=self._callback_after(state),
         )
+
+    def _callback_after(self, state: CallState) -> int | None:
+        """Seconds after the end at which the customer asked to be called back, if they named a time."""
+        if state.reason is not FailureReason.CALLBACK_REQUESTED or self.control is None:
+            return None
+        minutes = self.control.callback_in_minutes
+        return None if minutes is None else minutes * 60

@@ -1,0 +1,49 @@
+"""The SessionHost actor reports what the Dispatcher needs of an outcome (no Ray started)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors import process
+from actors.session_host import SessionHostActor
+from engine.config import Settings
+from engine.domain import FailureReason, SessionStatus
+from engine.session.call import SessionOutcome
+
+
+class _Host:
+    capacity, free_slots, draining = 2, 2, False
+
+    def session_ids(self) -> list[str]:
+        return []
+
+    def take_twilio_throttle(self) -> float:
+        return 0.0
+
+
+@pytest.fixture
+def actor(monkeypatch: pytest.MonkeyPatch) -> SessionHostActor:
+    monkeypatch.setattr(process, "enter", lambda settings: settings)
+    a = SessionHostActor(Settings(), "h1")
+    a._host = _Host()
+    a._ready.set()
+    return a
+
+
+async def test_a_call_back_time_reaches_the_heartbeat(actor: Any) -> None:
+    actor._record(
+        SessionOutcome(
+            "s1",
+            "st",
+            SessionStatus.FAILED,
+            FailureReason.CALLBACK_REQUESTED,
+            True,
+            1,
+            callback_after_seconds=7200,
+        )
+    )
+    (outcome,) = (await actor.status()).outcomes
+    assert outcome.failure_reason is FailureReason.CALLBACK_REQUESTED and outcome.retry_due
+    assert outcome.callback_after_seconds == 7200
