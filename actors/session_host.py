@@ -127,6 +127,7 @@ class SessionHostActor:
         await self._ready.wait()
         host = self._host
         active = {sid: self._verification.get(sid, "") for sid in host.session_ids()}
+        take_throttle = getattr(host, "take_twilio_throttle", None)
         return HostStatus(
             self.host_id,
             host.capacity,
@@ -134,6 +135,7 @@ class SessionHostActor:
             active,
             list(self._outcomes.values()),
             host.draining,
+            twilio_throttled_s=take_throttle() if take_throttle is not None else 0.0,
         )
 
     async def ack(self, session_ids: Sequence[str]) -> None:

@@ -117,7 +117,20 @@ BREAKER = MetricSpec(
     ("provider",),
 )
 
+TWILIO_THROTTLED = MetricSpec(
+    "callengine_twilio_throttled_total",
+    Kind.COUNTER,
+    "Heartbeats in which a host reported a Twilio 429 (the Dispatcher slowed its dialling).",
+)
+DIAL_RATE = MetricSpec(
+    "callengine_dial_rate_limit",
+    Kind.GAUGE,
+    "Calls per second the Dispatcher currently allows (below the configured rate after a 429).",
+)
+
 ALL: tuple[MetricSpec, ...] = (
+    TWILIO_THROTTLED,
+    DIAL_RATE,
     JOBS,
     JOB_LAG,
     JOB_RUNS,

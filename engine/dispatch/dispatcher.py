@@ -245,6 +245,7 @@ class DispatcherCore(LeaseSteps):
             await self._step("jobs", self._job_metrics())
         for b in self.breakers.all():
             self.metrics.gauge(m.BREAKER.name, int(b.state), {"provider": b.provider})
+        self.metrics.gauge(m.DIAL_RATE.name, self.limiter.current_rate(self.opts.account))
         return sum(started)
 
     async def _step(self, name: str, coro: Any) -> bool:
@@ -303,6 +304,17 @@ class DispatcherCore(LeaseSteps):
             self.metrics.gauge(m.FREE_SLOTS.name, status.free_slots, tags)
             for ms in status.turn_latency_ms:
                 self.metrics.observe(m.TURN_LATENCY.name, ms, tags)
+            if status.twilio_throttled_s > 0:
+                # Twilio answered this host 429: the account is over its CPS, so every host's
+                # dials slow down here, not only that host's own REST client.
+                self.limiter.slow_down(self.opts.account, now, status.twilio_throttled_s)
+                self.metrics.count(m.TWILIO_THROTTLED.name, 1)
+                log.warning(
+                    "twilio rate-limited host %s: dialling paused %.1fs, then at %.2f calls/s",
+                    host_id,
+                    status.twilio_throttled_s,
+                    self.limiter.current_rate(self.opts.account),
+                )
             done = [await self._outcome(o) for o in status.outcomes]
             if done:
                 try:
@@ -377,9 +389,7 @@ class DispatcherCore(LeaseSteps):
             if not self.breakers.can_pass(mono):
                 break  # a provider is failing: dial nobody until a probe succeeds
             # What the bucket can release before this tick's budget ends.
-            tokens = self.limiter.available(account, mono) + int(
-                self.opts.calls_per_second * max(0.0, budget_end - mono)
-            )
+            tokens = self.limiter.releasable(account, mono, budget_end)
             if tokens <= 0:
                 break
             limit = min(tokens, host.view.available)

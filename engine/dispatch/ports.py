@@ -69,6 +69,8 @@ class HostStatus(msgspec.Struct, frozen=True):
     outcomes: list[Outcome] = []
     draining: bool = False
     turn_latency_ms: list[float] = []
+    twilio_throttled_s: float = 0.0
+    """Twilio answered this host 429 since the last heartbeat: the longest wait it asked for."""
 
 
 class StaleSession(msgspec.Struct, frozen=True):

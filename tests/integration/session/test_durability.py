@@ -38,6 +38,8 @@ async def test_429_burst_is_retried_within_the_attempt_and_dials_once(
     assert outcome.status is SessionStatus.COMPLETED, outcome
     assert len(r.twilio.calls_to(PHONE)) == 1
     assert r.store.fields["sess-429"]["twilio_call_sid"] == r.twilio.calls_to(PHONE)[0].sid
+    # The host reports the 429s once (its heartbeat): the Dispatcher slows the account too.
+    assert r.host.take_twilio_throttle() > 0 and r.host.take_twilio_throttle() == 0
 
 
 async def test_status_writes_are_held_through_a_storage_outage(rig: RigFactory, no_leaks: None) -> None:

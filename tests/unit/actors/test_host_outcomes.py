@@ -19,8 +19,11 @@ class _Host:
     def session_ids(self) -> list[str]:
         return []
 
+    throttled = 2.5
+
     def take_twilio_throttle(self) -> float:
-        return 0.0
+        taken, self.throttled = self.throttled, 0.0
+        return taken
 
 
 @pytest.fixture
@@ -47,3 +50,8 @@ async def test_a_call_back_time_reaches_the_heartbeat(actor: Any) -> None:
     (outcome,) = (await actor.status()).outcomes
     assert outcome.failure_reason is FailureReason.CALLBACK_REQUESTED and outcome.retry_due
     assert outcome.callback_after_seconds == 7200
+
+
+async def test_a_twilio_429_reaches_the_next_heartbeat_once(actor: Any) -> None:
+    assert (await actor.status()).twilio_throttled_s == 2.5
+    assert (await actor.status()).twilio_throttled_s == 0.0

@@ -162,6 +162,8 @@ class FakeHost:
     dead: bool = False
     silent: bool = False
     draining: bool = False
+    throttled_s: float = 0.0
+    """A Twilio 429's wait, reported (once) by the next heartbeat."""
 
     def _check(self) -> None:
         if self.dead:
@@ -209,7 +211,12 @@ class FakeHost:
             dict(self.active),
             list(self.outcomes),
             self.draining,
+            twilio_throttled_s=self._take_throttle(),
         )
+
+    def _take_throttle(self) -> float:
+        throttled, self.throttled_s = self.throttled_s, 0.0
+        return throttled
 
     async def ack(self, session_ids: Sequence[str]) -> None:
         self._check()

@@ -1,7 +1,9 @@
-"""A requested call-back reaches the Dispatcher and is scheduled at the customer's time, durably."""
+"""What a host tells the Dispatcher beyond its calls: a requested call-back's time (scheduled there,
+durably) and a Twilio 429 (the Dispatcher's own dialling slows down)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from engine.domain import FailureReason, SessionStatus
@@ -58,3 +60,22 @@ async def test_a_call_back_past_the_retry_cap_ends_the_session() -> None:
     fleet.hosts[0].finish("s00", SessionStatus.FAILED, CB, callback_after=3600)
     await settle(core, clock, ticks=1)
     assert q.rows["s00"].status == "failed" and q.rows["s00"].failure_reason is FailureReason.MAX_RETRIES
+
+
+async def test_a_twilio_429_on_one_host_slows_the_dispatchers_own_dialling() -> None:
+    core, q, fleet, clock, _ = setup(0, capacity=50, cps=2.0)
+    await settle(core, clock, ticks=1, step=0.1)  # a host is up
+    for i in range(40):
+        q.add(f"x{i:02d}", clock.now())
+    await settle(core, clock, ticks=3, step=0.1)
+    before = len(fleet.dial_log)
+    assert 3 <= before < 40
+    fleet.hosts[0].throttled_s = 3.0  # its REST client got a 429 asking for 3 s
+    heard_at = clock.monotonic()  # the next tick's heartbeat reports it
+    await settle(core, clock, ticks=40, step=0.1)
+    later = fleet.dial_times[before:]
+    assert later and later[0] >= heard_at + 3.0 - 1e-6, "nothing dialled within the Retry-After"
+    gaps = [b - a for a, b in itertools.pairwise(later)]
+    assert gaps and gaps[0] > 0.9, "then at about half the configured rate (1/s, not 2/s), recovering"
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(gaps)), "speeding up again"
+    assert core.limiter.current_rate(core.opts.account) < 2.0
