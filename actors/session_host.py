@@ -25,14 +25,16 @@ import ray
 from actors import _ray
 from engine.config import Settings
 from engine.dispatch.breaker import ProviderUnavailableError
-from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
-from engine.errors import ConfigError, ResourceExhaustedError
+from engine.dispatch.ports import CallStart, HostClient, HostStatus, NotDialledError, Outcome
+from engine.errors import CallEngineError, ConfigError, ResourceExhaustedError
 from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 KNOWN_ATTEMPTS = 10_000
 """Attempts a host remembers (to refuse a second dial of the same attempt)."""
+LOOKUP_HOLD_SECONDS = 20.0
+"""How long the number lookup before a dial is retried while the database is unreachable."""
 START_CALL_TIMEOUT = 90.0
 """Dispatcher → host start_call: the host's dial path (storage reads, the Realtime session
 opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
@@ -112,16 +114,36 @@ class SessionHostActor:
             self._known.popitem(last=False)
         self._verification[call.session_id] = call.verification_id
         try:
-            phone, store_id = await self._lookup(call.session_id)
+            phone, store_id = await self._read_number(call.session_id)
             request = CallRequest(call.session_id, call.store_id or store_id, phone, call.attempt + 1)
             await self._host.start_call(request)
         except Exception as exc:
             # Not placed: the session's own supervisor recorded the failure, or it never began.
             self._verification.pop(call.session_id, None)
-            if isinstance(exc, ProviderUnavailableError):
+            if isinstance(exc, ProviderUnavailableError | NotDialledError):
                 self._known.pop(key, None)  # given back undialled: this attempt may come here again
             raise
         return True
+
+    async def _read_number(self, session_id: str) -> tuple[str, str]:
+        """The number (and store) to dial, read in this process; held through a short database
+        outage, then :class:`NotDialledError` (the Dispatcher gives the session back)."""
+        from engine.clock import SystemClock
+        from engine.session.durable import held
+
+        try:
+            found: tuple[str, str] = await held(
+                lambda: self._lookup(session_id),
+                clock=SystemClock(),
+                what="number lookup",
+                hold_s=LOOKUP_HOLD_SECONDS,
+                log=log,
+            )
+        except CallEngineError as exc:
+            if not exc.retryable:
+                raise
+            raise NotDialledError(f"session {session_id}: number not readable ({exc})") from exc
+        return found
 
     async def status(self) -> HostStatus:
         await self._ready.wait()

@@ -50,6 +50,7 @@ from engine.dispatch.ports import (
     HostFleet,
     HostLostError,
     MetricsSink,
+    NotDialledError,
     NullMetrics,
     Outcome,
     SessionQueue,
@@ -453,6 +454,16 @@ class DispatcherCore(LeaseSteps):
             await host.client.start_call(call)
         except HostLostError:
             await self._host_lost(host.view.host_id)
+            return False
+        except NotDialledError as exc:
+            # Not dialled (the host could not read what a dial needs): back in the queue now,
+            # rather than after its lease; if the database is still away, the lease does it.
+            host.active.pop(due.session_id, None)
+            log.warning("session %s not dialled: %s", due.session_id, exc)
+            with contextlib.suppress(CallEngineError):
+                await self.queue.defer(
+                    due.session_id, self.clock.now() + timedelta(seconds=self.opts.defer_seconds)
+                )
             return False
         except ProviderUnavailableError as exc:
             # Not dialled: the session gave itself back to the queue. Count it against the provider.

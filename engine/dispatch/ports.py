@@ -22,6 +22,12 @@ class HostLostError(UnavailableError):
     """A SessionHost is gone (its process or node died); its calls are lost."""
 
 
+class NotDialledError(UnavailableError):
+    """The host did not dial the session and will not: what a dial needs could not be read (the
+    database stayed unreachable). The session is still claimed, unchanged and unattempted; the
+    Dispatcher gives it back to the queue (no retry counted)."""
+
+
 class DueSession(msgspec.Struct, frozen=True):
     """A session claimed for dialling. No phone number: the host reads it from storage."""
 

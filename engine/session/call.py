@@ -23,6 +23,7 @@ import msgspec
 from engine.clock import Clock
 from engine.config import Settings
 from engine.dispatch.breaker import REALTIME, TWILIO, ProviderUnavailableError
+from engine.dispatch.ports import NotDialledError
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
@@ -46,6 +47,8 @@ _log = logging.getLogger("engine.session")
 
 STORE_HOLD_SECONDS = 600.0
 """How long a status change is held (and retried) while the database is unreachable."""
+PREDIAL_HOLD_SECONDS = 20.0
+"""How long the reads a dial needs are retried while the database is unreachable (then: not dialled)."""
 GIVE_BACK_SECONDS = 30.0
 """A session not dialled because a provider failed is due again this much later."""
 STREAM_WAIT_SECONDS = 15.0
@@ -228,8 +231,8 @@ class CallSession:
         self.log.info("%s: %s -> %s", event.value, self.state.phase.value, new.phase.value)
         self.state = new
 
-    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> None:
-        await held(
+    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> Any:
+        return await held(
             write,
             clock=self._deps.clock,
             what=what,
@@ -260,18 +263,26 @@ class CallSession:
 
     async def _run(self) -> None:
         deps = self._deps
-        if await deps.store.is_opted_out(self.request.phone_e164):
+        try:
+            before = await self._held(self._read_before_dial, "reads before dialling", PREDIAL_HOLD_SECONDS)
+        except CallEngineError as exc:
+            if not exc.retryable:
+                raise
+            # The database stayed away: nothing was written, nobody rung. Not an attempt: the
+            # Dispatcher gives the session back to the queue.
+            self.log.warning("storage unreachable before dialling (%s); not dialled", exc)
+            self.metrics.error("storage_unavailable_at_dial")
+            self.dialled.set_exception(NotDialledError(f"session {self.id}: storage unreachable"))
+            self.dialled.exception()
+            return
+        opted_out, context, progress, start_order = before
+        if opted_out:
             self.log.info("number opted out; not dialling")
             self._opted_out = True
             await self._apply(Event.OPTED_OUT)
             self.dialled.set_result(None)  # handled: the outcome says opted_out
             return
-        context = await deps.store.load_context(self.id, self.request.store_id)
-        # A retry continues the interview: questions answered on earlier attempts are not asked again.
-        progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
         plan = SessionPlan(context, self.id, deps.settings, progress)
-        # A retry continues the transcript after the earlier attempts' lines.
-        start_order = await deps.store.last_message_order(self.id)
         self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
         self._resumed_from = start_order
         # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
@@ -292,6 +303,18 @@ class CallSession:
             if self._connected_at is not None:
                 await self._flush_final()
             await self._apply(Event.CLOSED)
+
+    async def _read_before_dial(self) -> tuple[bool, Any, Any, int]:
+        """What a dial needs from storage: the opt-out, the store's context, the interview's
+        progress (a retry continues it: answered questions are not asked again) and the last
+        stored line (a retry's transcript continues after it)."""
+        store = self._deps.store
+        opted_out = await store.is_opted_out(self.request.phone_e164)
+        if opted_out:
+            return True, None, None, 0
+        context = await store.load_context(self.id, self.request.store_id)
+        progress = await store.load_progress(self.id) if self.request.attempt > 1 else None
+        return False, context, progress, await store.last_message_order(self.id)
 
     async def _open_realtime(self, plan: SessionPlan) -> bool:
         """Open and configure the Realtime session before dialling; on failure give the

@@ -4,99 +4,34 @@ OpenAI emulators (running in this test process), persisted in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import uuid
 from collections import Counter
 from typing import Any
 
-import msgspec
 import pytest
 
 from actors import _ray
 from actors.bootstrap import start_engine
-from engine.config import DispatchSettings, HostSettings, Secret, SessionSettings, Settings
 from engine.emulators.openai.goals import parse_goals
-from engine.emulators.scenarios import default_scenarios, parse_scenarios
 from storage import Principal
-from storage.records import BusinessContext
 from tests.integration.actors.conftest import Rig, wait_for
+from tests.integration.actors.real_calls import (
+    CPS,
+    SPEED,
+    THREE_QUESTIONS,
+    assert_matrix_invariants,
+    assert_never_rung_twice_at_once,
+    setup_real_calls,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-SPEED = 4.0
-CPS = 2.0
 
 
 @pytest.fixture
 def emulator_speed() -> float:
     return SPEED
-
-
-ONE_QUESTION = {"questions": [{"text": "Hittade du det du sökte?", "frequency": 1.0}]}
-THREE_QUESTIONS = {
-    "questions": [
-        {"id": "hitta", "text": "Hittade du det du sökte?", "frequency": 1.0},
-        {"id": "frukt", "text": "Vad tyckte du om frukten?", "frequency": 1.0},
-        {"id": "kassa", "text": "Hur gick det i kassan?", "frequency": 1.0},
-    ],
-    "max_questions_per_call": 3,
-}
-
-
-async def _setup(
-    rig: Rig,
-    twilio_emulator_factory: Any,
-    openai_emulator_factory: Any,
-    phones: list[str],
-    slots: int,
-    questions: dict[str, Any] = ONE_QUESTION,
-) -> tuple[Any, Any, Settings, list[uuid.UUID]]:
-    answers = ["Ja, allt fanns som jag ville.", "Frukten var fin och färsk.", "Kassan gick snabbt idag."]
-    scenarios = [{"name": f"rt-{i}", "phone": p, "answers": answers} for i, p in enumerate(phones)]
-    base = msgspec.to_builtins(default_scenarios().stores)
-    tw = await twilio_emulator_factory(
-        scenarios=parse_scenarios({"stores": base, "scenarios": scenarios}), calls_per_second=CPS
-    )
-    oa = await openai_emulator_factory()
-    env = {**tw.env(), "OPENAI_BASE_URL": oa.base_url, "OPENAI_API_KEY": oa.api_key}
-    from_env = Settings.from_env(env)
-    settings = dataclasses.replace(
-        rig.settings,
-        twilio=dataclasses.replace(from_env.twilio, calls_per_second=CPS),
-        openai=dataclasses.replace(from_env.openai, api_key=Secret(oa.api_key)),
-        session=SessionSettings(
-            # Twilio's TimeLimit (max_call_seconds + 60) counts emulated seconds: keep it out of reach.
-            max_call_seconds=1200.0 / SPEED,
-            silence_nudge_seconds=8.0 / SPEED,
-            silence_hangup_seconds=20.0 / SPEED,
-            transcript_flush_seconds=1.0 / SPEED,
-        ),
-        host=HostSettings(sessions_per_host=slots, drain_seconds=2.0),
-        dispatch=DispatchSettings(poll_seconds=0.1, respect_call_windows=False, retry_backoff_seconds=(0.5,)),
-    )
-    store_id = await rig.factory.store()
-    async with rig.db.transaction(Principal.service()) as tx:
-        await tx.contexts.put_new_version(
-            BusinessContext(
-                store_id=store_id,
-                operating_hours={"mon": "08:00-20:00"},
-                departments=["frukt och grönt", "kassan"],
-                current_campaigns=[{"name": "kaffe"}],
-                question_configuration=questions,
-                baseline_facts={},
-            )
-        )
-    ids = [await rig.factory.session(store_id, p) for p in phones]
-    return tw, oa, settings, ids
-
-
-def _ended_at(call: Any) -> Any:
-    """When the emulated call reached its first terminal status."""
-    return next(at for status, at in call.statuses if status in TERMINAL)
-
-
-TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
 async def _lines(rig: Rig, sid: uuid.UUID) -> list[Any]:
@@ -108,8 +43,9 @@ async def test_real_calls_complete_once_each_within_cps(
     rig: Rig, twilio_emulator_factory: Any, openai_emulator_factory: Any
 ) -> None:
     phones = [f"+4670174930{i}" for i in range(4)]
-    tw, _, settings, ids = await _setup(rig, twilio_emulator_factory, openai_emulator_factory, phones, 2)
-    await asyncio.to_thread(start_engine, settings, analysis=False, reporter=False)
+    calls = await setup_real_calls(rig, twilio_emulator_factory, openai_emulator_factory, phones, 2)
+    tw, ids = calls.twilio, calls.ids
+    await asyncio.to_thread(start_engine, calls.settings, analysis=False, reporter=False)
     await wait_for(lambda: rig.all_in(ids, "completed", "failed", "abandoned"), 150, "calls ended")
 
     recs = await rig.statuses(ids)
@@ -129,10 +65,18 @@ async def test_killed_host_mid_interview_retries_and_continues_the_interview(
     host, the retry's model is told what was answered and that the call broke off, asks only the
     rest, acknowledges the interruption, and the transcript continues its order."""
     phones = ["+46701749310", "+46701749311"]
-    tw, oa, settings, ids = await _setup(
-        rig, twilio_emulator_factory, openai_emulator_factory, phones, 1, THREE_QUESTIONS
+    calls = await setup_real_calls(
+        rig,
+        twilio_emulator_factory,
+        openai_emulator_factory,
+        phones,
+        1,
+        THREE_QUESTIONS,
+        assessor_actors=1,
+        fraud_actors=1,
     )
-    await asyncio.to_thread(start_engine, settings, analysis=False, reporter=False)
+    tw, oa, ids = calls.twilio, calls.openai, calls.ids
+    await asyncio.to_thread(start_engine, calls.settings, analysis=True, reporter=False)
     victim = ids[0]
 
     async def answered() -> list[str]:
@@ -156,15 +100,11 @@ async def test_killed_host_mid_interview_retries_and_continues_the_interview(
     )
     recs = await rig.statuses(ids)
     assert recs[victim].retry_count == 1 and recs[ids[1]].retry_count == 0
-    first, second = tw.calls_to(phones[0])
-    assert len(tw.calls_to(phones[1])) == 1
-    assert _ended_at(first) <= second.created_at, "the number was never rung twice at once"
-
+    assert assert_never_rung_twice_at_once(tw) == Counter({phones[0]: 2, phones[1]: 1})
+    # No session stuck; every line once and in order (the retry continued the order: no second
+    # run of numbers from 1, no interleaving of two attempts' interviews); both calls assessed.
+    await assert_matrix_invariants(rig, ids)
     lines = await _lines(rig, victim)
-    orders = [line.message_order for line in lines]
-    # Unique (session, message_order) is enforced by the schema; here: the retry continued the
-    # order (no second run of numbers from 1, no interleaving of two attempts' interviews).
-    assert orders == list(range(1, len(orders) + 1)), orders
     after = [line.content for line in lines]
     assert before and after[: len(before)] == before, "lines written before the kill are kept, first"
     retry_ai = [ln.content for ln in lines[len(before) :] if ln.speaker.value == "ai"]

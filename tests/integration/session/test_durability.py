@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 from twilio.request_validator import RequestValidator
 
+from engine.dispatch.ports import NotDialledError
 from engine.domain import SessionStatus, Speaker
+from engine.session import call as call_module
 from engine.session.call import CallRequest
 from engine.session.store import TranscriptLine
 from engine.telephony.attempt_token import AttemptTokens
@@ -105,3 +108,27 @@ async def test_a_retry_continues_the_transcript_order(rig: RigFactory, no_leaks:
     assert [line.content for line in lines[:2]] == ["Hej från första försöket", "Hallå?"]
     _assert_orders(lines)
     assert len(lines) > 3, "the second attempt's lines follow the first's"
+
+
+async def test_a_database_outage_before_dialling_holds_the_dial_then_gives_the_session_back(
+    rig: RigFactory, no_leaks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = await rig(scenarios=[_scenario()])
+    # A short outage: the reads a dial needs are held, then the call goes ahead.
+    r.store.fail_reads = True
+    starting = asyncio.create_task(r.host.start_call(CallRequest("sess-pre", "grocery-solna", PHONE)))
+    await asyncio.sleep(0.5)  # the outage itself
+    assert not starting.done() and r.twilio.calls_to(PHONE) == [], "nobody rung while it lasts"
+    r.store.fail_reads = False
+    await starting
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.COMPLETED and len(r.twilio.calls_to(PHONE)) == 1
+    # A longer one: not dialled, nothing written; the Dispatcher gives the session back.
+    monkeypatch.setattr(call_module, "PREDIAL_HOLD_SECONDS", 0.3)
+    r.store.fail_reads = True
+    with pytest.raises(NotDialledError):
+        await r.host.start_call(CallRequest("sess-pre-2", "grocery-solna", PHONE, attempt=1))
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.PENDING and not outcome.retry_due
+    assert "sess-pre-2" not in r.store.status and "sess-pre-2" not in r.store.events, "nothing written"
+    assert len(r.twilio.calls_to(PHONE)) == 1, "nobody rung"

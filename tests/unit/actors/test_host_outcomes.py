@@ -55,3 +55,26 @@ async def test_a_call_back_time_reaches_the_heartbeat(actor: Any) -> None:
 async def test_a_twilio_429_reaches_the_next_heartbeat_once(actor: Any) -> None:
     assert (await actor.status()).twilio_throttled_s == 2.5
     assert (await actor.status()).twilio_throttled_s == 0.0
+
+
+async def test_a_number_unreadable_through_an_outage_is_not_dialled_and_may_come_again(
+    actor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from actors import session_host
+    from engine.dispatch.ports import CallStart, NotDialledError
+    from engine.errors import UnavailableError
+
+    monkeypatch.setattr(session_host, "LOOKUP_HOLD_SECONDS", 0.2)
+    reads: list[str] = []
+
+    async def lookup(session_id: str) -> tuple[str, str]:
+        reads.append(session_id)
+        raise UnavailableError("database unreachable (test)")
+
+    actor._lookup = lookup
+    call = CallStart("s9", "v9", "st", 0)
+    with pytest.raises(NotDialledError):
+        await actor.start_call(call)
+    assert len(reads) > 1, "held and retried before giving up"
+    with pytest.raises(NotDialledError):
+        await actor.start_call(call)  # not refused as "already dialled here": it never was
