@@ -142,6 +142,8 @@ class CallSession:
         self.bridge: Bridge | None = None
         self._connected_at: float | None = None
         self._unflushed: list[TranscriptLine] = []
+        self._unpersisted: list[Effect] = []
+        """Consent and progress writes the database could not take yet (written before the end)."""
         self._opted_out = False
         self.control: InterviewControl | None = None
         self._writes: set[asyncio.Task[None]] = set()
@@ -547,6 +549,8 @@ class CallSession:
             self.log.warning("transcript flush failed (%d lines kept): %s", len(batch), exc)
 
     async def _flush_final(self) -> None:
+        # After the line is down (never keep a customer waiting on storage), before the terminal status.
+        await self._persist_kept()
         await self._flush(self.transcript.take(self._deps.clock.monotonic(), final=True))
         if self._unflushed:
             # The last lines are held like a status change: the terminal status (which
@@ -588,21 +592,49 @@ class CallSession:
             self.log.warning("opt-out not stored yet: %s", exc)
 
     async def _persist(self, effects: list[Effect]) -> None:
-        """Consent records and interview progress, written as they happen (a failure is logged)."""
-        store, attempt = self._deps.store, self.request.attempt
-        for effect in effects:
+        """Consent records and interview progress, written as they happen. While the database is
+        away they are kept (and the rest with them: one timeout, not one per write) and written,
+        held, before the terminal status (:meth:`_persist_kept`): the consent record is the proof
+        GDPR asks for, and progress is what a retry continues from."""
+        writes = [e for e in effects if type(e) in (ConsentDecided, ProgressMade)]
+        if self._unpersisted:  # the database is known to be away: queue behind, in order
+            self._unpersisted.extend(writes)
+            return
+        for i, effect in enumerate(writes):
             try:
-                if type(effect) is ConsentDecided:
-                    await store.record_consent(self.id, attempt, effect.record)
-                    if effect.record.answer is not ConsentAnswer.GRANTED:
-                        self.log.info("consent %s", effect.record.answer.value)
-                elif type(effect) is ProgressMade:
-                    await store.record_progress(self.id, attempt, effect.update)
+                await self._write_effect(effect)
             except CallEngineError as exc:
                 self.metrics.error(
                     "progress_write_failed" if type(effect) is ProgressMade else "consent_write_failed"
                 )
                 self.log.warning("%s not stored: %s", type(effect).__name__, exc)
+                if exc.retryable:
+                    self._unpersisted.extend(writes[i:])
+                    return
+
+    async def _write_effect(self, effect: Effect) -> None:
+        store, attempt = self._deps.store, self.request.attempt
+        if type(effect) is ConsentDecided:
+            await store.record_consent(self.id, attempt, effect.record)  # first per attempt stands
+            if effect.record.answer is not ConsentAnswer.GRANTED:
+                self.log.info("consent %s", effect.record.answer.value)
+        elif type(effect) is ProgressMade:
+            await store.record_progress(self.id, attempt, effect.update)
+
+    async def _persist_kept(self) -> None:
+        """What :meth:`_persist` could not write during the call, held like the last lines."""
+        if not self._unpersisted:
+            return
+        kept, self._unpersisted = self._unpersisted, []
+
+        async def write_all() -> None:
+            for effect in kept:
+                await self._write_effect(effect)
+
+        try:
+            await self._held(write_all, "consent and progress")
+        except CallEngineError as exc:
+            self.log.error("%d consent/progress records could not be stored: %s", len(kept), exc)
 
     async def _record_opt_out(self) -> None:
         if self._opted_out:

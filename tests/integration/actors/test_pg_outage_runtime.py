@@ -16,9 +16,9 @@ from tests.integration.actors.conftest import Rig, wait_for
 from tests.integration.actors.real_calls import (
     SPEED,
     assert_matrix_invariants,
-    assert_never_rung_twice_at_once,
     setup_real_calls,
 )
+from tests.integration.matrix import assert_never_rung_twice_at_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 OUTAGE_S = 10.0

@@ -22,9 +22,9 @@ from tests.integration.actors.real_calls import (
     SPEED,
     THREE_QUESTIONS,
     assert_matrix_invariants,
-    assert_never_rung_twice_at_once,
     setup_real_calls,
 )
+from tests.integration.matrix import assert_never_rung_twice_at_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -1,21 +1,18 @@
-"""A call survives what the real services do: 429 bursts, a database outage, replayed callbacks,
-and a retry that continues the transcript (CallHost + emulators, in-memory store)."""
+"""A call survives a database outage (mid-call through the hang-up; before dialling) and a retry
+continues the transcript (CallHost + emulators, in-memory store). The Twilio, Realtime and
+replayed-callback rows of the fault matrix are in test_matrix_rows.py."""
 
 from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
-from twilio.request_validator import RequestValidator
 
 from engine.dispatch.ports import NotDialledError
 from engine.domain import SessionStatus, Speaker
 from engine.session import call as call_module
 from engine.session.call import CallRequest
 from engine.session.store import TranscriptLine
-from engine.telephony.attempt_token import AttemptTokens
-from engine.telephony.twiml import status_url
 from tests.integration.session.conftest import RigFactory
 
 PHONE = "+46701749121"
@@ -29,20 +26,6 @@ def _scenario(**fields: object) -> dict[str, object]:
 def _assert_orders(lines: list[TranscriptLine], start: int = 1) -> None:
     orders = [line.message_order for line in lines]
     assert orders == list(range(start, start + len(orders))), orders
-
-
-async def test_429_burst_is_retried_within_the_attempt_and_dials_once(
-    rig: RigFactory, no_leaks: None
-) -> None:
-    r = await rig(scenarios=[_scenario()])
-    r.twilio.faults.rest_429_burst = 2
-    r.twilio.faults.retry_after_s = 0
-    outcome = await r.call("sess-429", PHONE)
-    assert outcome.status is SessionStatus.COMPLETED, outcome
-    assert len(r.twilio.calls_to(PHONE)) == 1
-    assert r.store.fields["sess-429"]["twilio_call_sid"] == r.twilio.calls_to(PHONE)[0].sid
-    # The host reports the 429s once (its heartbeat): the Dispatcher slows the account too.
-    assert r.host.take_twilio_throttle() > 0 and r.host.take_twilio_throttle() == 0
 
 
 async def test_status_writes_are_held_through_a_storage_outage(rig: RigFactory, no_leaks: None) -> None:
@@ -68,31 +51,6 @@ async def test_status_writes_are_held_through_a_storage_outage(rig: RigFactory, 
     said = [line.content for line in lines if line.speaker is Speaker.CUSTOMER]
     assert len(said) >= 2 and len(lines) >= 5, [line.speaker for line in lines]
     _assert_orders(lines)  # every line released during the outage stored, once, in order
-
-
-async def test_a_callback_replayed_from_an_earlier_attempt_is_ignored(
-    rig: RigFactory, no_leaks: None
-) -> None:
-    r = await rig(scenarios=[_scenario(reply_delay_ms=2000)])
-    host = r.host
-    await host.start_call(CallRequest("sess-replay", "grocery-solna", PHONE, attempt=2))
-    validator = RequestValidator(r.twilio.auth_token)
-    # attempt 1's "completed", correctly signed, with attempt 1's own token
-    url = status_url(
-        host.public_url, "sess-replay", AttemptTokens(r.twilio.auth_token).issue("sess-replay", 1)
-    )
-    form = {"CallSid": "CA" + "0" * 32, "CallStatus": "completed", "SequenceNumber": "9"}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            url, data=form, headers={"X-Twilio-Signature": validator.compute_signature(url, form)}
-        ) as resp,
-    ):
-        assert resp.status == 403
-    assert host.rejected["replayed_attempt"] == 1
-    outcome = await r.outcome()
-    assert outcome.status is SessionStatus.COMPLETED, "attempt 1's 'completed' did not end attempt 2"
-    assert r.store.status["sess-replay"] == "completed"
 
 
 async def test_a_retry_continues_the_transcript_order(rig: RigFactory, no_leaks: None) -> None:
