@@ -9,15 +9,16 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from engine.errors import NotFoundError, ValidationError
-from storage.models import QualityAssessment
+from storage.models import FeedbackCallSession, QualityAssessment
 from storage.models.base import table_of
 from storage.records import Assessment
 from storage.repositories._common import Repository, score
-from storage.repositories._sessions_ref import store_of_session
 from storage.types import ForRow
 
 _T = table_of(QualityAssessment)
 _C = _T.c
+_S_T = table_of(FeedbackCallSession)
+_S = _S_T.c
 
 
 def _record(r: Any) -> Assessment:
@@ -46,10 +47,18 @@ class AssessmentRepository(Repository):
         a = assessment
         if a.analysis_summary is not None and not isinstance(a.analysis_summary, str):
             raise ValidationError("analysis_summary", "must be text")
-        store_id = await store_of_session(self.tx, a.call_session_id)
-        existing = (
-            await self.session.execute(select(_C.id).where(_C.call_session_id == a.call_session_id))
-        ).scalar()
+        # One round trip for the store and the row id (the summary's encryption is bound to the
+        # row id, so it must be known before the write), one for the write with RETURNING.
+        found = (
+            await self.session.execute(
+                select(_S.store_id, _C.id)
+                .select_from(_S_T.outerjoin(_T, _C.call_session_id == _S.id))
+                .where(_S.id == a.call_session_id)
+            )
+        ).one_or_none()
+        if found is None:
+            raise NotFoundError(f"call session {a.call_session_id} not found")
+        store_id, existing = found
         row_id = existing or uuid.uuid4()
         values: dict[str, Any] = {
             "legitimacy_score": score("legitimacy_score", a.legitimacy_score),
@@ -65,12 +74,12 @@ class AssessmentRepository(Repository):
             "anonymized_at": None,
         }
         if existing:
-            await self.session.execute(update(_T).where(_C.id == row_id).values(**values))
+            stmt: Any = update(_T).where(_C.id == row_id).values(**values)
         else:
-            await self.session.execute(
-                insert(_T).values(id=row_id, call_session_id=a.call_session_id, store_id=store_id, **values)
+            stmt = insert(_T).values(
+                id=row_id, call_session_id=a.call_session_id, store_id=store_id, **values
             )
-        row = (await self.session.execute(select(*_T.c).where(_C.id == row_id))).one()
+        row = (await self.session.execute(stmt.returning(*_T.c))).one()
         self.tx.audit("write", "quality_assessments", row_id)
         return _record(row)
 
