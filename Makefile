@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 EXTRAS_ALL := embedded,demo,test,dev
 LINTED := engine actors storage tests tools
 
-.PHONY: demo test lint typecheck lowest browser unit integration e2e proto lock lock-upgrade bench clean
+.PHONY: demo test lint typecheck lowest browser nginx unit integration e2e proto lock lock-upgrade bench mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(DEMO_STAMP)
 	$(BIN)/callengine demo
 
-test: $(STAMP) lint typecheck lowest browser
+test: $(STAMP) lint typecheck lowest browser nginx
 	RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
@@ -45,6 +45,10 @@ lowest: $(STAMP)
 browser: $(STAMP)
 	-$(BIN)/python -m tests.fixtures.browser
 
+# Debian's nginx for the TLS proxy test (deploy/nginx/ run on loopback); installed when missing.
+nginx: $(STAMP)
+	-$(BIN)/python -m tests.fixtures.nginx
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
@@ -61,7 +65,7 @@ proto: $(STAMP)
 # Regenerate the lock (constraints.txt) from pyproject.toml, keeping the current pins where they
 # still fit; `make lock-upgrade` moves every pin to the newest allowed version.
 LOCK_CMD = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
-	--extra embedded --extra demo --extra test --extra dev pyproject.toml -o constraints.txt
+	--extra embedded --extra demo --extra test --extra dev --extra mutation pyproject.toml -o constraints.txt
 lock: $(STAMP)
 	$(LOCK_CMD)
 
@@ -71,5 +75,15 @@ lock-upgrade: $(STAMP)
 bench: $(DEMO_STAMP)
 	$(BIN)/callengine bench
 
+# Mutation testing of the pure core (slow, not part of `make test`): docs/testing.md.
+# MODULES="engine/dispatch/rate.py …" limits the run; MUTATION_CHILDREN sets parallel test processes.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS_ALL),mutation]"
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/python tools/mutation.py $(MODULES)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

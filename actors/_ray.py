@@ -23,6 +23,7 @@ REPORTER_NAME = "callengine-reporter"
 HOST_PREFIX = "callengine-host-"
 ASSESSOR_PREFIX = "callengine-assessor-"
 FRAUD_PREFIX = "callengine-fraud-"
+WEBHOOK_PREFIX = "callengine-webhook-"
 CALL_HUB = "call_hub"
 CONTROL = "control"
 

@@ -18,7 +18,6 @@ from actors import _ray
 from actors.metrics import RayMetrics
 from actors.process import enter
 from actors.session_host import RayHostFleet
-from engine.clock import SystemClock
 from engine.config import Settings
 from engine.dispatch.dispatcher import DispatcherCore, DispatcherOptions
 from engine.dispatch.retry import RetryPolicy
@@ -73,7 +72,7 @@ class DispatcherActor:
         from engine.telephony.rest import CarrierCallEnder
 
         self._ender = CarrierCallEnder(settings.twilio)
-        self.core = DispatcherCore(queue, fleet, SystemClock(), opts, calls=self._ender, metrics=RayMetrics())
+        self.core = DispatcherCore(queue, fleet, self.db.clock, opts, calls=self._ender, metrics=RayMetrics())
         self._loop = asyncio.create_task(
             self.core.run(settings.dispatch.poll_seconds), name="dispatcher-loop"
         )

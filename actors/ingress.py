@@ -9,7 +9,8 @@ restarted actor serves again without anyone calling it.
 The API reaches the runtime only through :mod:`actors.handles` (the Ray
 runtime's seam; Ray errors → engine errors), wrapped as the front door's ports
 (:class:`RayDispatcherPort`, :class:`RayReportPort`); ``callengine serve``
-uses :func:`start_ingress` / :func:`stop_ingress`.
+uses :func:`start_ingress` / :func:`stop_ingress`, and :func:`refresh_ingress` while it
+runs, so nodes the autoscaler adds get a front door too.
 """
 
 from __future__ import annotations
@@ -135,8 +136,6 @@ def ingress_nodes() -> list[str]:
 
 def start_ingress(settings: Settings, port: int, *, timeout: float = 120.0) -> list[Ingress]:
     """Start (or join) one detached ingress actor per node offering ``ingress``; wait until they listen."""
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     from actors.process import share_secrets
 
     share_secrets(settings)
@@ -146,6 +145,30 @@ def start_ingress(settings: Settings, port: int, *, timeout: float = 120.0) -> l
             f"no Ray node offers the {INGRESS_RESOURCE!r} resource; "
             f"start nodes with --resources='{{\"{INGRESS_RESOURCE}\": 1}}'"
         )
+    return _start_on(settings, port, nodes, timeout)
+
+
+def refresh_ingress(
+    settings: Settings, port: int, current: list[Ingress], *, timeout: float = 120.0
+) -> tuple[list[Ingress], list[Ingress]]:
+    """(all, added): a front door on every node offering ``ingress`` that joined since (the
+    autoscaler's), none kept for a node that left (its actor, pinned there, is ended)."""
+    alive = ingress_nodes()
+    known = {i.node_id for i in current}
+    kept = [i for i in current if i.node_id in alive]
+    for gone in (i for i in current if i.node_id not in alive):
+        try:
+            ray.kill(gone.handle, no_restart=True)
+        except ray.exceptions.RayError as exc:  # already gone with its node
+            log.debug("ingress kill: %s", type(exc).__name__)
+    new = [n for n in alive if n not in known]
+    added = _start_on(settings, port, new, timeout) if new else []
+    return kept + added, added
+
+
+def _start_on(settings: Settings, port: int, nodes: list[str], timeout: float) -> list[Ingress]:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     remote_cls = ray.remote(IngressActor)
     started: list[tuple[str, Any]] = []
     for node_id in nodes:

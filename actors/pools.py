@@ -1,4 +1,5 @@
-"""Analysis pools: N assessor and N fraud actors, each a :class:`~engine.jobs.runner.JobRunner`.
+"""Job actors: N assessor and N fraud actors, and the webhook delivery actors; each one a
+:class:`~engine.jobs.runner.JobRunner` over the one job queue.
 
 Hand-off is through the durable ``jobs`` table, not memory: a completed
 session's ``analysis.assess`` and ``analysis.fraud`` jobs are written in the
@@ -7,6 +8,11 @@ same transaction as its status, and every pool actor claims its kind with
 (or its own restart: ``max_restarts=-1``, and the runner starts in
 ``__init__``) takes its jobs over; a Dispatcher restart loses nothing because
 nothing travelled in memory. Handlers are idempotent (a re-run replaces).
+
+Webhook deliveries (``events.webhook``, :mod:`engine.events.delivery`) run the same way
+in their own actors (:class:`DeliveryActor`, ``CALLENGINE_WEBHOOK_ACTORS``, started only
+when endpoints are configured): a slow or failing endpoint holds delivery slots, never
+analysis slots, and the Dispatcher owns them like the analysis actors.
 
 Why not procrastinate itself: its worker is its own process model and its
 schema its own migrations, outside our alembic chain and RLS app role, and
@@ -29,14 +35,29 @@ from actors.metrics import RayMetrics
 from engine import metrics as m
 from engine.config import Settings
 from engine.jobs import kinds
-from engine.jobs.runner import JobRunner, PostgresJobStore
+from engine.jobs.runner import JobRunner, KindOptions, PostgresJobStore
 from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 ASSESSOR = "assessor"
 FRAUD = "fraud"
+WEBHOOK = "webhook"
 KIND_OF = {ASSESSOR: kinds.ASSESS, FRAUD: kinds.FRAUD}
+
+
+async def open_database(settings: Settings, what: str) -> Any:
+    """The database, retried: it may be down when the actor (re)starts."""
+    from storage import Database
+
+    delay = 0.5
+    while True:
+        try:
+            return await Database.open(settings, upgrade=False)
+        except Exception as exc:
+            log.warning("%s: database not reachable (%s); retrying", what, type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class AnalysisActor:
@@ -62,19 +83,9 @@ class AnalysisActor:
         from engine.analysis.config import load_config
         from engine.analysis.jobs import AnalysisWork  # loads the analysis code now, not at the first job
         from engine.analysis.llm import llm_from_settings
-        from storage import Database
 
         self._config = load_config(self.settings.analysis_config)
-        # Retried: the database may be down when the actor (re)starts.
-        delay = 0.5
-        while True:
-            try:
-                self._db = await Database.open(self.settings, upgrade=False)
-                break
-            except Exception as exc:
-                log.warning("%s pool: database not reachable (%s); retrying", self.pool, type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        self._db = await open_database(self.settings, f"{self.pool} pool")
         # None without a key or base URL: the analysis then runs rules-only and says so.
         self._llm = llm_from_settings(self.settings.openai, self._config.llm)
         work = AnalysisWork(self._db, self._llm, self._config)
@@ -123,8 +134,84 @@ class AnalysisActor:
             await self._db.close()
 
 
+class DeliveryActor:
+    """Delivers outgoing events to the configured webhook endpoints from the job queue until stopped."""
+
+    async def __init__(  # type: ignore[misc]  # Ray supports async __init__ for async actors
+        self, settings: Settings, concurrency: int = 16, lease_seconds: float = 30.0
+    ) -> None:
+        from actors.process import enter
+
+        self.settings = enter(settings)
+        self._db: Any = None
+        self._delivery: Any = None
+        self._runner: JobRunner | None = None
+        self._metrics = RayMetrics()
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._loop = asyncio.create_task(self._start(), name="webhook-runner")
+
+    async def _start(self) -> None:
+        from engine.events.delivery import WebhookDelivery
+        from engine.events.endpoints import parse_endpoints
+        from engine.events.types import WEBHOOK_KIND
+
+        ev = self.settings.events
+        self._db = await open_database(self.settings, "webhook delivery")
+        self._delivery = WebhookDelivery(
+            self._db,
+            parse_endpoints(ev.webhook_endpoints, ev.webhook_secrets),
+            ca_file=ev.webhook_ca_file,
+            timeout_seconds=ev.webhook_timeout_seconds,
+            metrics=self._metrics,
+        )
+        await self._delivery.start()
+        self._runner = JobRunner(
+            PostgresJobStore(self._db),
+            {
+                WEBHOOK_KIND: KindOptions(
+                    self._delivery.handle,
+                    backoff_seconds=tuple(ev.webhook_backoff_seconds),
+                    timeout_seconds=ev.webhook_timeout_seconds + 5.0,
+                )
+            },
+            worker_id=f"webhook-{uuid.uuid4().hex[:8]}",
+            concurrency=self._concurrency,
+            lease_seconds=self._lease,
+            on_finish=self._finished,
+            clock=self._db.clock,
+        )
+        await self._runner.run()
+
+    def _finished(self, kind: str, outcome: str, elapsed: float) -> None:
+        self._metrics.count(m.JOB_RUNS.name, 1, {"kind": kind, "outcome": outcome})
+
+    async def ping(self) -> bool:
+        return not self._loop.done()
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def stats(self) -> dict[str, Any]:
+        r = self._runner
+        if r is None:
+            return {"ready": False}
+        return {"ready": True, "done": r.stats.done, "retried": r.stats.retried, "dead": r.stats.dead}
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.close()
+        self._loop.cancel()
+        await asyncio.gather(self._loop, return_exceptions=True)
+        if self._delivery is not None:
+            await self._delivery.close()
+        if self._db is not None:
+            await self._db.close()
+
+
 class AnalysisPools:
-    """Starts the pool actors (owned by the Dispatcher, restarted on crash) and stops them."""
+    """Starts the job actors (analysis, and webhook delivery when endpoints are configured; owned by
+    the Dispatcher, restarted on crash) and stops them."""
 
     def __init__(self, settings: Settings, *, per_worker: int = 8) -> None:
         self.actors: dict[str, list[Any]] = {}
@@ -146,6 +233,19 @@ class AnalysisPools:
                     resources=_ray.control_resources(),
                 ).remote(settings, pool, per_worker, settings.dispatch.job_lease_seconds)
                 for index in range(max(1, size))
+            ]
+        if settings.events.webhook_endpoints and settings.events.delivery_actors > 0:
+            delivery: Any = ray.remote(DeliveryActor)
+            self.actors[WEBHOOK] = [
+                delivery.options(
+                    name=f"{_ray.WEBHOOK_PREFIX}{index}-{uuid.uuid4().hex[:6]}",
+                    namespace=_ray.NAMESPACE,
+                    num_cpus=0,
+                    max_restarts=-1,
+                    max_concurrency=8,
+                    resources=_ray.control_resources(),
+                ).remote(settings, 16, settings.dispatch.job_lease_seconds)
+                for index in range(settings.events.delivery_actors)
             ]
 
     def handles(self) -> list[Any]:

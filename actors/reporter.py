@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from actors.process import enter
+from engine.clock import clock_from_settings
 from engine.config import Settings
 from engine.dispatch.schedule import missed_weeks, next_daily, next_weekly, report_week
 from engine.logs import get_logger
@@ -27,6 +28,9 @@ class ReporterActor:
     def __init__(self, settings: Settings) -> None:
         settings = enter(settings)
         self.settings = settings
+        # Reports and retention go by the engine's date (shifted in the demo's earlier weeks).
+        self.clock = clock_from_settings(settings)
+        self._event_retention = timedelta(days=settings.events.retention_days)
         self._db: Any = None
         self._llm: Any = None
         self._config: Any = None
@@ -51,15 +55,15 @@ class ReporterActor:
             from storage import Database
 
             self._config = load_config(self.settings.analysis_config)
-            self._db = await Database.open(self.settings, upgrade=False)
+            self._db = await Database.open(self.settings, upgrade=False, clock=self.clock)
             # None without a key or base URL: the analysis then runs rules-only and says so.
             self._llm = llm_from_settings(self.settings.openai, self._config.llm)
         return self._db, self._llm
 
     async def _loop(self, name: str, next_at: Any, job: Any) -> None:
         while True:
-            due = next_at(datetime.now(UTC))
-            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            due = next_at(self.clock.now())
+            await asyncio.sleep(max(0.0, (due - self.clock.now()).total_seconds()))
             try:
                 await job(due)
                 self.runs[name] += 1
@@ -74,7 +78,7 @@ class ReporterActor:
         delay = 1.0
         while True:
             try:
-                built = await self.catch_up(datetime.now(UTC))
+                built = await self.catch_up(self.clock.now())
                 log.info("reporter catch-up: %d missed reports built", built)
                 return
             except asyncio.CancelledError:
@@ -112,7 +116,7 @@ class ReporterActor:
         from storage.retention import cleanup
 
         db, _ = await self._deps()
-        report = await cleanup(db, run_at)
+        report = await cleanup(db, run_at, event_retention=self._event_retention)
         log.info("retention cleanup: %s", report)
 
     async def build_all(self, week: str) -> int:
@@ -146,7 +150,7 @@ class ReporterActor:
         from storage.retention import cleanup
 
         db, _ = await self._deps()
-        return str(await cleanup(db, datetime.now(UTC)))
+        return str(await cleanup(db, self.clock.now(), event_retention=self._event_retention))
 
     async def stop(self) -> None:
         for t in self._tasks:

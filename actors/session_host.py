@@ -40,6 +40,31 @@ START_CALL_TIMEOUT = 90.0
 opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
 
 
+class TurnLatencies:
+    """Turn latencies of this host's calls not yet reported in a heartbeat.
+
+    Each call's own list (``CallMetrics.turn_latencies_ms``) is read where it grows; a call
+    that has ended is reported in full once more and then forgotten. Samples of a heartbeat
+    the Dispatcher never received are lost (a metric, not a record).
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[str, tuple[list[float], int]] = {}
+
+    def track(self, session_id: str, samples: list[float]) -> None:
+        self._calls[session_id] = (samples, 0)
+
+    def take(self, live: set[str]) -> list[float]:
+        out: list[float] = []
+        for session_id, (samples, reported) in list(self._calls.items()):
+            out.extend(samples[reported:])
+            if session_id in live:
+                self._calls[session_id] = (samples, len(samples))
+            else:
+                del self._calls[session_id]
+        return out
+
+
 def load_factory(path: str) -> Callable[..., Any]:
     module, _, attr = path.partition(":")
     try:
@@ -69,6 +94,7 @@ class SessionHostActor:
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
         self._known: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._verification: dict[str, str] = {}
+        self._latencies = TurnLatencies()
         self._started_at = time.monotonic()
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -117,6 +143,9 @@ class SessionHostActor:
             phone, store_id = await self._read_number(call.session_id)
             request = CallRequest(call.session_id, call.store_id or store_id, phone, call.attempt + 1)
             await self._host.start_call(request)
+            metrics = getattr(self._host.session(call.session_id), "metrics", None)
+            if metrics is not None:
+                self._latencies.track(call.session_id, metrics.turn_latencies_ms)
         except Exception as exc:
             # Not placed: the session's own supervisor recorded the failure, or it never began.
             self._verification.pop(call.session_id, None)
@@ -157,6 +186,7 @@ class SessionHostActor:
             active,
             list(self._outcomes.values()),
             host.draining,
+            self._latencies.take(set(active)),
             twilio_throttled_s=take_throttle() if take_throttle is not None else 0.0,
         )
 
@@ -199,7 +229,16 @@ async def default_call_host(
             record = await tx.sessions.get(sid)
             return await tx.sessions.get_phone(sid), str(record.store_id)
 
-    host = CallHost(settings, store, on_outcome=on_outcome, collect_outcomes=False, host_id=host_id)
+    # {node_ip} in the public URL: Ray's address of this node when the host binds a wildcard.
+    host = CallHost(
+        settings,
+        store,
+        on_outcome=on_outcome,
+        collect_outcomes=False,
+        clock=db.clock,
+        host_id=host_id,
+        node_ip=ray.util.get_node_ip_address(),
+    )
     return host, lookup
 
 

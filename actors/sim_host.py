@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import ray
@@ -98,7 +97,7 @@ class SimCallHost:
                 sid,
                 SessionStatus.PENDING,
                 SessionStatus.IN_PROGRESS,
-                now=datetime.now(UTC),
+                now=self.db.clock.now(),
                 phase="connected",
             )
         entry = {
@@ -141,7 +140,7 @@ class SimCallHost:
                 await asyncio.sleep(min(0.2, hold))
             async with self.db.transaction(Principal.service()) as tx:
                 await tx.sessions.transition(
-                    sid, SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED, now=datetime.now(UTC)
+                    sid, SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED, now=self.db.clock.now()
                 )
             outcome = SimOutcome(
                 request.session_id, request.store_id, SessionStatus.COMPLETED, None, False, 1

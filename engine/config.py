@@ -270,10 +270,17 @@ class HostSettings(_NamesSecrets):
         "127.0.0.1", env="CALLENGINE_BIND_HOST", doc="Address the media/status server listens on."
     )
     port: int = setting(0, env="CALLENGINE_HOST_PORT", doc="Media/status port; 0 picks a free port per host.")
+    port_range: str = setting(
+        "",
+        env="CALLENGINE_HOST_PORT_RANGE",
+        doc="first-last (e.g. 20000-20003): each host binds the first free port in it, so a proxy "
+        "can allow-list the range; replaces CALLENGINE_HOST_PORT.",
+    )
     public_url_template: str = setting(
-        "ws://{host}:{port}",
+        "ws://{node_ip}:{port}",
         env="CALLENGINE_PUBLIC_URL_TEMPLATE",
-        doc="How Twilio reaches a host; {host} and {port} are filled in.",
+        doc="How Twilio reaches a host: {node_ip} (its node's address), {port} (its port), {host_id} "
+        "(its id); e.g. wss://calls.example.com/{node_ip}/{port} behind deploy/nginx.",
     )
     drain_seconds: float = setting(
         60.0, env="CALLENGINE_DRAIN_SECONDS", doc="How long a draining host lets its calls finish."
@@ -425,6 +432,50 @@ class ApiSettings(_NamesSecrets):
 
 
 @dataclasses.dataclass(frozen=True)
+class EventSettings(_NamesSecrets):
+    """Outgoing events: signed webhooks to backend services (the gRPC WatchEvents stream needs none)."""
+
+    webhook_endpoints: tuple[str, ...] = setting(
+        (),
+        env="CALLENGINE_WEBHOOK_ENDPOINTS",
+        doc="Where events are POSTed, as name=https://host/path (in the environment: a comma list). "
+        "Each endpoint gets every event, signed under the Standard Webhooks scheme; empty: none.",
+    )
+    webhook_secrets: Secret = setting(
+        Secret(""),
+        env="CALLENGINE_WEBHOOK_SECRETS",
+        doc="Signing secrets as name=whsec_<base64 of 24–64 random bytes>, comma-separated; one or "
+        "more per endpoint (during a rotation each delivery carries a signature per secret).",
+    )
+    webhook_ca_file: str | None = setting(
+        None,
+        env="CALLENGINE_WEBHOOK_CA_FILE",
+        doc="PEM CA bundle the endpoints' certificates are checked against (unset: the system's).",
+    )
+    webhook_timeout_seconds: float = setting(
+        10.0, env="CALLENGINE_WEBHOOK_TIMEOUT_SECONDS", doc="One delivery attempt's time limit."
+    )
+    webhook_backoff_seconds: tuple[float, ...] = setting(
+        (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0),
+        env="CALLENGINE_WEBHOOK_BACKOFF",
+        doc="Delay before retry 1, 2, … of a failed delivery (the last repeats; ±20 % jitter).",
+    )
+    webhook_max_attempts: int = setting(
+        8,
+        env="CALLENGINE_WEBHOOK_MAX_ATTEMPTS",
+        doc="Attempts per event and endpoint before the delivery is dead (ListDeadDeliveries).",
+    )
+    delivery_actors: int = setting(
+        1, env="CALLENGINE_WEBHOOK_ACTORS", doc="Delivery actors (started only when endpoints are set)."
+    )
+    retention_days: float = setting(
+        30.0,
+        env="CALLENGINE_EVENT_RETENTION_DAYS",
+        doc="Events are kept (for WatchEvents replays and redeliveries) this long.",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Top-level settings; each section is a [table] in the TOML file."""
 
@@ -435,6 +486,7 @@ class Settings:
     host: HostSettings = dataclasses.field(default_factory=HostSettings)
     dispatch: DispatchSettings = dataclasses.field(default_factory=DispatchSettings)
     api: ApiSettings = dataclasses.field(default_factory=ApiSettings)
+    events: EventSettings = dataclasses.field(default_factory=EventSettings)
     ray_address: str | None = setting(
         None, env="RAY_ADDRESS", doc="Join this Ray cluster (ray://head:10001 or auto); unset → a local Ray."
     )
@@ -443,6 +495,13 @@ class Settings:
         env="CALLENGINE_ANALYSIS_CONFIG",
         doc="TOML file overriding the analysis thresholds and weights (engine/analysis/config.py); "
         "unset → the documented defaults.",
+    )
+    clock_offset_file: str | None = setting(
+        None,
+        env="CALLENGINE_CLOCK_OFFSET_FILE",
+        doc="Demo and tests only: a file holding a wall-clock offset in seconds (e.g. -1814400) that "
+        "every engine process adds to the date it stores and decides by, re-read when replaced. "
+        "Refused unless purely local (embedded database, no RAY_ADDRESS).",
     )
     secrets_dir: str | None = setting(
         None,
@@ -466,7 +525,16 @@ class Settings:
             for f in dataclasses.fields(HostSettings)
             if _ENV_NAMES[("host", f.name)] in env
         }
-        return dataclasses.replace(self, host=dataclasses.replace(self.host, **changed)) if changed else self
+        if not changed:
+            return self
+        # This node's own choice of port (a fixed one or a range) replaces the other kind.
+        if "port" in changed and "port_range" not in changed:
+            changed["port_range"] = ""
+        elif "port_range" in changed and "port" not in changed:
+            changed["port"] = 0
+        host = dataclasses.replace(self.host, **changed)
+        validate_host(host)
+        return dataclasses.replace(self, host=host)
 
     @property
     def purely_local(self) -> bool:
@@ -515,8 +583,8 @@ def env_names() -> set[str]:
     return names | {f"{info.env}_FILE" for info in fields() if isinstance(info.default, Secret)}
 
 
-def _convert(name: str, raw: Any, default: Any) -> Any:
-    """Convert a raw env/TOML value to the type of the field's default."""
+def _convert(name: str, raw: Any, default: Any, annotation: str = "") -> Any:
+    """Convert a raw env/TOML value to the type of the field's default (or its annotation)."""
     try:
         if isinstance(default, Secret):
             return Secret(str(raw), name.split(" (")[-1].rstrip(")"))
@@ -542,7 +610,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return value_f
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else [p for p in str(raw).split(",") if p.strip()]
-            if default and isinstance(default[0], str):
+            if (default and isinstance(default[0], str)) or annotation.startswith("tuple[str"):
                 return tuple(str(p).strip() for p in items)
             return tuple(float(p) for p in items)
         if isinstance(default, Path):
@@ -573,7 +641,7 @@ def _load(
             name = f"{info.key} ({info.env})"
         if raw is None:
             continue
-        value = _convert(name, raw, info.default if info.default is not None else "")
+        value = _convert(name, raw, info.default if info.default is not None else "", info.annotation)
         if info.section:
             by_section.setdefault(info.section, {})[info.name] = value
         else:
@@ -606,6 +674,53 @@ def _validate(s: Settings) -> None:
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
     _validate_security(s)
+    validate_host(s.host)
+    _validate_events(s)
+    if s.clock_offset_file and not s.purely_local:
+        raise ConfigError(
+            "CALLENGINE_CLOCK_OFFSET_FILE: a shifted clock is for the demo and tests only; it is refused "
+            "with DATABASE_URL, DATABASE_APP_URL or RAY_ADDRESS"
+        )
+
+
+def _validate_events(s: Settings) -> None:
+    from engine.events.endpoints import parse_endpoints
+
+    e = s.events
+    parse_endpoints(e.webhook_endpoints, e.webhook_secrets)  # raises ConfigError naming the problem
+    if e.webhook_timeout_seconds <= 0 or e.webhook_max_attempts < 1 or e.delivery_actors < 0:
+        raise ConfigError(
+            "CALLENGINE_WEBHOOK_TIMEOUT_SECONDS / _MAX_ATTEMPTS / CALLENGINE_WEBHOOK_ACTORS: must be positive"
+        )
+    if not e.webhook_backoff_seconds or any(d < 0 for d in e.webhook_backoff_seconds):
+        raise ConfigError("CALLENGINE_WEBHOOK_BACKOFF: needs at least one non-negative delay")
+    if e.retention_days <= 0:
+        raise ConfigError("CALLENGINE_EVENT_RETENTION_DAYS: must be > 0")
+
+
+def validate_host(h: HostSettings) -> None:
+    """The host section on its own (a node's own values are checked again after merging)."""
+    from engine.telephony import public_url
+
+    if h.max_connections < 1 or h.handshake_timeout_seconds <= 0:
+        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
+    if h.port_range:
+        host_ports(h)  # refuses a malformed range
+        if h.port:
+            raise ConfigError("CALLENGINE_HOST_PORT and CALLENGINE_HOST_PORT_RANGE: set one, not both")
+    public_url.check(h.public_url_template)
+
+
+def host_ports(h: HostSettings) -> range | None:
+    """The ports a host may bind: CALLENGINE_HOST_PORT_RANGE as a range, or None (use ``port``)."""
+    if not h.port_range:
+        return None
+    m = re.fullmatch(r"\s*(\d{1,5})\s*-\s*(\d{1,5})\s*", h.port_range)
+    if not m or not 0 < int(m.group(1)) <= int(m.group(2)) < 65536:
+        raise ConfigError(
+            f"CALLENGINE_HOST_PORT_RANGE: {h.port_range!r} is not first-last within 1..65535 (e.g. 20000-20003)"
+        )
+    return range(int(m.group(1)), int(m.group(2)) + 1)
 
 
 def _validate_security(s: Settings) -> None:
@@ -622,8 +737,6 @@ def _validate_security(s: Settings) -> None:
         raise ConfigError("CALLENGINE_GRPC_TLS_CLIENT_CA: needs CALLENGINE_GRPC_TLS_CERT/KEY too")
     if s.api.max_watch_streams_per_caller < 1 or s.api.watch_max_seconds <= 0:
         raise ConfigError("CALLENGINE_GRPC_MAX_WATCH_STREAMS_PER_CALLER / _WATCH_MAX_SECONDS: must be > 0")
-    if s.host.max_connections < 1 or s.host.handshake_timeout_seconds <= 0:
-        raise ConfigError("CALLENGINE_HOST_MAX_CONNECTIONS / _HANDSHAKE_TIMEOUT: must be > 0")
     if s.database.app_url and not s.database.app_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("DATABASE_APP_URL: must be a postgresql:// URL")
 

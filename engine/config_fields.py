@@ -40,6 +40,8 @@ class FieldInfo:
     doc: str
     default: Any
     machine_default: bool
+    annotation: str = ""
+    """The field's declared type as written (``tuple[str, ...]``): tells an empty tuple's items."""
 
     @property
     def key(self) -> str:
@@ -95,6 +97,7 @@ def _info(section: str, f: dataclasses.Field[Any]) -> FieldInfo:
         doc=f.metadata["doc"],
         default=_default_of(f),
         machine_default=bool(f.metadata.get("machine_default")),
+        annotation=str(f.type),
     )
 
 

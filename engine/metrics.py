@@ -41,9 +41,11 @@ ALLOWED_TAG_KEYS = frozenset(
         "state",
         "step",
         "provider",
+        "endpoint",
     }
 )
-"""Every tag key any metric may use. ``host`` is a SessionHost's reusable slot label (``slot0``…,
+"""Every tag key any metric may use. ``endpoint`` is a webhook endpoint's configured name
+(never its URL). ``host`` is a SessionHost's reusable slot label (``slot0``…,
 bounded by the number of hosts alive at once, not by every host id ever started),
 ``account`` a Twilio account sid (a handful)."""
 
@@ -117,6 +119,21 @@ BREAKER = MetricSpec(
     ("provider",),
 )
 
+WEBHOOK_DELIVERIES = MetricSpec(
+    "callengine_webhook_deliveries_total",
+    Kind.COUNTER,
+    "Webhook delivery attempts by endpoint name and outcome (delivered, failed = will retry, dead). "
+    "Dead letters waiting for an operator: callengine_jobs{kind=events.webhook,state=dead}.",
+    ("endpoint", "outcome"),
+)
+WEBHOOK_SECONDS = MetricSpec(
+    "callengine_webhook_seconds",
+    Kind.HISTOGRAM,
+    "Time one webhook delivery attempt took, by endpoint name.",
+    ("endpoint",),
+    (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
 TWILIO_THROTTLED = MetricSpec(
     "callengine_twilio_throttled_total",
     Kind.COUNTER,
@@ -129,6 +146,8 @@ DIAL_RATE = MetricSpec(
 )
 
 ALL: tuple[MetricSpec, ...] = (
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_SECONDS,
     TWILIO_THROTTLED,
     DIAL_RATE,
     JOBS,

@@ -69,11 +69,16 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
 
 @_guard
 def _upgrade(args: argparse.Namespace) -> int:
+    from engine.config import Settings
     from storage import migrate
 
+    password = Settings.from_env().database.app_password.get()
     with _owner_url() as url:
         migrate.upgrade(url, args.revision)
         print(f"schema at {migrate.current(url)}")
+        if password:  # the runtime's login (callengine_app) logs in with it
+            migrate.set_app_password(url, password)
+            print("callengine_app: password set (CALLENGINE_DB_APP_PASSWORD)")
     return 0
 
 
@@ -100,7 +105,6 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 @_guard
 def _cleanup(args: argparse.Namespace) -> int:
-    import datetime as dt
 
     from engine.config import Settings
     from storage import Database
@@ -109,7 +113,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     async def main() -> int:
         db = await Database.open(Settings.from_env())
         try:
-            report = await cleanup(db, dt.datetime.now(dt.UTC), dry_run=args.dry_run)
+            report = await cleanup(db, db.clock.now(), dry_run=args.dry_run)
         finally:
             await db.close()
         verb = "would change" if report.dry_run else "changed"

@@ -26,6 +26,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from engine.clock import Clock, SystemClock, clock_from_settings
 from engine.config import DatabaseSettings, Settings
 from engine.errors import CallEngineError, ConfigError, UnavailableError
 from storage import embedded, keys, migrate
@@ -41,7 +42,7 @@ from storage.repositories._dispatch import (
     dispatch_statement,
 )
 from storage.rls import APP_ROLE
-from storage.tx import Tx
+from storage.tx import EventSinks, Tx
 from storage.types import attach_keyring
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,14 @@ class Database:
         keyring: KeyRing,
         blind_index: BlindIndex,
         pgdata: Path | None,
+        *,
+        clock: Clock | None = None,
+        sinks: EventSinks = EventSinks(),
     ) -> None:
         self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        """The engine's clock: every time this process stores comes from it (``tx.now()``)."""
+        self.sinks = sinks
         self.owner_url = owner_url
         self.keyring = keyring
         self.blind_index = blind_index
@@ -80,9 +87,14 @@ class Database:
         self._closed = False
 
     @classmethod
-    async def open(cls, settings: Settings, *, upgrade: bool = True) -> Database:
+    async def open(cls, settings: Settings, *, upgrade: bool = True, clock: Clock | None = None) -> Database:
         """Start/reuse the embedded server or use ``DATABASE_URL``; migrate (``upgrade``, as the
-        owner); connect the pool as the application role's own login."""
+        owner); connect the pool as the application role's own login.
+
+        ``clock``: the time this process stores (default: the settings' clock, which follows
+        ``CALLENGINE_CLOCK_OFFSET_FILE``). Emitted events get one delivery job per endpoint
+        of ``settings.events``.
+        """
         db_settings = settings.database
         pgdata: Path | None = None
         external = bool(db_settings.url or db_settings.app_url)
@@ -117,7 +129,15 @@ class Database:
                 },
             )
             attach_keyring(engine.dialect, keyring)
-            db = cls(engine, owner_url, keyring, blind, pgdata)
+            db = cls(
+                engine,
+                owner_url,
+                keyring,
+                blind,
+                pgdata,
+                clock=clock or clock_from_settings(settings),
+                sinks=event_sinks(settings),
+            )
             await db._check_role()
             if not upgrade:
                 await db._check_schema()
@@ -206,7 +226,9 @@ class Database:
         try:
             async with session.begin():
                 await session.execute(_SET_PRINCIPAL, principal.settings())
-                tx = Tx(session, principal, self.blind_index, self.keyring)
+                tx = Tx(
+                    session, principal, self.blind_index, self.keyring, clock=self.clock, sinks=self.sinks
+                )
                 yield tx
                 await tx.flush_audit()
         except CallEngineError:
@@ -215,6 +237,14 @@ class Database:
             raise translate(exc) from exc
         finally:
             await session.close()
+
+
+def event_sinks(settings: Settings) -> EventSinks:
+    from engine.events.endpoints import parse_endpoints
+
+    ev = settings.events
+    names = tuple(parse_endpoints(ev.webhook_endpoints, ev.webhook_secrets))
+    return EventSinks(names, ev.webhook_max_attempts)
 
 
 def app_url(db_settings: DatabaseSettings, owner_url: str) -> str:

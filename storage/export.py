@@ -74,7 +74,7 @@ async def export_customer(
         raise PermissionDeniedError("exporting customer data requires an admin")
     phone = normalize_phone(phone)
     bidx = db.blind_index.of(phone)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or db.clock.now()
     async with db.transaction(principal) as tx:
         s = tx.session
         verifications = _rows(await s.execute(select(*_columns(_V)).where(_V.c.phone_bidx == bidx)))

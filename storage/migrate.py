@@ -91,6 +91,8 @@ def set_app_password(url: str, password: str) -> None:
         raw = conn.connection.driver_connection
         assert raw is not None
         raw.execute(stmt)  # psycopg composes the literal itself: no placeholder parsing
+        # On the driver's own connection: SQLAlchemy's commit would not see this transaction.
+        raw.commit()
 
 
 def chain_problems(script_location: str = SCRIPT_LOCATION) -> list[str]:

@@ -9,6 +9,8 @@
 - call metrics: deleted after 6 months; fraud results: after 1 year;
 - customer verifications: phone erased after 90 days;
 - finished jobs: after 30 days (dead-lettered jobs are kept for an operator);
+- outgoing events: after ``CALLENGINE_EVENT_RETENTION_DAYS`` (30; a dead delivery whose
+  event is gone can no longer be retried);
 - weekly reports, the reward ledger (bookkeeping, no personal data) and the audit log: kept.
 
 Each rule runs in bounded batches (:data:`BATCH` rows per transaction).
@@ -32,6 +34,7 @@ from storage.models import (
     FeedbackCallSession,
     FraudDetectionResult,
     Job,
+    OutgoingEvent,
     QualityAssessment,
     RewardLedgerEntry,
 )
@@ -55,6 +58,7 @@ _F = table_of(FraudDetectionResult)
 _V = table_of(CustomerVerification)
 _J = table_of(Job)
 _RL = table_of(RewardLedgerEntry)
+_OE = table_of(OutgoingEvent)
 _ERASED = literal(ERASED)  # a plain literal: bypasses the encrypting column type
 
 
@@ -66,9 +70,12 @@ BATCH = 1000
 """Rows per retention transaction: each rule runs in bounded batches, so no run holds long
 locks or one huge transaction, and a run cut short resumes where it stopped."""
 JOBS_RETENTION = dt.timedelta(days=30)
+EVENTS_RETENTION = dt.timedelta(days=30)
 
 
-def _rules(now: dt.datetime) -> list[tuple[str, Table, Any, dict[str, Any] | None]]:
+def _rules(
+    now: dt.datetime, events: dt.timedelta = EVENTS_RETENTION
+) -> list[tuple[str, Table, Any, dict[str, Any] | None]]:
     """(report key, table, rows the rule applies to, None = delete / values = update)."""
     expired = select(_S.c.id).where(_S.c.expires_at <= now)
     referenced = (
@@ -102,6 +109,7 @@ def _rules(now: dt.datetime) -> list[tuple[str, Table, Any, dict[str, Any] | Non
             _anonymized_session(now),
         ),
         ("jobs (done)", _J, (_J.c.state == "done") & (_J.c.finished_at < now - JOBS_RETENTION), None),
+        ("events", _OE, _OE.c.occurred_at < now - events, None),
     ]
 
 
@@ -113,7 +121,12 @@ def _statement(table: Table, where: Any, values: dict[str, Any] | None, limit: i
 
 
 async def cleanup(
-    db: Database, now: dt.datetime, *, dry_run: bool = False, batch: int = BATCH
+    db: Database,
+    now: dt.datetime,
+    *,
+    dry_run: bool = False,
+    batch: int = BATCH,
+    event_retention: dt.timedelta = EVENTS_RETENTION,
 ) -> CleanupReport:
     """Apply the retention rules as of ``now``; with ``dry_run`` count but change nothing.
 
@@ -124,12 +137,12 @@ async def cleanup(
     if dry_run:
         async with db.transaction(Principal.service()) as tx:
             savepoint = await tx.session.begin_nested()
-            for key, table, where, values in _rules(now):
+            for key, table, where, values in _rules(now, event_retention):
                 counts[key] = await _count(tx.session, _statement(table, where, values, None))
             await savepoint.rollback()
             tx.audit("cleanup", "*", None, f"dry-run {sum(counts.values())} rows")
         return CleanupReport(True, counts)
-    for key, table, where, values in _rules(now):
+    for key, table, where, values in _rules(now, event_retention):
         counts[key] = 0
         while True:
             async with db.transaction(Principal.service()) as tx:
@@ -164,7 +177,7 @@ async def erase_customer(
     """
     if not principal.privileged:
         raise PermissionDeniedError("erasing customer data requires an admin or the service")
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or db.clock.now()
     counts: dict[str, int] = {}
     bidx = db.blind_index.of(phone)
     async with db.transaction(principal) as tx:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import uuid
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -9,12 +11,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.clock import Clock, SystemClock
 from storage.crypto import BlindIndex, KeyRing
 from storage.principal import Principal
 
 if TYPE_CHECKING:
     from storage.repositories.assessments import AssessmentRepository
     from storage.repositories.contexts import BusinessContextRepository
+    from storage.repositories.events import EventRepository
     from storage.repositories.fraud import FraudRepository
     from storage.repositories.interviews import InterviewRepository
     from storage.repositories.jobs import JobRepository
@@ -30,22 +34,47 @@ if TYPE_CHECKING:
 
 # Plain SQL: no RETURNING (the app role may append to audit_log but not read it back).
 _INSERT_AUDIT = text(
-    "INSERT INTO audit_log (actor_id, actor_role, action, table_name, record_id, detail) "
-    "VALUES (:actor_id, :actor_role, :action, :table_name, :record_id, :detail)"
+    "INSERT INTO audit_log (at, actor_id, actor_role, action, table_name, record_id, detail) "
+    "VALUES (:at, :actor_id, :actor_role, :action, :table_name, :record_id, :detail)"
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class EventSinks:
+    """Where emitted events go besides the feed: one delivery job per endpoint name."""
+
+    endpoints: tuple[str, ...] = ()
+    max_attempts: int = 8
+
+
 class Tx:
-    """Never share a Tx between tasks: it wraps one AsyncSession."""
+    """Never share a Tx between tasks: it wraps one AsyncSession.
+
+    ``clock`` is the engine's clock (the database's): whatever a repository stamps
+    without being handed a time (audit rows, created_at of new rows) comes from it,
+    never from the database's ``now()``.
+    """
 
     def __init__(
-        self, session: AsyncSession, principal: Principal, blind_index: BlindIndex, keyring: KeyRing
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        blind_index: BlindIndex,
+        keyring: KeyRing,
+        *,
+        clock: Clock | None = None,
+        sinks: EventSinks = EventSinks(),
     ) -> None:
         self.session = session
         self.principal = principal
         self.blind_index = blind_index
         self.keyring = keyring
+        self.clock = clock or SystemClock()
+        self.sinks = sinks
         self._audit: list[dict[str, object]] = []
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
 
     def audit(
         self, action: str, table: str, record_id: uuid.UUID | str | None, detail: str | None = None
@@ -53,6 +82,7 @@ class Tx:
         """Queue an audit row; written in this transaction (one INSERT) just before commit."""
         self._audit.append(
             {
+                "at": self.now().astimezone(dt.UTC).replace(tzinfo=None),
                 "actor_id": self.principal.user_id,
                 "actor_role": self.principal.role.value,
                 "action": action,
@@ -138,6 +168,12 @@ class Tx:
         from storage.repositories.rewards import RewardRepository
 
         return RewardRepository(self)
+
+    @cached_property
+    def events(self) -> EventRepository:
+        from storage.repositories.events import EventRepository
+
+        return EventRepository(self)
 
     @cached_property
     def statistics(self) -> StatisticsRepository:

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.emulators",
     "tests.fixtures.ray_cluster",
     "tests.fixtures.browser",
+    "tests.fixtures.nginx",
 ]

@@ -28,8 +28,6 @@ from engine.analysis.models import (
     ActionableItem,
     Assessment,
     AssessmentMetadata,
-    FraudReason,
-    FraudVerdict,
     LLMCallInfo,
     Signals,
     TranscriptLine,
@@ -167,28 +165,3 @@ def rules_summary(signals: Signals, items: Sequence[ActionableItem]) -> str:
     if neg:
         parts.append("negativt: " + ", ".join(sorted(set(neg))))
     return "; ".join(parts) + ". (Regelbaserad sammanfattning.)"
-
-
-def apply_fraud_verdict(assessment: Assessment, verdict: FraudVerdict, config: AnalysisConfig) -> Assessment:
-    """Fold the fraud checks into the assessment.
-
-    legitimacy' = min(legitimacy, 1 − combined fraud confidence) when any check is
-    suspicious; overall and reward follow; a fraudulent call gets the floor reward.
-    """
-    reasons: list[FraudReason] = verdict.fraud_reasons
-    legitimacy = assessment.legitimacy_score
-    if any(c.is_suspicious for c in verdict.checks):
-        legitimacy = min(legitimacy, 1.0 - verdict.combined_confidence)
-    overall = scoring.overall_score(
-        legitimacy, assessment.depth_score, assessment.usefulness_score, config.scoring
-    )
-    if assessment.analysis_metadata.status != "scored":
-        overall = 0.0
-    return msgspec.structs.replace(
-        assessment,
-        legitimacy_score=scoring.round2(legitimacy),
-        overall_quality_score=scoring.round2(overall),
-        reward_percentage=scoring.reward_percentage(overall, config.reward, fraudulent=verdict.is_fraudulent),
-        is_fraudulent=verdict.is_fraudulent,
-        fraud_reasons=reasons or None,
-    )

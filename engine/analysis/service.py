@@ -10,7 +10,10 @@ one session are folded together under a per-session advisory lock, so the order
 in which the AssessorPool and FraudPool finish does not matter. The call's reward
 ledger entry (engine/rewards) is created or restated in the same transaction as
 every assessment write: held while the fraud checks or a manual review are open,
-withheld on fraud, approved otherwise.
+withheld on fraud, approved otherwise. Each of these writes emits its event
+(``assessment.stored``, ``fraud.verdict``, ``reward.changed``, ``report.ready``) in
+its transaction. Times come from the database's clock (``db.clock``) unless a
+caller passes ``now``: the demo's shifted weeks are assessed in those weeks.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from engine.analysis.scoring import overall_score, reward_percentage, round2
 from engine.analysis.signature_index import SignatureIndex, index_for
 from engine.domain import CheckType, ReviewDecision
 from engine.errors import NotFoundError, ValidationError
+from engine.events.types import FRAUD_VERDICT
 from engine.logs import get_logger
 from engine.rewards.ledger import FraudStanding
 from storage import Database, Principal, Tx
@@ -50,10 +54,6 @@ from storage import records as rec
 log = get_logger(__name__)
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _SAME_CALLER = "same-caller"
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def _lock_session(tx: Tx, session_id: uuid.UUID) -> None:
@@ -101,7 +101,7 @@ async def assess_session(
     now: dt.datetime | None = None,
 ) -> rec.Assessment:
     """Assess a finished session and store the result (a re-run replaces it)."""
-    now = now or _utcnow()
+    now = now or db.clock.now()
     async with db.transaction(Principal.service()) as tx:
         session = await tx.sessions.get(session_id)
         lines = _lines(await tx.transcripts.list_lines(session_id))
@@ -134,7 +134,7 @@ async def assess_session(
         verdict = _verdict_from_rows(rows, config) if rows else None
         if verdict is not None:
             record = _fold(record, verdict, config)
-        stored = await tx.assessments.put(record)
+        stored = await tx.assessments.put(record, now)
         reward = await tx.rewards.sync(session_id, _standing(verdict), now)
     log.info(
         "assessed session=%s store=%s overall=%.2f reward=%.2f rules_only=%s ledger=%s",
@@ -235,8 +235,31 @@ async def _refold_assessment(tx: Tx, session_id: uuid.UUID, config: AnalysisConf
     except NotFoundError:
         return  # the assessor folds the verdict in when it stores the assessment
     verdict = _verdict_from_rows(await _fraud_rows(tx, session_id), config)
-    await tx.assessments.put(_fold(current, verdict, config))
+    await tx.assessments.put(_fold(current, verdict, config), now)
     await tx.rewards.sync(session_id, _standing(verdict), now)
+
+
+async def _emit_verdict(
+    tx: Tx, session_id: uuid.UUID, store_id: uuid.UUID, config: AnalysisConfig, now: dt.datetime
+) -> None:
+    """``fraud.verdict`` for what the stored checks and reviews say now (ids, flags, types only)."""
+    rows = await _fraud_rows(tx, session_id)
+    verdict = _verdict_from_rows(rows, config)
+    await tx.events.emit(
+        FRAUD_VERDICT,
+        store_id,
+        str(session_id),
+        {
+            "session_id": str(session_id),
+            "store_id": str(store_id),
+            "fraudulent": verdict.fraudulent,
+            "combined_confidence": verdict.combined,
+            "review_open": verdict.review_open,
+            "suspicious_checks": sorted({str(r["check_type"]) for r in verdict.reasons}),
+            "checks": len({r.check_type for r in rows}),
+        },
+        now,
+    )
 
 
 # --- fraud -----------------------------------------------------------------------------------------
@@ -257,7 +280,7 @@ async def check_fraud(
     Idempotent: a session that already has fraud rows is not checked again unless ``force``.
     ``signatures``: the near-duplicate index (default: one per process and database).
     """
-    now = now or _utcnow()
+    now = now or db.clock.now()
     fc = config.fraud
     async with db.transaction(Principal.service()) as tx:
         existing = await _fraud_rows(tx, session_id)
@@ -306,7 +329,8 @@ async def check_fraud(
     async with db.transaction(Principal.service()) as tx:
         await _lock_session(tx, session_id)
         if force or not await _fraud_rows(tx, session_id):
-            await tx.fraud.add_results(session_id, rows)
+            await tx.fraud.add_results(session_id, rows, now)
+            await _emit_verdict(tx, session_id, session.store_id, config, now)
         await _refold_assessment(tx, session_id, config, now)
     log.info(
         "fraud checked session=%s store=%s combined=%.2f fraudulent=%s review=%s",
@@ -371,11 +395,13 @@ async def review_fraud_result(
     now: dt.datetime | None = None,
 ) -> rec.FraudResult:
     """Admin review: store decision + reviewer, then re-fold the session's assessment and reward."""
-    now = now or _utcnow()
+    now = now or db.clock.now()
     async with db.transaction(principal) as tx:
         reviewed = await tx.fraud.review(result_id, decision, principal.user_id)
         if reviewed.call_session_id is not None:
             await _lock_session(tx, reviewed.call_session_id)
+            session = await tx.sessions.get(reviewed.call_session_id)
+            await _emit_verdict(tx, reviewed.call_session_id, session.store_id, config, now)
             await _refold_assessment(tx, reviewed.call_session_id, config, now)
     return reviewed
 
@@ -432,6 +458,6 @@ async def build_weekly_report(
     fields["report_metadata"]["context_version"] = ctx.context_version if ctx else None
     record = rec.WeeklyReport(store_id=store_id, **{**fields, "analysis_week": week})
     async with db.transaction(principal) as tx:
-        stored = await tx.reports.upsert(record, generated_at=now)
+        stored = await tx.reports.upsert(record, generated_at=now or db.clock.now())
     log.info("weekly report store=%s week=%s calls=%d", store_id, week, data.total_feedback_count)
     return stored

@@ -33,7 +33,10 @@ class SignatureIndex:
 
     async def refresh(self, tx: Tx, now: dt.datetime) -> None:
         oldest = now - self.window
-        since = oldest if self._watermark is None else max(oldest, self._watermark - self.overlap)
+        # Rows carry the engine's clock: a watermark ahead of ``now`` means the clock was set
+        # back (a shifted demo week, a test), and rows older than the watermark may still come.
+        mark = self._watermark
+        since = oldest if mark is None or mark > now else max(oldest, mark - self.overlap)
         token: str | None = None
         newest = self._watermark
         fetched = 0

@@ -115,6 +115,10 @@ def _check_token(settings: Any, address: str, token: str) -> int:
         return 1
 
 
+INGRESS_RESCAN_SECONDS = 15.0
+"""How often ``serve`` looks for new nodes offering ``ingress``."""
+
+
 def serve_command(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -124,7 +128,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     from actors import bootstrap
     from actors._ray import CALL_HUB, CONTROL
-    from actors.ingress import INGRESS_RESOURCE, start_ingress, stop_ingress
+    from actors.ingress import INGRESS_RESOURCE, refresh_ingress, start_ingress, stop_ingress
     from engine.api.tls import check_plaintext_bind
     from engine.config import Settings
     from engine.logs import get_logger
@@ -162,7 +166,15 @@ def serve_command(args: argparse.Namespace) -> int:
                 flush=True,
             )
         print("Ctrl-C to stop.", flush=True)
-        stop.wait()
+        # Nodes join and leave (the autoscaler): a front door on each new one offering ingress.
+        while not stop.wait(INGRESS_RESCAN_SECONDS):
+            try:
+                ingresses, added = refresh_ingress(settings, port, ingresses)
+            except Exception as exc:  # a slow new node: tried again next round
+                log.warning("front door on new nodes: %s: %s", type(exc).__name__, exc)
+                continue
+            for ingress in added:
+                print(f"callengine front door listening on {ingress.address} (new node)", flush=True)
         log.info("shutting down (grace %.1f s)", grace)
     finally:
         if ingresses:

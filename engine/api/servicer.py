@@ -21,6 +21,7 @@ from engine.api import convert
 from engine.api import validation as v
 from engine.api.auth import Caller, TokenAuthority
 from engine.api.business import BusinessRpcs
+from engine.api.events import EventRpcs
 from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
@@ -48,14 +49,11 @@ def principal_of(caller: Caller) -> Principal:
     return Principal(caller.user_id, caller.role, caller.store_ids)
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
+class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
     """callengine.v1.CallEngine over the storage repositories and the Dispatcher port.
 
-    The business-output RPCs (rewards, report lists, statistics) live in :mod:`engine.api.business`.
+    The business-output RPCs (rewards, report lists, statistics) live in :mod:`engine.api.business`,
+    the events RPCs (WatchEvents, dead deliveries) in :mod:`engine.api.events`.
     """
 
     def __init__(
@@ -67,7 +65,7 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
         reports: ReportPort,
         *,
         watch_poll_seconds: float = 0.25,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] | None = None,
         dispatch: DispatchSettings | None = None,
     ) -> None:
         self.db = db
@@ -84,7 +82,8 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
         self.caller_streams = CallerLimiter(api.max_watch_streams_per_caller, "watch streams")
         self.stream_max_seconds = api.watch_max_seconds
         self.watch_poll_seconds = watch_poll_seconds
-        self.clock = clock
+        # The engine's clock (the database's) unless a test passes its own.
+        self.clock = clock or db.clock.now
         self._notices: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ calls
@@ -133,7 +132,9 @@ class CallEngineService(BusinessRpcs, pb_grpc.CallEngineServicer):
             log.warning("dispatcher notify failed session=%s: %s", session_id, type(exc).__name__)
 
     async def aclose(self, wait_s: float = 2.0) -> None:
-        """Let pending Dispatcher notices finish (bounded), then cancel the rest."""
+        """Let pending Dispatcher notices finish (bounded), then cancel the rest; stop listening."""
+        if self._feed is not None:
+            await self._feed.close()
         if self._notices:
             _, pending = await asyncio.wait(set(self._notices), timeout=wait_s)
             for task in pending:

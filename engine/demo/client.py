@@ -1,4 +1,11 @@
-"""The demo's backend service: everything it does goes through the gRPC API."""
+"""The demo's backend service: everything it does goes through the gRPC API.
+
+It runs the planned weeks one after another (:meth:`DemoClient.run`): before each, it
+sets the engine's shifted clock (the offset file every engine process reads) to that
+week, then seeds the week's verifications, dispatches its calls, follows them, waits
+for their analysis, pays the approved rewards and builds the week's reports, all as a
+backend would, so every row of every week is written by the engine itself.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +27,9 @@ from rich.table import Table
 from engine.api import tls
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.clock import SystemClock, write_offset
 from engine.config import Settings
-from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, PlannedCall, business_context, store_uuid
+from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, PlannedCall, WeekPlan, business_context, store_uuid
 from engine.domain import MAX_RETRIES, FailureReason, Role, SessionStatus
 from engine.emulators.scenarios.loader import ScenarioSet
 from engine.emulators.scenarios.schema import Store
@@ -49,16 +57,32 @@ class CallResult:
 
 
 @dataclasses.dataclass
-class DemoResult:
+class WeekResult:
+    weeks_ago: int
+    monday: dt.date
     calls: dict[uuid.UUID, CallResult]
     """By verification id."""
+    settled: bool
+    unassessed: list[str]
+    payout: str | None = None
+    """The settlement reference the demo paid this week's approved rewards under."""
+
+
+@dataclasses.dataclass
+class DemoResult:
+    calls: dict[uuid.UUID, CallResult]
+    """This week's calls, by verification id."""
     settled: bool
     reports: list[Path]
     unassessed: list[str]
     rewards: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    """Reward ledger entries of the demo's calls after the payout (ListRewards as JSON)."""
+    """Reward ledger entries of the demo's calls (every week) after the payouts (ListRewards as JSON)."""
     payout: str | None = None
-    """The settlement reference the demo paid the approved rewards under."""
+    """The settlement reference of this week's payout."""
+    weeks: list[WeekResult] = dataclasses.field(default_factory=list)
+    """Every week, oldest first (the last is this week)."""
+    report_data: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """This week's report of each store (as JSON), by store key."""
 
 
 def to_value(obj: Any) -> struct_pb2.Value:
@@ -140,26 +164,57 @@ class DemoClient:
         self._admin = (("authorization", "Bearer " + authority.mint("demo-admin", Role.ADMIN)),)
 
     async def run(
-        self, plan: list[PlannedCall], scenarios: ScenarioSet, out_dir: Path, *, timeout_s: float
+        self,
+        weeks: list[WeekPlan],
+        scenarios: ScenarioSet,
+        out_dir: Path,
+        *,
+        timeout_s: float,
+        clock_file: Path | None = None,
     ) -> DemoResult:
+        """Each planned week in turn (oldest first) on the engine's clock set to that week."""
+        clock = SystemClock(offset_file=clock_file)
         async with tls.channel(self._api, self.address) as channel:
             stub = pb_grpc.CallEngineStub(channel)
             await channel.channel_ready()
-            store_keys = sorted({c.store_key for c in plan})
-            await self._seed(stub, plan, scenarios, store_keys)
-            sessions = await self._dispatch(stub, plan)
-            calls, done = await self._follow(stub, plan, sessions, timeout_s)
-            unassessed = await self._collect_analysis(stub, calls, timeout_s=60.0)
-            rewards, payout = await self._ledger(stub, calls, store_keys, timeout_s=60.0)
-            reports = await self._reports(stub, scenarios, store_keys, out_dir)
-        return DemoResult(calls, done, reports, unassessed, rewards, payout)
+            store_keys = sorted({c.store_key for w in weeks for c in w.calls})
+            results: list[WeekResult] = []
+            report_data: dict[str, dict[str, Any]] = {}
+            reports: list[Path] = []
+            for n, week in enumerate(weeks):
+                if clock_file is not None:
+                    write_offset(clock_file, -dt.timedelta(weeks=week.weeks_ago))
+                monday = _monday(clock.now())
+                ago = {0: "this week", 1: "1 week ago"}.get(week.weeks_ago, f"{week.weeks_ago} weeks ago")
+                self.console.rule(f"week of {monday.isoformat()} ({ago}): {len(week.calls)} calls")
+                if n == 0:
+                    await self._seed_stores(stub, scenarios, store_keys)
+                for call in week.calls:
+                    await put_verification(stub, call, self._service)
+                sessions = await self._dispatch(stub, week.calls)
+                calls, done = await self._follow(stub, week.calls, sessions, timeout_s)
+                unassessed = await self._collect_analysis(stub, calls, timeout_s=60.0)
+                payout = await self._pay(stub, calls, store_keys, clock, timeout_s=60.0)
+                data, paths = await self._reports(stub, scenarios, store_keys, out_dir, monday)
+                reports += paths
+                report_data = data
+                results.append(WeekResult(week.weeks_ago, monday, calls, done, unassessed, payout))
+            ours = {c.session_id for w in results for c in w.calls.values()}
+            rewards = [e for e in await self._rewards(stub, store_keys) if e.session_id in ours]
+        current = results[-1]
+        return DemoResult(
+            calls=current.calls,
+            settled=all(w.settled for w in results),
+            reports=reports,
+            unassessed=[s for w in results for s in w.unassessed],
+            rewards=[json_format.MessageToDict(e, preserving_proto_field_name=True) for e in rewards],
+            payout=current.payout,
+            weeks=results,
+            report_data=report_data,
+        )
 
-    async def _seed(
-        self,
-        stub: pb_grpc.CallEngineStub,
-        plan: list[PlannedCall],
-        scenarios: ScenarioSet,
-        store_keys: list[str],
+    async def _seed_stores(
+        self, stub: pb_grpc.CallEngineStub, scenarios: ScenarioSet, store_keys: list[str]
     ) -> None:
         stores = {s.id: s for s in scenarios.stores}
         for key in store_keys:
@@ -168,8 +223,6 @@ class DemoClient:
                 f"store {stores[key].name}: context v{reply.context_version}, "
                 f"completeness {reply.context_completeness_score:.2f}"
             )
-        for call in plan:
-            await put_verification(stub, call, self._service)
 
     async def _dispatch(self, stub: pb_grpc.CallEngineStub, plan: list[PlannedCall]) -> dict[uuid.UUID, str]:
         sessions: dict[uuid.UUID, str] = {}
@@ -273,15 +326,16 @@ class DemoClient:
                 break
         return sorted(missing)
 
-    async def _ledger(
+    async def _pay(
         self,
         stub: pb_grpc.CallEngineStub,
         calls: dict[uuid.UUID, CallResult],
         store_keys: list[str],
+        clock: SystemClock,
         *,
         timeout_s: float,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Wait until no reward is held for unfinished fraud checks, then pay the approved ones.
+    ) -> str | None:
+        """Wait until no reward of these calls is held for unfinished fraud checks, then pay the approved ones.
 
         A backend's payout run: list the ledger, settle what is approved under one reference.
         """
@@ -294,16 +348,15 @@ class DemoClient:
                 break
             await asyncio.sleep(0.5)  # the fraud pool folds its verdicts in; poll until it has
         approved = [e.session_id for e in entries if e.state == pb.REWARD_STATE_APPROVED]
-        payout = None
-        if approved:
-            payout = f"demo-payout-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-            await stub.SettleRewards(
-                pb.SettleRewardsRequest(session_ids=approved, settlement_reference=payout),
-                metadata=self._service,
-            )
-            self.console.print(f"paid {len(approved)} approved rewards under settlement {payout}")
-        entries = [e for e in await self._rewards(stub, store_keys) if e.session_id in ours]
-        return [json_format.MessageToDict(e, preserving_proto_field_name=True) for e in entries], payout
+        if not approved:
+            return None
+        payout = f"demo-payout-{clock.now():%Y%m%dT%H%M%S}"
+        await stub.SettleRewards(
+            pb.SettleRewardsRequest(session_ids=approved, settlement_reference=payout),
+            metadata=self._service,
+        )
+        self.console.print(f"paid {len(approved)} approved rewards under settlement {payout}")
+        return payout
 
     async def _rewards(self, stub: pb_grpc.CallEngineStub, store_keys: list[str]) -> list[pb.Reward]:
         out: list[pb.Reward] = []
@@ -321,25 +374,39 @@ class DemoClient:
         return out
 
     async def _reports(
-        self, stub: pb_grpc.CallEngineStub, scenarios: ScenarioSet, store_keys: list[str], out_dir: Path
-    ) -> list[Path]:
+        self,
+        stub: pb_grpc.CallEngineStub,
+        scenarios: ScenarioSet,
+        store_keys: list[str],
+        out_dir: Path,
+        monday: dt.date,
+    ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
+        """Build each store's report of the week (as the Reporter would on Monday), write it as HTML."""
         from engine.analysis.render import render_html
 
         names = {s.id: s.name for s in scenarios.stores}
-        today = dt.datetime.now(dt.UTC).date()
+        data: dict[str, dict[str, Any]] = {}
         paths: list[Path] = []
         for key in store_keys:
             report = await stub.GenerateWeeklyReport(
                 pb.GenerateWeeklyReportRequest(
-                    store_id=str(store_uuid(key)), analysis_week=today.isoformat()
+                    store_id=str(store_uuid(key)), analysis_week=monday.isoformat()
                 ),
                 metadata=self._service,
                 timeout=120,
             )
-            data = json_format.MessageToDict(
+            data[key] = json_format.MessageToDict(
                 report, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
             )
             path = out_dir / f"report-{key}-{report.analysis_week}.html"
-            path.write_text(render_html(data, names[key]), encoding="utf-8")
+            path.write_text(render_html(data[key], names[key]), encoding="utf-8")
             paths.append(path)
-        return paths
+        return data, paths
+
+
+def _monday(now: dt.datetime) -> dt.date:
+    """The Monday of ``now``'s week in the demo stores' time zone."""
+    import zoneinfo
+
+    today = now.astimezone(zoneinfo.ZoneInfo("Europe/Stockholm")).date()
+    return today - dt.timedelta(days=today.weekday())

@@ -3,6 +3,11 @@
 Pure functions: stores and their business contexts, the verifications to seed,
 and for each phone what outcome the scenario plans, so the summary can tell a
 planned failure (a busy line) from an unplanned one (an engine error).
+
+The demo runs several weeks (:func:`plan_weeks`): the earlier weeks are small
+samples of the answered, single-attempt scenarios of each store (weaker
+interviews first, stronger ones later, so the reports have a trend to show),
+each placed in its own week; the current week is the whole scenario set.
 """
 
 from __future__ import annotations
@@ -142,6 +147,79 @@ def plan_calls(
     if limit is not None:
         calls = _spread(calls, limit)
     return calls
+
+
+WEAK_PERSONAS = frozenset({"critical", "brief"})
+WEAK_TAGS = frozenset({"silence", "goodbye", "impairment", "barge-in"})
+
+
+@dataclasses.dataclass(frozen=True)
+class WeekPlan:
+    weeks_ago: int
+    """0 = the current week; n = the engine's clock set back n whole weeks."""
+    calls: list[PlannedCall]
+
+
+def _history_candidates(scenarios: ScenarioSet, max_attempts: int) -> dict[str, list[Scenario]]:
+    """Per store: scenarios that are answered at once, complete, commit no fraud and buy there once."""
+    out: dict[str, list[Scenario]] = {}
+    for sc in scenarios.scenarios:
+        if sc.fraud or sc.attempts or len(sc.verifications) != 1:
+            continue
+        if expected_outcome(sc, max_attempts).status is not SessionStatus.COMPLETED:
+            continue
+        out.setdefault(sc.verifications[0].store, []).append(sc)
+    for store in out:
+        # weaker interviews first: the earliest week gets them, the latest the stronger ones
+        out[store].sort(key=lambda sc: (not _weak(sc), sc.name))
+    return out
+
+
+def _weak(sc: Scenario) -> bool:
+    return (sc.persona or "") in WEAK_PERSONAS or bool(WEAK_TAGS & set(sc.tags))
+
+
+def plan_weeks(
+    scenarios: ScenarioSet,
+    *,
+    max_attempts: int,
+    history_weeks: int,
+    per_store: int = 2,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[WeekPlan]:
+    """``history_weeks`` earlier weeks (oldest first, ``per_store`` calls per store each), then this week.
+
+    Week ``n`` weeks ago is planned at ``now - n weeks``: its purchases lie in the week before
+    that moment, exactly as the engine will see them on its shifted clock.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    candidates = _history_candidates(scenarios, max_attempts)
+    weeks: list[WeekPlan] = []
+    for n in range(history_weeks, 0, -1):
+        at = now - dt.timedelta(weeks=n)
+        step = history_weeks - n  # 0 for the oldest week
+        calls = []
+        for store in sorted(candidates):
+            pool = candidates[store]
+            for k in range(min(per_store, len(pool))):
+                sc = pool[(step * per_store // max(1, history_weeks - 1) + k) % len(pool)]
+                v = sc.verifications[0]
+                calls.append(
+                    PlannedCall(
+                        verification_id=uuid.uuid4(),
+                        store_id=store_uuid(store),
+                        store_key=store,
+                        phone=sc.phone,
+                        purchase_time=rebase(v.purchase_time, at),
+                        amount=f"{v.amount_sek:.2f}",
+                        scenario=sc,
+                        expected=expected_outcome(sc, max_attempts),
+                    )
+                )
+        weeks.append(WeekPlan(n, calls))
+    weeks.append(WeekPlan(0, plan_calls(scenarios, max_attempts=max_attempts, limit=limit, now=now)))
+    return weeks
 
 
 def _spread(calls: list[PlannedCall], limit: int) -> list[PlannedCall]:

@@ -6,8 +6,16 @@ engine (embedded PostgreSQL unless ``DATABASE_URL``, local Ray unless
 gRPC front door inside the cluster), then acts as a backend service: it seeds
 three stores with their business contexts and the scenario set's
 verifications, dispatches every call **through the gRPC API**, follows
-progress, waits for assessments and fraud checks, builds the weekly reports,
-writes them as HTML and prints a summary.
+progress, waits for assessments and fraud checks, pays the approved rewards,
+builds the weekly reports, writes them as HTML and prints a summary.
+
+Several weeks: the earlier weeks' calls run first, each on the engine's clock set
+back by whole weeks (``CALLENGINE_CLOCK_OFFSET_FILE``, which every engine process
+follows; allowed only for a purely local run), so the engine itself writes every
+row of those weeks with their dates, and this week's reports have trends,
+week-over-week changes and predictions to show. A small HTTPS backend
+(:mod:`engine.demo.backend`) receives the engine's signed webhooks meanwhile; the
+summary checks it got one for every settled call.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from engine.config import Settings
+from engine.config import SECRETS_DIR_ENV, Settings
 from engine.errors import CallEngineError
 from engine.logs import get_logger
 
@@ -52,6 +60,8 @@ class DemoOptions:
     reset: bool = True
     """Start the embedded demo database from scratch (ignored with DATABASE_URL)."""
     calls_per_second: float = 4.0
+    history_weeks: int = 3
+    """Earlier weeks run before this one on the shifted clock (0: this week only)."""
 
 
 class DemoFailed(CallEngineError):
@@ -100,10 +110,20 @@ class EmulatorProcess:
             self._log.close()
 
 
-def demo_env(base: dict[str, str], emulator: dict[str, str], options: DemoOptions) -> dict[str, str]:
-    """The engine's environment for the demo: emulators, compressed time, its own data dir."""
+def demo_env(
+    base: dict[str, str],
+    emulator: dict[str, str],
+    options: DemoOptions,
+    backend: dict[str, str] | None = None,
+    clock_file: Path | None = None,
+) -> dict[str, str]:
+    """The engine's environment for the demo: emulators, compressed time, its own data dir,
+    the demo backend's webhook endpoint and the shifted clock's offset file."""
     env = dict(base)
     env.update(emulator)
+    env.update(backend or {})
+    if clock_file is not None:
+        env["CALLENGINE_CLOCK_OFFSET_FILE"] = str(clock_file)
     speed = options.speed
     defaults = Settings.from_env({})
     data_root = Path(base.get("CALLENGINE_DATA_DIR") or defaults.database.data_dir)
@@ -249,8 +269,9 @@ def run_demo(options: DemoOptions) -> int:
     """Run the whole demo; returns the process exit code (0 = everything went as planned)."""
     from rich.console import Console
 
+    from engine.demo.backend import DemoBackend
     from engine.demo.client import DemoClient
-    from engine.demo.plan import plan_calls
+    from engine.demo.plan import plan_weeks
     from engine.demo.summary import print_summary
     from engine.domain import MAX_RETRIES
     from engine.emulators.scenarios.loader import default_scenarios
@@ -258,14 +279,38 @@ def run_demo(options: DemoOptions) -> int:
     console = Console()
     started = time.monotonic()
     scenarios = default_scenarios()
-    plan = plan_calls(scenarios, max_attempts=MAX_RETRIES + 1, limit=options.calls)
     out_dir = options.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    local = not (os.environ.get("DATABASE_URL") or os.environ.get("RAY_ADDRESS"))
+    if local and os.environ.pop(SECRETS_DIR_ENV, ""):
+        # A secrets directory would win over the demo's own values (the emulators' credentials,
+        # its backend's signing secret): a local demo shares its secrets through a fresh one.
+        console.print(f"{SECRETS_DIR_ENV} ignored: the local demo uses its own secrets")
+    history = options.history_weeks if local else 0
+    if options.history_weeks and not local:
+        console.print("earlier weeks need a purely local run (a shifted clock); showing this week only")
+    weeks = plan_weeks(
+        scenarios,
+        max_attempts=MAX_RETRIES + 1,
+        history_weeks=history,
+        per_store=1 if options.calls is not None and options.calls <= 10 else 2,
+        limit=options.calls,
+    )
+    total = sum(len(w.calls) for w in weeks)
     emulators = EmulatorProcess(options.speed, out_dir / "emulators.log")
-    console.print(f"[bold]callengine demo[/bold]: {len(plan)} calls over {len(scenarios.stores)} stores")
+    backend = DemoBackend(out_dir / "backend")
+    console.print(
+        f"[bold]callengine demo[/bold]: {total} calls over {len(scenarios.stores)} stores in "
+        f"{len(weeks)} weeks ({len(weeks[-1].calls)} this week)"
+    )
+    clock_file: Path | None = None
     try:
         emulator_env = emulators.start()
-        env = demo_env(dict(os.environ), emulator_env, options)
+        backend_env = backend.start()
+        console.print(f"backend service receiving signed webhooks at {backend.url}")
+        if history:
+            clock_file = out_dir / "clock-offset"
+        env = demo_env(dict(os.environ), emulator_env, options, backend_env, clock_file)
         settings = Settings.from_env(env)
         if settings.database.url is None and options.reset:
             reset_embedded(settings.database.data_dir)
@@ -280,11 +325,19 @@ def run_demo(options: DemoOptions) -> int:
         with engine_running(settings) as address:
             console.print(f"gRPC front door: {address}")
             client = DemoClient(address, settings, console)
-            result = asyncio.run(client.run(plan, scenarios, out_dir, timeout_s=options.timeout_s))
+            result = asyncio.run(
+                client.run(weeks, scenarios, out_dir, timeout_s=options.timeout_s, clock_file=clock_file)
+            )
+            settled = {c.session_id for w in result.weeks for c in w.calls.values() if c.status.terminal}
+            # deliveries are asynchronous (and retried): give the last ones a moment to arrive
+            backend.wait_for_settled(settled, 60.0)
         elapsed = time.monotonic() - started
-        return print_summary(console, plan, result, out_dir, elapsed)
+        return print_summary(console, weeks, result, backend, out_dir, elapsed)
     except CallEngineError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
     finally:
+        backend.stop()
         emulators.stop()
+        if clock_file is not None:
+            clock_file.unlink(missing_ok=True)

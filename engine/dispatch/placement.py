@@ -88,8 +88,3 @@ def idle_hosts_to_drain(
     )
     spare = max(0, len(live) - keep)
     return [h.host_id for h in idle[:spare]]
-
-
-def stale_hosts(hosts: Iterable[HostView], *, now: float, timeout: float) -> list[str]:
-    """Hosts whose last heartbeat is older than ``timeout``."""
-    return [h.host_id for h in hosts if now - h.last_seen > timeout]

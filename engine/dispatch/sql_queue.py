@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, distinct, or_, select
 
@@ -31,10 +31,6 @@ _HELD = or_(
     _C.session_status == SessionStatus.IN_PROGRESS.value,
     and_(_C.session_status == SessionStatus.PENDING.value, _C.next_attempt_at.is_(None)),
 )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class SqlSessionQueue:
@@ -66,13 +62,13 @@ class SqlSessionQueue:
 
     async def defer(self, session_id: str, until: datetime) -> None:
         async with self._tx() as tx:
-            await tx.sessions.defer(uuid.UUID(session_id), until, _utcnow())
+            await tx.sessions.defer(uuid.UUID(session_id), until, self.db.clock.now())
 
     async def schedule_retry(self, session_id: str, next_attempt_at: datetime, reason: FailureReason) -> None:
         try:
             async with self._tx() as tx:
                 await tx.sessions.schedule_retry(
-                    uuid.UUID(session_id), next_attempt_at, reason.value, _utcnow()
+                    uuid.UUID(session_id), next_attempt_at, reason.value, self.db.clock.now()
                 )
         except ConflictError as exc:
             # Already retried (an outcome seen twice after a restart) or out of retries: nothing to do.
@@ -89,7 +85,7 @@ class SqlSessionQueue:
                     sid,
                     current.session_status,
                     SessionStatus.FAILED,
-                    now=_utcnow(),
+                    now=self.db.clock.now(),
                     detail=reason.value,
                     failure_reason=reason.value,
                     next_attempt_at=None,
@@ -101,7 +97,7 @@ class SqlSessionQueue:
         self, host_id: str, reason: FailureReason
     ) -> list[tuple[str, str | None]]:
         async with self._tx() as tx:
-            records = await tx.sessions.fail_in_progress_for_host(host_id, reason.value, _utcnow())
+            records = await tx.sessions.fail_in_progress_for_host(host_id, reason.value, self.db.clock.now())
         return [(str(r.id), r.twilio_call_sid) for r in records]
 
     async def claimed_for_host(self, host_id: str) -> list[str]:
@@ -162,7 +158,9 @@ class SqlSessionQueue:
 
     async def renew_leases(self, host_id: str, session_ids: Sequence[str], until: datetime) -> None:
         async with self._tx() as tx:
-            await tx.sessions.renew_leases(host_id, [uuid.UUID(s) for s in session_ids], until, _utcnow())
+            await tx.sessions.renew_leases(
+                host_id, [uuid.UUID(s) for s in session_ids], until, self.db.clock.now()
+            )
 
     async def stale_sessions(self, now: datetime, limit: int) -> list[StaleSession]:
         async with self._tx() as tx:

@@ -5,6 +5,10 @@ A kind is a dotted name; its handler lives with the code that owns the work
 happens in storage, in the same transaction as the change that calls for the
 job, e.g. :meth:`storage.repositories.sessions.SessionRepository.transition`
 enqueues both analysis jobs when a session becomes ``completed``.
+
+``events.webhook`` (one event to one webhook endpoint) is defined with the events,
+:data:`engine.events.types.WEBHOOK_KIND`; ``emit_event()`` enqueues it in the
+transaction of the change the event reports.
 """
 
 from __future__ import annotations

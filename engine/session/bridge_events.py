@@ -108,6 +108,9 @@ class RealtimeHandler:
         self._turn_stopped_at: float | None = None
         self._heard_pending: float | None = None
         self._response_active = False
+        self._cut_by_loss = False
+        """A response was under way, or its audio still playing, when the Realtime socket went:
+        the new socket must have the model say it again."""
         self._reminder_response = False
         self._reminder_requested = False
         self._reminder_items: set[str] = set()
@@ -152,10 +155,13 @@ class RealtimeHandler:
 
     def needs_response_after_restore(self) -> bool:
         lines = self.transcript.conversation()
-        return not lines or lines[-1].speaker is Speaker.CUSTOMER or self._response_active
+        return (
+            not lines or lines[-1].speaker is Speaker.CUSTOMER or self._response_active or self._cut_by_loss
+        )
 
     def on_realtime_lost(self) -> None:
         """The socket died: stop the half-played item (it is asked again on the new socket)."""
+        self._cut_by_loss = self._cut_by_loss or self._response_active
         self._response_active = False
         for rid in list(self._ai_text):
             self._fill_ai_lines(rid)
@@ -163,6 +169,8 @@ class RealtimeHandler:
             self._end_response_done = True  # no response.done will come for it on a new socket
             self.check_end()
         if self.playback.cut() is not None:
+            # The caller never heard the rest of it (and may be waiting for its question).
+            self._cut_by_loss = True
             self.clear_twilio()
         self._ai_stopped(heard=False)
         for pending in self._api_pending.values():
@@ -299,6 +307,7 @@ class RealtimeHandler:
             self.metrics.count("spoke_after_end_call")
             return
         self._response_active = True
+        self._cut_by_loss = False
         self._reminder_response = self._reminder_requested
         self._reminder_requested = False
         if self._reminder_response:

@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Coroutine, MutableMapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -203,10 +203,10 @@ class CallSession:
             fields["twilio_call_sid"] = self.call_sid
             self._sid_recorded = True
         if new.phase is Phase.CONNECTED:
-            fields["call_connected_at"] = datetime.now(UTC)
+            fields["call_connected_at"] = self._deps.clock.now()
             self._answered = True
         if new.terminal:
-            fields["call_ended_at"] = datetime.now(UTC)
+            fields["call_ended_at"] = self._deps.clock.now()
             fields["failure_reason"] = new.reason.value if new.reason else None
             if self._connected_at is not None:
                 fields["duration_seconds"] = self._duration()
@@ -349,7 +349,7 @@ class CallSession:
     async def _dial(self) -> None:
         deps = self._deps
         await self._apply(
-            Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
+            Event.DIAL, call_initiated_at=self._deps.clock.now(), retry_count=self.request.attempt - 1
         )
         # One token per attempt: the stream and every callback must name this attempt.
         token = deps.tokens.issue(self.id, self.request.attempt)
@@ -385,7 +385,7 @@ class CallSession:
         """The customer called us: the call is live already; record it as an answered attempt."""
         self.call_sid = call_sid
         await self._apply(
-            Event.DIAL, call_initiated_at=datetime.now(UTC), retry_count=self.request.attempt - 1
+            Event.DIAL, call_initiated_at=self._deps.clock.now(), retry_count=self.request.attempt - 1
         )
         await self._apply(Event.ANSWERED)
         self.log.info("call-back from the customer taken as attempt %d", self.request.attempt)

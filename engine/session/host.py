@@ -7,6 +7,10 @@ One port (:class:`~engine.session.listener.HostListener`, aiohttp) serves
 body, so the customer's number never sits in a request line a proxy logs).
 ``POST /voice`` is the caller id's voice URL (call-backs: :mod:`engine.session.inbound`).
 ``/healthz`` answers 200. Other features mount their routes on ``listener``.
+Both routes also answer under the path of the host's public URL
+(``CALLENGINE_PUBLIC_URL_TEMPLATE``, :mod:`engine.telephony.public_url`), so a TLS
+proxy can forward ``/<node_ip>/<port>/media/…`` unchanged; signatures are checked
+against that public URL, the one Twilio requested and signed.
 
 Every callback and stream is bound to one dial attempt: the per-attempt token
 (:mod:`engine.telephony.attempt_token`) must name this session *and its current
@@ -22,13 +26,14 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from websockets.exceptions import ConnectionClosed
 
 from engine.clock import Clock, SystemClock
-from engine.config import Settings
-from engine.errors import ConflictError, ResourceExhaustedError
+from engine.config import Settings, host_ports
+from engine.errors import ConfigError, ConflictError, ResourceExhaustedError
 from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConnector
 from engine.realtime.models import warn_deprecated
 from engine.session import language
@@ -37,7 +42,7 @@ from engine.session.inbound import VOICE_PATH, voice_route
 from engine.session.listener import HostListener
 from engine.session.media_socket import AiohttpMediaSocket
 from engine.session.store import SessionStore
-from engine.telephony import inbound, media, twiml
+from engine.telephony import inbound, media, public_url, twiml
 from engine.telephony.attempt_token import AttemptTokens, Verdict
 from engine.telephony.destinations import DestinationGuard
 from engine.telephony.rest import TwilioCalls, TwilioCallsFactory, rest_calls_factory
@@ -65,9 +70,11 @@ class CallHost:
         on_outcome: Callable[[SessionOutcome], None] | None = None,
         collect_outcomes: bool = True,
         host_id: str = "host",
+        node_ip: str | None = None,
     ) -> None:
         self.settings = settings
         self.host_id = host_id
+        self._node_ip = node_ip
         self._store = store
         self._twilio_factory = twilio_client_factory
         self._connector = realtime_connector or WebSocketRealtimeConnector(settings.openai)
@@ -84,8 +91,8 @@ class CallHost:
         self.listener = HostListener(
             max_connections=hs.max_connections, handshake_timeout=hs.handshake_timeout_seconds
         )
-        # Also under any prefix: a TLS proxy may route /<node>/… here without stripping it
-        # (public_url_template carries the prefix, and signatures cover the public URL).
+        # Also under a prefix: a TLS proxy routes /<node_ip>/<port>/… here without stripping it
+        # (the public URL carries the prefix; _misrouted refuses any other one).
         for prefix in ("", "/{prefix:.+}"):
             self.listener.route("POST", prefix + "/status/{session_id}", self._status)
             self.listener.route("GET", prefix + "/media/{session_id}", self._media)
@@ -97,6 +104,7 @@ class CallHost:
         self._draining = False
         self.port = 0
         self.public_url = ""
+        self._public_path = ""
         self.rejected: Counter[str] = self.listener.rejected
         """Bad input refused at the host, by kind (no personal data)."""
 
@@ -117,9 +125,22 @@ class CallHost:
         self._twilio = DestinationGuard(
             self._twilio_factory(self.settings.twilio), self.settings.dispatch.allowed_country_codes
         )
-        self.port = await self.listener.start(hs.bind_host, hs.port)
+        self.port = await self.listener.start(hs.bind_host, hs.port, ports=host_ports(hs))
         self._started = True
-        self.public_url = hs.public_url_template.format(host=hs.bind_host, port=self.port).rstrip("/")
+        try:
+            # Signatures are checked against this URL: it is what Twilio requests and signs.
+            self.public_url = public_url.render(
+                hs.public_url_template,
+                node_ip=public_url.node_address(hs.bind_host, self._node_ip),
+                port=self.port,
+                host_id=self.host_id,
+            )
+            if not self.settings.twilio.api_base_url:  # real Twilio, not an emulator
+                public_url.check_for_twilio(self.public_url)
+        except ConfigError:
+            await self.stop()
+            raise
+        self._public_path = urlsplit(self.public_url).path.rstrip("/")
         log.info(
             "call host listening on %s:%d (public %s, %d slots)",
             hs.bind_host,
@@ -285,8 +306,19 @@ class CallHost:
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
+    def _misrouted(self, request: web.Request, kind: str, session_id: str) -> bool:
+        """True unless the path is this host's public one (or the bare one, prefix stripped).
+
+        A proxy that sent another host's traffic here would fail the signature check
+        anyway (Twilio signed that host's URL); this names the mistake.
+        """
+        path = request.rel_url.raw_path
+        return path not in (f"{self._public_path}/{kind}/{session_id}", f"/{kind}/{session_id}")
+
     async def _status(self, request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
+        if self._misrouted(request, "status", session_id):
+            return self._reject(404, "misrouted", session_id)
         try:
             form = await request.post()
         except (web.HTTPRequestEntityTooLarge, ValueError):
@@ -326,6 +358,8 @@ class CallHost:
     # ------------------------------------------------------------------ WebSocket: media streams
     async def _media(self, request: web.Request) -> web.StreamResponse:
         session_id = request.match_info["session_id"]
+        if self._misrouted(request, "media", session_id):
+            return self._reject(404, "misrouted", session_id)
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return self._reject(400, "media_not_websocket", session_id)
         signature = request.headers.get("x-twilio-signature")

@@ -22,12 +22,15 @@ The host's listener is a small shell over an aiohttp application:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+
+from engine.errors import ResourceExhaustedError
 
 log = logging.getLogger("engine.session.listener")
 
@@ -120,14 +123,33 @@ class HostListener:
         self._started.add(id(request.protocol))
         return await handler(request)
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, *, ports: range | None = None) -> int:
+        """Listen on ``host:port``, or on the first free port of ``ports``; returns the port.
+
+        A range lets several hosts share a node on ports a proxy can allow-list; a port
+        another process holds is skipped (ResourceExhaustedError when none is free).
+        """
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await self._runner.setup()
         server = self._runner.server
         assert server is not None
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Counted(self, server()), host, port, reuse_address=True
-        )
+        loop = asyncio.get_running_loop()
+        for candidate in ports if ports is not None else (port,):
+            try:
+                self._server = await loop.create_server(
+                    lambda: _Counted(self, server()), host, candidate, reuse_address=True
+                )
+                break
+            except OSError as exc:
+                if ports is None or exc.errno != errno.EADDRINUSE:
+                    await self._runner.cleanup()
+                    self._runner = None
+                    raise
+        else:
+            await self._runner.cleanup()
+            self._runner = None
+            assert ports is not None
+            raise ResourceExhaustedError(f"no free port in {ports.start}-{ports.stop - 1} on {host}")
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         return self.port
 

@@ -29,12 +29,12 @@ from storage.repositories.sessions import UPDATABLE
 log = logging.getLogger(__name__)
 
 
-def _local_today(timezone: str) -> dt.date:
-    """The store's date now (campaign dates are local); UTC if the zone is unknown."""
+def _local_today(timezone: str, now: dt.datetime) -> dt.date:
+    """The store's date at ``now`` (campaign dates are local); UTC if the zone is unknown."""
     try:
-        return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+        return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.datetime.now(dt.UTC).date()
+        return now.astimezone(dt.UTC).date()
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -63,7 +63,7 @@ class PostgresSessionStore:
             profile.departments,
             profile.current_campaigns,
             profile.question_configuration,
-            today=_local_today(store.timezone),
+            today=_local_today(store.timezone, self._db.clock.now()),
         )
 
     async def record_transition(
@@ -80,7 +80,7 @@ class PostgresSessionStore:
                     sid,
                     old.status,
                     new.status,
-                    now=dt.datetime.now(dt.UTC),
+                    now=self._db.clock.now(),
                     detail=f"{old.phase.value}->{new.phase.value}",
                     **values,
                 )
@@ -118,10 +118,10 @@ class PostgresSessionStore:
 
     async def record_call_sid(self, session_id: str, call_sid: str) -> None:
         async with self._db.transaction(self._principal) as tx:
-            await tx.sessions.set_call_sid(_uuid(session_id), call_sid, dt.datetime.now(dt.UTC))
+            await tx.sessions.set_call_sid(_uuid(session_id), call_sid, self._db.clock.now())
 
     async def give_back(self, session_id: str, old: CallState, reason: str, retry_in_s: float) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self._db.clock.now()
         async with self._db.transaction(self._principal) as tx:
             await tx.sessions.give_back(
                 _uuid(session_id), reason, now + dt.timedelta(seconds=retry_in_s), now, host_id=self._host_id
@@ -184,12 +184,12 @@ class PostgresSessionStore:
 
     async def claim_inbound(self, phone_e164: str, host_id: str) -> Waiting | None:
         async with self._db.transaction(self._principal) as tx:
-            claimed = await tx.interviews.claim_call_back(phone_e164, host_id, dt.datetime.now(dt.UTC))
+            claimed = await tx.interviews.claim_call_back(phone_e164, host_id, self._db.clock.now())
         if claimed is None:
             return None
         return Waiting(str(claimed.session_id), str(claimed.store_id), claimed.retry_count + 1)
 
     async def release_inbound(self, waiting: Waiting) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self._db.clock.now()
         async with self._db.transaction(self._principal) as tx:
             await tx.sessions.defer(_uuid(waiting.session_id), now, now)

@@ -9,6 +9,7 @@ from storage.models.engine import (
     Job,
     PhoneOptOut,
 )
+from storage.models.events import OutgoingEvent
 from storage.models.existing import Business, BusinessUser, CustomerVerification, Store
 from storage.models.rewards import RewardLedgerEntry
 from storage.models.seed import (
@@ -36,6 +37,7 @@ __all__ = [
     "FraudDetectionResult",
     "InterviewProgressRow",
     "Job",
+    "OutgoingEvent",
     "PhoneOptOut",
     "QualityAssessment",
     "RewardLedgerEntry",

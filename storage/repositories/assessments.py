@@ -1,4 +1,9 @@
-"""quality_assessments: one per session (a re-analysis replaces it); summary encrypted."""
+"""quality_assessments: one per session (a re-analysis replaces it); summary encrypted.
+
+Every store that changes what a backend sees (the scores, the reward percentage, the
+fraud flag) emits ``assessment.stored`` in the same transaction; a re-run that comes
+to the same result emits nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from engine.errors import NotFoundError, ValidationError
+from engine.events.types import ASSESSMENT_STORED
 from storage.models import FeedbackCallSession, QualityAssessment
 from storage.models.base import table_of
 from storage.records import Assessment
-from storage.repositories._common import Repository, score
+from storage.repositories._common import Repository, aware, score
 from storage.types import ForRow
 
 _T = table_of(QualityAssessment)
@@ -41,24 +47,52 @@ def _record(r: Any) -> Assessment:
     )
 
 
+_VISIBLE = (
+    "legitimacy_score",
+    "depth_score",
+    "usefulness_score",
+    "overall_quality_score",
+    "reward_percentage",
+    "is_fraudulent",
+)
+"""What a backend is told about (assessment.stored); the summary and metadata are not sent."""
+
+
+def _event_payload(row: Any) -> dict[str, Any]:
+    meta = row.analysis_metadata if isinstance(row.analysis_metadata, dict) else {}
+    return {
+        "session_id": str(row.call_session_id),
+        "assessment_id": str(row.id),
+        "store_id": str(row.store_id),
+        **{name: float(getattr(row, name)) for name in _VISIBLE if name != "is_fraudulent"},
+        "is_fraudulent": bool(row.is_fraudulent),
+        "rules_only": bool(meta.get("rules_only", False)),
+        "status": meta.get("status"),
+    }
+
+
 class AssessmentRepository(Repository):
-    async def put(self, assessment: Assessment) -> Assessment:
-        """Store the session's assessment, replacing an earlier one (same row id)."""
+    async def put(self, assessment: Assessment, now: dt.datetime | None = None) -> Assessment:
+        """Store the session's assessment, replacing an earlier one (same row id).
+
+        ``now`` (default: the transaction's clock) is the creation time of a first assessment,
+        which decides the report week the call belongs to; a replacement keeps it.
+        """
         a = assessment
         if a.analysis_summary is not None and not isinstance(a.analysis_summary, str):
             raise ValidationError("analysis_summary", "must be text")
-        # One round trip for the store and the row id (the summary's encryption is bound to the
-        # row id, so it must be known before the write), one for the write with RETURNING.
-        found = (
+        # One round trip for the store, the row id (the summary's encryption is bound to the row
+        # id, so it must be known before the write) and what a backend saw; one for the write.
+        before = (
             await self.session.execute(
-                select(_S.store_id, _C.id)
+                select(_S.store_id, _C.id, *(_C[n] for n in _VISIBLE))
                 .select_from(_S_T.outerjoin(_T, _C.call_session_id == _S.id))
                 .where(_S.id == a.call_session_id)
             )
         ).one_or_none()
-        if found is None:
+        if before is None:
             raise NotFoundError(f"call session {a.call_session_id} not found")
-        store_id, existing = found
+        store_id, existing = before.store_id, before.id
         row_id = existing or uuid.uuid4()
         values: dict[str, Any] = {
             "legitimacy_score": score("legitimacy_score", a.legitimacy_score),
@@ -77,10 +111,18 @@ class AssessmentRepository(Repository):
             stmt: Any = update(_T).where(_C.id == row_id).values(**values)
         else:
             stmt = insert(_T).values(
-                id=row_id, call_session_id=a.call_session_id, store_id=store_id, **values
+                id=row_id,
+                call_session_id=a.call_session_id,
+                store_id=store_id,
+                created_at=aware("now", now) if now is not None else self.tx.now(),
+                **values,
             )
         row = (await self.session.execute(stmt.returning(*_T.c))).one()
         self.tx.audit("write", "quality_assessments", row_id)
+        if existing is None or any(getattr(before, n) != getattr(row, n) for n in _VISIBLE):
+            await self.tx.events.emit(
+                ASSESSMENT_STORED, row.store_id, str(row.call_session_id), _event_payload(row), now
+            )
         return _record(row)
 
     async def get_by_session(self, session_id: uuid.UUID) -> Assessment:

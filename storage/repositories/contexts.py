@@ -75,8 +75,7 @@ class BusinessContextRepository(Repository):
         completeness = score("context_completeness_score", context.context_completeness_score)
         if completeness is not None:
             values["context_completeness_score"] = completeness
-        if now is not None:
-            values["last_updated_at"] = aware("now", now)
+        values["last_updated_at"] = aware("now", now) if now is not None else self.tx.now()
         await self.session.execute(insert(_T).values(**values))
         # read back via SELECT (store owners may INSERT but RETURNING would need the row visible first)
         row = (await self.session.execute(select(*_T.c).where(_C.id == row_id))).one()

@@ -47,12 +47,13 @@ def _record(r: Any) -> FraudResult:
 
 class FraudRepository(Repository):
     async def add_results(
-        self, session_id: uuid.UUID, results: Sequence[FraudResult]
+        self, session_id: uuid.UUID, results: Sequence[FraudResult], now: dt.datetime | None = None
     ) -> builtins.list[FraudResult]:
-        """Insert one row per check (one statement)."""
+        """Insert one row per check (one statement), created at ``now`` (default: the tx clock)."""
         if not results:
             return []
         await store_of_session(self.tx, session_id)
+        created = aware("now", now) if now is not None else self.tx.now()
         rows = []
         for result in results:
             row_id = uuid.uuid4()
@@ -69,6 +70,7 @@ class FraudRepository(Repository):
                     if result.decision_reasoning is None
                     else ForRow(row_id, result.decision_reasoning),
                     "manual_review_required": bool(result.manual_review_required),
+                    "created_at": created,
                 }
             )
         ids = [r["id"] for r in rows]

@@ -79,6 +79,7 @@ class InterviewRepository(Repository):
                 source=source,
                 asked_at=asked_at,
                 answered_at=answered_at,
+                recorded_at=self.tx.now(),  # the engine's clock, not the column default
             )
             .on_conflict_do_nothing(constraint="uq_consent_records_session_attempt")
         )
@@ -119,6 +120,7 @@ class InterviewRepository(Repository):
             status=status,
             source=source,
             attempt=attempt,
+            updated_at=self.tx.now(),
         )
         await self.session.execute(
             stmt.on_conflict_do_update(
@@ -127,7 +129,7 @@ class InterviewRepository(Repository):
                     "status": stmt.excluded.status,
                     "source": stmt.excluded.source,
                     "attempt": stmt.excluded.attempt,
-                    "updated_at": dt.datetime.now(dt.UTC),
+                    "updated_at": stmt.excluded.updated_at,
                 },
                 where=(_IP.c.source == "inferred") | (stmt.excluded.source == "tool"),
             )

@@ -66,8 +66,7 @@ class CallMetricsRepository(Repository):
             "bandwidth_usage_kb": _int("bandwidth_usage_kb", metrics.bandwidth_usage_kb),
             "device_info": metrics.device_info,
         }
-        if measured_at is not None:
-            values["measured_at"] = aware("measured_at", measured_at)
+        values["measured_at"] = aware("measured_at", measured_at) if measured_at else self.tx.now()
         row = (await self.session.execute(insert(_T).values(**values).returning(*_T.c))).one()
         self.tx.audit("write", "call_quality_metrics", row_id)
         return _record(row)

@@ -20,7 +20,7 @@ class OptOutRepository(Repository):
         bidx = self.tx.blind_index.of(phone)
         await self.session.execute(
             insert(_T)
-            .values(phone_bidx=bidx, source=source)
+            .values(phone_bidx=bidx, source=source, created_at=self.tx.now())
             .on_conflict_do_nothing(index_elements=["phone_bidx"])
         )
         self.tx.audit("write", "phone_opt_outs", None, f"opt-out ({source})")

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from engine.errors import NotFoundError, ValidationError
+from engine.events.types import REPORT_READY
 from storage.models import WeeklyAnalysisReport
-from storage.models.base import UTC_NOW, table_of
+from storage.models.base import table_of
 from storage.records import Page, WeeklyReport
-from storage.repositories._common import Repository, as_float, decode_token, encode_token, score
+from storage.repositories._common import Repository, as_float, aware, decode_token, encode_token, score
 
 _T = table_of(WeeklyAnalysisReport)
 _C = _T.c
@@ -44,6 +45,10 @@ def _record(r: Any) -> WeeklyReport:
 
 class WeeklyReportRepository(Repository):
     async def upsert(self, report: WeeklyReport, generated_at: dt.datetime | None = None) -> WeeklyReport:
+        """Store (or replace) the week's report, generated at ``generated_at`` (default: the tx clock).
+
+        Emits ``report.ready`` in the same transaction.
+        """
         if not isinstance(report.analysis_week, dt.date) or report.analysis_week.isoweekday() != 1:
             raise ValidationError("analysis_week", "must be the Monday of the week")
         if report.total_feedback_count < 0:
@@ -53,17 +58,29 @@ class WeeklyReportRepository(Repository):
             "average_quality_score": score("average_quality_score", report.average_quality_score),
             **{f: getattr(report, f) for f in _JSON_FIELDS},
         }
-        if generated_at is not None:
-            values["generated_at"] = generated_at
+        values["generated_at"] = aware("generated_at", generated_at) if generated_at else self.tx.now()
         base = insert(_T).values(
             id=uuid.uuid4(), store_id=report.store_id, analysis_week=report.analysis_week, **values
         )
         stmt = base.on_conflict_do_update(
-            index_elements=["store_id", "analysis_week"],
-            set_={**values, "generated_at": values.get("generated_at", UTC_NOW)},
+            index_elements=["store_id", "analysis_week"], set_=values
         ).returning(*_T.c)
         row = (await self.session.execute(stmt)).one()
         self.tx.audit("write", "weekly_analysis_reports", row.id)
+        week = row.analysis_week.isoformat()
+        await self.tx.events.emit(
+            REPORT_READY,
+            row.store_id,
+            f"{row.store_id}:{week}",
+            {
+                "report_id": str(row.id),
+                "store_id": str(row.store_id),
+                "analysis_week": week,
+                "total_feedback_count": int(row.total_feedback_count),
+                "average_quality_score": as_float(row.average_quality_score),
+            },
+            values["generated_at"],
+        )
         return _record(row)
 
     async def get(self, store_id: uuid.UUID, week: dt.date) -> WeeklyReport:

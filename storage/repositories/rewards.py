@@ -4,7 +4,8 @@ The state machine is pure (:mod:`engine.rewards.ledger`); this module reads the
 facts it needs (the assessment's percentage, the purchase amount and the store's
 currency, all as Decimal), applies a :class:`~engine.rewards.ledger.Change` and
 records it. :meth:`RewardRepository._record_change` is the one place a change is
-written, so anything that must accompany every change (an outgoing event) goes there.
+written, so everything that accompanies a change goes there: its audit row and its
+``reward.changed`` event.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, text, update
 
 from engine.errors import NotFoundError, ValidationError
+from engine.events.types import REWARD_CHANGED
 from engine.rewards import ledger
 from engine.rewards.ledger import Change, Entry, FraudStanding, RewardState
 from engine.rewards.money import Money
@@ -139,7 +141,7 @@ class RewardRepository(Repository):
                     .returning(*_T.c)
                 )
             ).one()
-        return self._record_change(stored, change)
+        return await self._record_change(stored, change, now)
 
     async def settle(
         self,
@@ -182,11 +184,11 @@ class RewardRepository(Repository):
                     .returning(*_T.c)
                 )
             ).one()
-            out.append(self._record_change(stored, change))
+            out.append(await self._record_change(stored, change, now))
         return out
 
-    def _record_change(self, row: Any, change: Change) -> RewardEntry:
-        """Everything that accompanies a ledger change, in its transaction: the audit row."""
+    async def _record_change(self, row: Any, change: Change, now: dt.datetime) -> RewardEntry:
+        """Everything that accompanies a ledger change, in its transaction: the audit row, the event."""
         before = change.before.state.value if change.before else "new"
         after = change.after
         self.tx.audit(
@@ -195,7 +197,27 @@ class RewardRepository(Repository):
             row.id,
             f"{before} → {after.state.value}: {after.amount} ({after.reason})",
         )
-        return _record(row)
+        record = _record(row)
+        await self.tx.events.emit(
+            REWARD_CHANGED,
+            record.store_id,
+            str(record.call_session_id),
+            {
+                "reward_id": str(record.id),
+                "session_id": str(record.call_session_id),
+                "store_id": str(record.store_id),
+                "state": record.state.value,
+                "previous_state": change.before.state.value if change.before else None,
+                "state_reason": record.state_reason,
+                "amount": str(record.amount.amount),
+                "currency": record.amount.currency,
+                "reward_percentage": str(record.reward_percentage),
+                "purchase_amount": str(record.purchase.amount),
+                "settlement_reference": record.settlement_reference,
+            },
+            now,
+        )
+        return record
 
     async def _locked_one(self, session_id: uuid.UUID) -> Any:
         return (

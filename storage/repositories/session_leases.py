@@ -53,6 +53,12 @@ class SessionLeases:
     async def _records(self, stmt: Any) -> builtins.list[CallSessionRecord]:
         raise NotImplementedError  # provided by SessionRepository
 
+    async def _settled(self, record: CallSessionRecord, now: dt.datetime) -> None:
+        raise NotImplementedError  # provided by SessionRepository
+
+    async def get(self, session_id: uuid.UUID) -> CallSessionRecord:
+        raise NotImplementedError  # provided by SessionRepository
+
     async def set_call_sid(self, session_id: uuid.UUID, call_sid: str, now: dt.datetime) -> None:
         """Record the Twilio CallSid of the live attempt (the moment the create returned)."""
         if not call_sid or len(call_sid) > 64:
@@ -175,6 +181,7 @@ class SessionLeases:
             session_id, row.store_id, SessionStatus.FAILED, row.phase, f"reconciled: {reason}"[:200], now
         )
         self.tx.audit("write", "feedback_call_sessions", session_id, f"reconciled: {reason[:60]}")
+        await self._settled(await self.get(session_id), now)
         return "failed"
 
     async def unretried_failures(

@@ -3,7 +3,8 @@
 Every status change goes through a compare-and-set UPDATE (``WHERE id = … AND
 session_status = expected``) and appends a call_session_events row in the
 same transaction, so watchers and a restarted dispatcher see exactly what
-happened. The queue is ``session_status = 'pending' AND next_attempt_at <= now``;
+happened. A session that reaches its final status (see
+:func:`engine.events.types.is_settled`) emits ``call.settled`` in that transaction too. The queue is ``session_status = 'pending' AND next_attempt_at <= now``;
 claiming clears next_attempt_at and sets host_id under ``FOR UPDATE SKIP LOCKED``.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import Row, and_, func, insert, or_, select, update
 
 from engine.domain import MAX_RETRIES, SessionStatus
 from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.events.types import CALL_SETTLED, call_settled_payload, is_settled
 from engine.jobs.kinds import ANALYSIS_MAX_ATTEMPTS, analysis_jobs
 from storage.crypto import normalize_phone
 from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
@@ -175,6 +177,7 @@ class SessionRepository(SessionLeases, Repository):
         record = _record(row)
         await self._event(session_id, record.store_id, record.session_status, record.phase, detail, now)
         self.tx.audit("write", "feedback_call_sessions", session_id, f"{expected_status}->{new_status}")
+        await self._settled(record, now)
         if record.session_status is SessionStatus.COMPLETED:
             # In this transaction: a completed call always has its analysis jobs, and never twice.
             for kind, payload, key in analysis_jobs(session_id):
@@ -213,10 +216,12 @@ class SessionRepository(SessionLeases, Repository):
                 next_attempt_at=None,
                 updated_at=now,
             )
-            .returning(_C.id, _C.store_id)
+            .returning(*_RECORD_COLUMNS)
         )
-        for sid, store_id in (await self.session.execute(opted)).all():
-            await self._event(sid, store_id, SessionStatus.FAILED, None, "opted_out", now)
+        for row in (await self.session.execute(opted)).all():
+            failed = _record(row)
+            await self._event(failed.id, failed.store_id, SessionStatus.FAILED, None, "opted_out", now)
+            await self._settled(failed, now)
         picked = (
             select(_C.id)
             .where(due)
@@ -328,6 +333,7 @@ class SessionRepository(SessionLeases, Repository):
                 record.id, record.store_id, SessionStatus.FAILED, record.phase, reason[:200], now
             )
             self.tx.audit("write", "feedback_call_sessions", record.id, f"host lost: {reason[:60]}")
+            await self._settled(record, now)
         return records
 
     async def _records(self, stmt: Any) -> builtins.list[CallSessionRecord]:
@@ -417,6 +423,24 @@ class SessionRepository(SessionLeases, Repository):
                 at=now,
             )
         )
+
+    async def _settled(self, record: CallSessionRecord, now: dt.datetime) -> None:
+        """Emit ``call.settled`` if ``record`` is final (its id: ``call.settled:<session>:1``)."""
+        if not is_settled(record.session_status, record.failure_reason):
+            return
+        payload = call_settled_payload(
+            session_id=record.id,
+            verification_id=record.customer_verification_id,
+            store_id=record.store_id,
+            status=record.session_status,
+            failure_reason=record.failure_reason,
+            retry_count=record.retry_count,
+            duration_seconds=record.duration_seconds,
+            call_initiated_at=record.call_initiated_at,
+            call_connected_at=record.call_connected_at,
+            call_ended_at=record.call_ended_at,
+        )
+        await self.tx.events.emit(CALL_SETTLED, record.store_id, str(record.id), payload, now)
 
     @staticmethod
     def expiry_for(created: dt.datetime) -> dt.datetime:

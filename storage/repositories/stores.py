@@ -58,7 +58,7 @@ class StoreRepository(Repository):
     async def upsert_business(self, business_id: uuid.UUID, name: str) -> None:
         if not name or len(name) > 200:
             raise ValidationError("name", "must be 1–200 characters")
-        stmt = insert(Business).values(id=business_id, name=name)
+        stmt = insert(Business).values(id=business_id, name=name, created_at=self.tx.now())
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
         self.tx.audit("write", "businesses", business_id)
 
@@ -71,7 +71,7 @@ class StoreRepository(Repository):
             "email": email,
             "role": BusinessUserRole(role).value,
         }
-        stmt = insert(BusinessUser).values(**values)
+        stmt = insert(BusinessUser).values(**values, created_at=self.tx.now())
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
         self.tx.audit("write", "business_users", user_id)
 
@@ -99,7 +99,7 @@ class StoreRepository(Repository):
             if await self.tx.rewards.unpaid_in_other_currency(store_id, currency):
                 # unpaid rewards follow their purchase's records: they would silently change currency
                 raise ConflictError("the store has unpaid rewards in another currency; settle them first")
-        stmt = insert(Store).values(**values)
+        stmt = insert(Store).values(**values, created_at=self.tx.now())
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
         self.tx.audit("write", "stores", store_id)
         return await self.get_store(store_id)
@@ -138,7 +138,7 @@ class StoreRepository(Repository):
             "amount": _amount(amount),
             "verified_at": aware("verified_at", verified_at),
         }
-        stmt = insert(CustomerVerification).values(**values)
+        stmt = insert(CustomerVerification).values(**values, created_at=self.tx.now())
         update = {k: v for k, v in values.items() if k != "id"}
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update))
         self.tx.audit("write", "customer_verifications", verification_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Sequence
@@ -22,9 +23,10 @@ _TABLE = "conversation_transcripts"
 # Raw psycopg with binary (%b) array parameters: ~10x cheaper to adapt than text arrays.
 _INSERT_MANY = (
     f"INSERT INTO {_TABLE} (id, call_session_id, speaker, message_order, content, timestamp_ms, "
-    "confidence_score, language_detected, message_type) "
+    "confidence_score, language_detected, message_type, created_at) "
     "SELECT id, %(session_id)b, speaker, message_order, content, timestamp_ms, "
-    "confidence_score::numeric(3, 2), coalesce(language_detected, 'sv'), message_type FROM unnest("
+    "confidence_score::numeric(3, 2), coalesce(language_detected, 'sv'), message_type, %(created_at)s "
+    "FROM unnest("
     "%(ids)b::uuid[], %(speakers)b::varchar[], %(orders)b::integer[], %(contents)b::text[], "
     "%(stamps)b::bigint[], %(confidences)b::float8[], %(languages)b::varchar[], %(types)b::varchar[]) "
     "AS t(id, speaker, message_order, content, timestamp_ms, confidence_score, language_detected, message_type) "
@@ -101,6 +103,8 @@ class TranscriptRepository(Repository):
                         "confidences": confidences,
                         "languages": languages,
                         "types": types,
+                        # the engine's clock, not the column default (a shifted demo week stays shifted)
+                        "created_at": self.tx.now().astimezone(dt.UTC).replace(tzinfo=None),
                     },
                 )
         self.tx.audit("write", _TABLE, session_id, f"{n} lines")

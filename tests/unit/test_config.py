@@ -62,6 +62,10 @@ def test_toml_file_and_env_precedence(tmp_path: Path) -> None:
         ({"CALLENGINE_RESPECT_CALL_WINDOWS": "maybe"}, "CALLENGINE_RESPECT_CALL_WINDOWS"),
         ({"TWILIO_CALLS_PER_SECOND": "nan"}, "TWILIO_CALLS_PER_SECOND"),
         ({"CALLENGINE_CONFIG": "/nonexistent/x.toml"}, "CALLENGINE_CONFIG"),
+        ({"CALLENGINE_HOST_PORT_RANGE": "20000"}, "CALLENGINE_HOST_PORT_RANGE"),
+        ({"CALLENGINE_HOST_PORT_RANGE": "20003-20000"}, "CALLENGINE_HOST_PORT_RANGE"),
+        ({"CALLENGINE_HOST_PORT_RANGE": "65535-65536"}, "CALLENGINE_HOST_PORT_RANGE"),
+        ({"CALLENGINE_HOST_PORT_RANGE": "1-2", "CALLENGINE_HOST_PORT": "3"}, "set one, not both"),
     ],
 )
 def test_bad_config_names_the_setting(env: dict[str, str], needle: str) -> None:

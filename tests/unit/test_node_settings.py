@@ -64,3 +64,14 @@ def test_host_section_comes_from_the_node() -> None:
     assert on_node.host.public_url_template == "wss://calls.example.com/node-b"
     assert on_node.host.sessions_per_host == 7  # not set on the node: the cluster-wide value
     assert shipped.on_this_node({}) is shipped
+
+
+def test_a_nodes_port_or_port_range_replaces_the_other_kind() -> None:
+    from engine.config import host_ports
+
+    shipped = Settings(host=HostSettings(port_range="20000-20003"))
+    assert host_ports(shipped.host) == range(20000, 20004)
+    fixed = shipped.on_this_node({"CALLENGINE_HOST_PORT": "8765"})
+    assert (fixed.host.port, fixed.host.port_range, host_ports(fixed.host)) == (8765, "", None)
+    ranged = Settings(host=HostSettings(port=8765)).on_this_node({"CALLENGINE_HOST_PORT_RANGE": "9000-9001"})
+    assert (ranged.host.port, host_ports(ranged.host)) == (0, range(9000, 9002))

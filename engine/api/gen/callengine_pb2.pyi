@@ -43,6 +43,14 @@ class RewardState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REWARD_STATE_APPROVED: _ClassVar[RewardState]
     REWARD_STATE_WITHHELD: _ClassVar[RewardState]
     REWARD_STATE_PAID: _ClassVar[RewardState]
+
+class DeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DELIVERY_STATE_UNSPECIFIED: _ClassVar[DeliveryState]
+    DELIVERY_STATE_QUEUED: _ClassVar[DeliveryState]
+    DELIVERY_STATE_RUNNING: _ClassVar[DeliveryState]
+    DELIVERY_STATE_DELIVERED: _ClassVar[DeliveryState]
+    DELIVERY_STATE_DEAD: _ClassVar[DeliveryState]
 SESSION_STATUS_UNSPECIFIED: SessionStatus
 SESSION_STATUS_PENDING: SessionStatus
 SESSION_STATUS_IN_PROGRESS: SessionStatus
@@ -64,6 +72,11 @@ REWARD_STATE_UNDER_REVIEW: RewardState
 REWARD_STATE_APPROVED: RewardState
 REWARD_STATE_WITHHELD: RewardState
 REWARD_STATE_PAID: RewardState
+DELIVERY_STATE_UNSPECIFIED: DeliveryState
+DELIVERY_STATE_QUEUED: DeliveryState
+DELIVERY_STATE_RUNNING: DeliveryState
+DELIVERY_STATE_DELIVERED: DeliveryState
+DELIVERY_STATE_DEAD: DeliveryState
 
 class DispatchCallRequest(_message.Message):
     __slots__ = ("customer_verification_id", "store_id", "phone_number", "idempotency_key", "not_before")
@@ -656,3 +669,83 @@ class StoreStatistics(_message.Message):
     call_quality: _containers.RepeatedCompositeFieldContainer[CallQualityStatistics]
     rewards: _containers.RepeatedCompositeFieldContainer[RewardTotal]
     def __init__(self, store_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., calls_by_status: _Optional[_Mapping[str, int]] = ..., assessed_calls: _Optional[int] = ..., average_quality: _Optional[float] = ..., average_reward_percentage: _Optional[float] = ..., fraudulent_calls: _Optional[int] = ..., fraud: _Optional[_Iterable[_Union[FraudCheckStatistics, _Mapping]]] = ..., call_quality: _Optional[_Iterable[_Union[CallQualityStatistics, _Mapping]]] = ..., rewards: _Optional[_Iterable[_Union[RewardTotal, _Mapping]]] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("after_cursor", "after_event_id", "from_oldest", "types", "store_id")
+    AFTER_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_OLDEST_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    after_cursor: str
+    after_event_id: str
+    from_oldest: bool
+    types: _containers.RepeatedScalarFieldContainer[str]
+    store_id: str
+    def __init__(self, after_cursor: _Optional[str] = ..., after_event_id: _Optional[str] = ..., from_oldest: _Optional[bool] = ..., types: _Optional[_Iterable[str]] = ..., store_id: _Optional[str] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("id", "type", "occurred_at", "store_id", "subject", "version", "data", "cursor")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    type: str
+    occurred_at: _timestamp_pb2.Timestamp
+    store_id: str
+    subject: str
+    version: int
+    data: _struct_pb2.Struct
+    cursor: str
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., store_id: _Optional[str] = ..., subject: _Optional[str] = ..., version: _Optional[int] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class Delivery(_message.Message):
+    __slots__ = ("delivery_id", "event_id", "event_type", "store_id", "endpoint", "state", "attempts", "last_error", "finished_at")
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: int
+    event_id: str
+    event_type: str
+    store_id: str
+    endpoint: str
+    state: DeliveryState
+    attempts: int
+    last_error: str
+    finished_at: _timestamp_pb2.Timestamp
+    def __init__(self, delivery_id: _Optional[int] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., store_id: _Optional[str] = ..., endpoint: _Optional[str] = ..., state: _Optional[_Union[DeliveryState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListDeadDeliveriesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDeadDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries", "next_page_token")
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    next_page_token: str
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RetryDeliveryRequest(_message.Message):
+    __slots__ = ("delivery_id", "note")
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: int
+    note: str
+    def __init__(self, delivery_id: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...

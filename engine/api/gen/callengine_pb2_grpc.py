@@ -140,6 +140,21 @@ class CallEngineStub:
                 request_serializer=callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.SerializeToString,
                 response_deserializer=callengine_dot_v1_dot_callengine__pb2.StoreStatistics.FromString,
                 _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/callengine.v1.CallEngine/WatchEvents',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.Event.FromString,
+                _registered_method=True)
+        self.ListDeadDeliveries = channel.unary_unary(
+                '/callengine.v1.CallEngine/ListDeadDeliveries',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.ListDeadDeliveriesRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.ListDeadDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RetryDelivery = channel.unary_unary(
+                '/callengine.v1.CallEngine/RetryDelivery',
+                request_serializer=callengine_dot_v1_dot_callengine__pb2.RetryDeliveryRequest.SerializeToString,
+                response_deserializer=callengine_dot_v1_dot_callengine__pb2.Delivery.FromString,
+                _registered_method=True)
 
 
 class CallEngineServicer:
@@ -315,6 +330,34 @@ class CallEngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchEvents(self, request, context):
+        """---- events to backend services (the same events go out as signed webhooks)
+        Stream events as they commit, oldest first: call.settled, assessment.stored,
+        fraud.verdict, reward.changed, report.ready (see Event). Store owners get
+        only their stores' events. At least once: resume with the last event's
+        cursor (or id) and drop ids already handled. The stream ends with
+        DEADLINE_EXCEEDED at the server's stream limit (or the caller's deadline):
+        reconnect with the last cursor. Counts towards the caller's stream cap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadDeliveries(self, request, context):
+        """Admin: webhook deliveries that failed every attempt (dead letters), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryDelivery(self, request, context):
+        """Admin: try a dead delivery again now (one more attempt); ABORTED if it is
+        not dead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CallEngineServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -422,6 +465,21 @@ def add_CallEngineServicer_to_server(servicer, server):
                     servicer.GetStoreStatistics,
                     request_deserializer=callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.FromString,
                     response_serializer=callengine_dot_v1_dot_callengine__pb2.StoreStatistics.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.WatchEventsRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.Event.SerializeToString,
+            ),
+            'ListDeadDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadDeliveries,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.ListDeadDeliveriesRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.ListDeadDeliveriesResponse.SerializeToString,
+            ),
+            'RetryDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryDelivery,
+                    request_deserializer=callengine_dot_v1_dot_callengine__pb2.RetryDeliveryRequest.FromString,
+                    response_serializer=callengine_dot_v1_dot_callengine__pb2.Delivery.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -992,6 +1050,87 @@ class CallEngine:
             '/callengine.v1.CallEngine/GetStoreStatistics',
             callengine_dot_v1_dot_callengine__pb2.GetStoreStatisticsRequest.SerializeToString,
             callengine_dot_v1_dot_callengine__pb2.StoreStatistics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/callengine.v1.CallEngine/WatchEvents',
+            callengine_dot_v1_dot_callengine__pb2.WatchEventsRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/ListDeadDeliveries',
+            callengine_dot_v1_dot_callengine__pb2.ListDeadDeliveriesRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.ListDeadDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/callengine.v1.CallEngine/RetryDelivery',
+            callengine_dot_v1_dot_callengine__pb2.RetryDeliveryRequest.SerializeToString,
+            callengine_dot_v1_dot_callengine__pb2.Delivery.FromString,
             options,
             channel_credentials,
             insecure,

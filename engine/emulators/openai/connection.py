@@ -53,7 +53,9 @@ class RealtimeConnection:
         self.log = log
         self._emit = emit
         self._ids = ids or Ids()
-        expires = int(time.time() + options.max_session_seconds)
+        # Announced in wall-clock seconds, as the real server does: at speed > 1 the session
+        # really ends after wall(max_session_seconds), so that is what a client must be told.
+        expires = int(time.time() + options.wall(options.max_session_seconds))
         self.session = events.default_session(log.session_id, log.model, expires)
         self._conversation_id = self._ids.new("conv")
         self._vad = EnergyVad(vad_config(self.session))

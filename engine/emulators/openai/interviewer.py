@@ -240,7 +240,9 @@ class Interviewer:
         text = " ".join(t for t in said if t) or None
         if st.consent is None and not st.asked:
             if not said:
-                return Line(None)
+                # Asked to speak again before any answer (e.g. a restored session whose opening
+                # was cut): a model says the opening again rather than staying silent.
+                return Line(self.say.opening(), ("opening",))
             return self._consent(st, text)
         if st.consent is Intent.CONSENT and not st.asked and said and self.goals.consented:
             return self._answer(st, text)  # restored: the customer is answering what was asked
@@ -249,7 +251,9 @@ class Interviewer:
         if not st.asked:
             return self._ask(st, self._next_question(st, None), first=True, report=None)
         if not said:
-            return Line(None)  # e.g. response.create after an output it did not need
+            # response.create with nothing new from the customer (a restored session, an extra
+            # request): a real model speaks anyway, so ask the current question again.
+            return Line(self.say.resume(self._current(st), st.lang), ("again",))
         return self._answer(st, text)
 
     def _consent(self, st: _State, text: str | None) -> Line:

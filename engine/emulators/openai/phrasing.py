@@ -171,6 +171,17 @@ class Phrasing:
             return lead
         return f"{lead} {self.question(q, first=False, lang=lang)}"
 
+    def resume(self, q: Question | None, lang: str) -> str:
+        """Asked to speak with nothing new from the customer (e.g. a restored session): ask again."""
+        lead = (
+            "Sorry, we were cut off for a moment."
+            if lang == "en"
+            else self._pick(["Förlåt, där bröts det visst en stund.", "Ursäkta, samtalet hackade till."])
+        )
+        if q is None:
+            return lead
+        return f"{lead} {self.question(q, first=False, lang=lang)}"
+
     def consent_again(self, lang: str) -> str:
         if lang == "en":
             return "Sorry, I didn't catch that. Is it all right if I ask a few short questions?"

@@ -59,6 +59,10 @@ class TwilioEmulatorOptions:
     """Real seconds to wait for the app's WebSocket handshake."""
     record_pacing: bool = False
     """Benchmarks: log each media tick's lateness (real ms) in ``CallRecord.pacing_late_ms``."""
+    ca_file: str | None = None
+    """A PEM bundle of extra certificate authorities trusted, beside the system's, for
+    ``wss://`` streams and ``https://`` callbacks (an app behind a TLS proxy with a test CA).
+    Certificates are always verified, as Twilio does."""
 
     def __post_init__(self) -> None:
         if not self.speed > 0:

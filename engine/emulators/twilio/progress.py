@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 import logging
+import ssl
 from urllib.parse import urlencode
 
 import aiohttp
@@ -78,6 +79,7 @@ class RunnerContext:
     http: aiohttp.ClientSession
     stream_open_timeout_s: float
     record_pacing: bool = False
+    tls: ssl.SSLContext | None = None
 
 
 class CallRunner:
@@ -280,6 +282,7 @@ class CallRunner:
             open_timeout_s=ctx.stream_open_timeout_s,
             close_after_ms=ctx.faults.close_stream_after_ms,
             record_pacing=ctx.record_pacing,
+            tls=ctx.tls,
         )
         impairments = self._scenario.impairments if self._scenario else None
         self._stream = MediaStream(verb, self.record, caller, stream_ctx, impairments)

@@ -18,6 +18,7 @@ import collections
 import datetime as dt
 import logging
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -39,6 +40,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STOP_TIMEOUT_S = 5.0
 
 
+def _trust(ca_file: str | None) -> ssl.SSLContext | None:
+    """The system's authorities plus ``ca_file``'s; None (aiohttp's and websockets' default) without one."""
+    if not ca_file:
+        return None
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
 class TwilioEmulator:
     """Offline Twilio: one aiohttp server on 127.0.0.1; every call runs as an owned task."""
 
@@ -53,6 +63,7 @@ class TwilioEmulator:
         self._recent_creates: collections.deque[float] = collections.deque()
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
         self._port = 0
         self._new_call = asyncio.Condition()
 
@@ -67,7 +78,11 @@ class TwilioEmulator:
         app.router.add_post(f"{base}/Calls/{{sid}}.json", self._update)
         app.router.add_delete(f"{base}/Calls/{{sid}}.json", self._delete)
         app.router.add_get("/", self._health)
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self._tls = _trust(self.options.ca_file)
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=15),
+            connector=aiohttp.TCPConnector(ssl=self._tls if self._tls is not None else True),
+        )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
@@ -288,6 +303,7 @@ class TwilioEmulator:
             http=self._http,
             stream_open_timeout_s=self.options.stream_open_timeout_s,
             record_pacing=self.options.record_pacing,
+            tls=self._tls,
         )
         runner = CallRunner(record, params, scenario, ctx)
         self._by_sid[record.sid] = runner

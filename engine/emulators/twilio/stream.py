@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import secrets
+import ssl
 from typing import Any
 
 import websockets
@@ -56,6 +57,8 @@ class StreamContext:
     open_timeout_s: float
     close_after_ms: float | None = None
     record_pacing: bool = False
+    tls: ssl.SSLContext | None = None
+    """Verifies ``wss://`` servers (None: the system's authorities)."""
 
 
 class StreamEnded(Exception):
@@ -183,6 +186,7 @@ class MediaStream:
                 compression=None,
                 max_size=_MAX_MESSAGE,
                 ping_interval=None,
+                ssl=self._ctx.tls if self._verb.url.startswith("wss://") else None,
             )
         except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
             log.info("call %s: stream connect failed: %s", record.sid, type(exc).__name__)

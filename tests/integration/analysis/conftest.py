@@ -100,7 +100,7 @@ def seeder(database: Database) -> Seeder:
 
 @pytest.fixture
 def backdate(pg_server: PgServer) -> Any:
-    """Move an assessment's created_at (test-only: the repository stamps it with now())."""
+    """Move an assessment's created_at (test-only: the repository stamps it with the engine's clock)."""
 
     def move(session_id: uuid.UUID, at: dt.datetime) -> None:
         with psycopg.connect(pg_server.owner_url, autocommit=True) as conn:

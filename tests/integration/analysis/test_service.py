@@ -107,8 +107,9 @@ async def test_copied_script_is_flagged_folded_and_reviewable(database: Database
     async with database.transaction(admin) as tx:
         restored = await tx.assessments.get_by_session(copy)
     assert not restored.is_fraudulent and restored.reward_percentage == pre["reward_percentage"]
-    # a forced re-check adds a fresh set of rows; only the newest per check type counts
-    await service.check_fraud(database, None, copy, now=NOW, force=True)
+    # a forced re-check (later: rows carry the time they were checked at) adds a fresh set of
+    # rows; only the newest per check type counts
+    await service.check_fraud(database, None, copy, now=NOW + dt.timedelta(minutes=5), force=True)
     async with database.transaction(admin) as tx:
         rows = (await tx.fraud.list(rec.FraudFilter(call_session_id=copy))).items
         rechecked = await tx.assessments.get_by_session(copy)

@@ -141,6 +141,8 @@ RPCS: list[tuple[str, type[Any]]] = [
     ("GetRewardTotals", pb.GetRewardTotalsRequest),
     ("ListWeeklyReports", pb.ListWeeklyReportsRequest),
     ("GetStoreStatistics", pb.GetStoreStatisticsRequest),
+    ("ListDeadDeliveries", pb.ListDeadDeliveriesRequest),
+    ("RetryDelivery", pb.RetryDeliveryRequest),
 ]
 
 

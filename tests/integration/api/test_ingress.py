@@ -150,3 +150,44 @@ def test_ingress_per_node_serves_follows_dispatcher_and_restarts(
         ingresses[1] = dataclasses.replace(ingresses[1], address=new_address)
     finally:
         stop_ingress(ingresses, grace=1.0)
+
+
+def test_a_node_that_joins_later_gets_a_front_door_and_one_that_leaves_loses_it(
+    ray_clean: RayCluster, pg_server: PgServer
+) -> None:
+    """What `callengine serve` does every few seconds: the autoscaler's nodes get ingress too."""
+    from actors.ingress import refresh_ingress
+
+    settings = _settings(pg_server)
+    ingresses = start_ingress(settings, 0)
+    node = None
+    try:
+        before = {i.node_id for i in ingresses}
+        ingresses, added = refresh_ingress(settings, 0, ingresses)
+        assert added == [] and {i.node_id for i in ingresses} == before  # nothing new: nothing done
+        node = ray_clean.add_worker()
+        ingresses, added = refresh_ingress(settings, 0, ingresses)
+        (new,) = added
+        assert new.node_id not in before and len(ingresses) == 3
+        asyncio.run(_wait_health(new.address, health_pb2.HealthCheckResponse.NOT_SERVING))
+        ray_clean.cluster.remove_node(node, allow_graceful=True)  # as the autoscaler drains one
+        ray_clean.workers.remove(node)
+        node = None
+        _wait_until_gone(new.node_id)
+        ingresses, added = refresh_ingress(settings, 0, ingresses)
+        assert added == [] and {i.node_id for i in ingresses} == before
+    finally:
+        if node is not None:
+            ray_clean.remove_worker(node)
+        stop_ingress(ingresses, grace=1.0)
+
+
+def _wait_until_gone(node_id: str, limit_s: float = 60.0) -> None:
+    import time
+
+    import ray
+
+    deadline = time.monotonic() + limit_s
+    while any(n["NodeID"] == node_id and n["Alive"] for n in ray.nodes()):
+        assert time.monotonic() < deadline, "the removed node is still alive"
+        time.sleep(0.1)

@@ -179,13 +179,18 @@ async def test_weekly_report_generate_then_get(env: Env, session_id: uuid.UUID) 
     owner = env.token(Role.STORE_OWNER, STORE)
     today = dt.datetime.now(dt.UTC).date().isoformat()
     get = pb.GetWeeklyReportRequest(store_id=str(STORE), analysis_week=today)
-    before = await _code(env.stub.GetWeeklyReport(get, metadata=owner))
+    # STORE is this module's own: no report exists for it until one is generated.
+    assert await _code(env.stub.GetWeeklyReport(get, metadata=owner)) is grpc.StatusCode.NOT_FOUND
     built = await env.stub.GenerateWeeklyReport(
         pb.GenerateWeeklyReportRequest(store_id=str(STORE), analysis_week=today), metadata=owner, timeout=60
     )
     monday = dt.date.fromisoformat(today) - dt.timedelta(days=dt.date.fromisoformat(today).weekday())
     assert built.analysis_week == monday.isoformat() and built.total_feedback_count >= 1
-    assert before in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.OK)
+    async with env.db.transaction(Principal.service()) as tx:
+        stored = await tx.reports.list(STORE)
+    assert [(str(r.id), r.analysis_week, r.total_feedback_count) for r in stored] == [
+        (built.report_id, monday, built.total_feedback_count)
+    ]
     got = await env.stub.GetWeeklyReport(get, metadata=owner)
     assert got.report_id == built.report_id and got.HasField("generated_at")
     other = env.token(Role.STORE_OWNER, OTHER)

@@ -20,6 +20,7 @@ from tests.integration.session.conftest import RigFactory
 
 PHONE = "+46701749101"
 ANSWERS = ["Frukten var fin.", "Kaffet var gott.", "Kassan gick fort."]
+CONSENT = "Ja, det går bra."  # the scenario customer's default answer to the greeting
 
 
 def _scenario(**fields: object) -> dict[str, object]:
@@ -75,8 +76,10 @@ async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFact
     # A status callback with a forged signature (POST: the number is in the body, not the URL).
     url = status_url(host.public_url, "sess-live", this_attempt)
     assert await _post(url, form, "forged") == 403
-    # the same route under a proxy's path prefix (matched, then refused for its signature)
-    assert await _post(url.replace("/status/", "/node-a/status/"), form, "forged") == 403
+    # under a path prefix that is not this host's public one: another host's traffic, refused
+    # (a proxy routed it wrong; Twilio signed the other host's URL)
+    misrouted = url.replace("/status/", "/node-a/status/")
+    assert await _post(misrouted, form, validator.compute_signature(misrouted, form)) == 404
     # Correctly signed callbacks replayed from the previous attempt, or naming another call.
     old_url = status_url(host.public_url, "sess-live", last_attempt)
     assert await _post(old_url, form, validator.compute_signature(old_url, form)) == 403
@@ -101,7 +104,8 @@ async def test_forged_requests_are_rejected_and_the_call_carries_on(rig: RigFact
     assert await _stream_refused(live, validator, session.call_sid, last_attempt) == 1008
     assert await _stream_refused(live, validator, "CA" + "e" * 32, this_attempt) == 1008
     assert host.rejected == {
-        "forged_signature": 3,
+        "misrouted": 1,
+        "forged_signature": 2,
         "replayed_attempt": 2,
         "callsid_mismatch": 2,
         "token_malformed": 1,

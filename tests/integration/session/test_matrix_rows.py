@@ -31,6 +31,7 @@ from tests.integration.session.conftest import Rig, RigFactory
 
 HOST = "host-matrix"
 ANSWERS = ["Frukten var fin.", "Kaffet var gott.", "Kassan gick fort."]
+CONSENT = "Ja, det går bra."  # the scenario customer's default answer to the greeting
 
 
 @dataclasses.dataclass
@@ -132,7 +133,19 @@ async def test_realtime_drop_mid_call_is_restored(row: Any, no_leaks: None) -> N
     assert len(r.rig.openai.sessions) == 2
     replayed = [i for i in r.rig.openai.sessions[1].items if i.source != "response"]
     assert replayed, "the new socket got the conversation so far, as text"
-    ai = [line.content for line in await r.lines() if line.speaker is Speaker.AI]
+    # What was stored reads like a call without a drop: the AI and the customer take turns,
+    # no question is asked twice, and the customer's scripted replies (consent, then the
+    # answers) are each stored once, in order, none lost; only the emulator's fallback reply
+    # to a follow-up after the script ran out may come after them.
+    lines = await r.lines()
+    customer = [line.content for line in lines if line.speaker is Speaker.CUSTOMER]
+    ai = [line.content for line in lines if line.speaker is Speaker.AI]
+    questions = ai[1:-1]
+    assert len(set(questions)) == len(questions), ai
+    scripted = [CONSENT, *ANSWERS]
+    assert customer[: len(scripted)] == scripted, customer
+    assert not set(customer[len(scripted) :]) & set(scripted), customer
+    assert [line.speaker for line in lines] == [Speaker.AI, Speaker.CUSTOMER] * len(customer) + [Speaker.AI]
     assert "procent" in ai[-1], "the interview went on to its end"
     await r.assert_row(dials=1)
 

@@ -68,6 +68,7 @@ async def test_cleanup_with_moved_clock(isolated_db: Database, isolated_pg_url: 
         "feedback_call_sessions": 1,
         "feedback_call_sessions (anonymized)": 1,
         "jobs (done)": 0,
+        "events": 1,  # the assessment's assessment.stored, 91 days old
     }
     async with isolated_db.transaction(Principal.admin(None)) as tx:
         assert await tx.transcripts.list_lines(ids["analysed"]) == []

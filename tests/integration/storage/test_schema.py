@@ -253,8 +253,9 @@ def test_rls_is_forced_and_the_app_role_is_restricted(owner_url: str) -> None:
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
             "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname <> 'alembic_version'"
         ).fetchall()
-        # 7 seed + 4 existing-system + 7 engine tables (reward_ledger, jobs, consent_records, interview_progress)
-        assert len(rows) == 18
+        # 7 seed + 4 existing-system + 8 engine tables (reward_ledger, jobs, consent_records,
+        # interview_progress, events)
+        assert len(rows) == 19
         assert all(enabled and forced for _, enabled, forced in rows), rows
         role = conn.execute(
             "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'callengine_app'"
@@ -276,3 +277,11 @@ def test_rls_is_forced_and_the_app_role_is_restricted(owner_url: str) -> None:
             )
         }
         assert ledger_grants == {"SELECT", "INSERT", "UPDATE"}  # bookkeeping: never deleted by the app
+        event_grants = {
+            p
+            for (p,) in conn.execute(
+                "SELECT privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'callengine_app' AND table_name = 'events'"
+            )
+        }
+        assert event_grants == {"SELECT", "DELETE"}  # written only through emit_event()

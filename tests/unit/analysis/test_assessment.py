@@ -10,11 +10,11 @@ import pydantic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.analysis.assessment import apply_fraud_verdict, assess_call
+from engine.analysis.assessment import assess_call
 from engine.analysis.config import DEFAULT_CONFIG, LLMConfig
 from engine.analysis.llm import OpenAIStructuredLLM, SchemaT
-from engine.analysis.models import CheckResult, FraudVerdict, LLMCallInfo, TranscriptLine
-from engine.domain import CheckType, Speaker
+from engine.analysis.models import LLMCallInfo, TranscriptLine
+from engine.domain import Speaker
 from tests.unit.analysis.conftest import ChatServer
 from tests.unit.analysis.samples import DETAILED, GENERIC, profile, transcript
 
@@ -117,15 +117,6 @@ async def test_missing_context_is_recorded() -> None:
     a = await assess_call(transcript(DETAILED), None, None, DEFAULT_CONFIG, now=NOW)
     assert a.analysis_metadata.context_missing and "business_context_missing" in a.analysis_metadata.reasons
     assert a.analysis_metadata.context_version is None
-
-
-async def test_fraud_verdict_lowers_legitimacy_and_floors_reward() -> None:
-    a = await assess_call(transcript(DETAILED), profile(), FakeLLM(llm_answer()), DEFAULT_CONFIG, now=NOW)
-    check = CheckResult(CheckType.PATTERN, True, 0.9, ["near_duplicate_transcript"], [], "dup")
-    verdict = FraudVerdict([check], 0.9, True, False, [])
-    b = apply_fraud_verdict(a, verdict, DEFAULT_CONFIG)
-    assert b.is_fraudulent and b.reward_percentage == 2.0
-    assert b.legitimacy_score <= 0.1 + 1e-9 and b.overall_quality_score < a.overall_quality_score
 
 
 async def test_sdk_retries_with_backoff_then_succeeds(chat_server: ChatServer) -> None:

@@ -57,3 +57,21 @@ def test_uv_in_the_image_is_the_locked_one() -> None:
     pinned = re.search(r"uv==([\d.]+)", DOCKERFILE.read_text(encoding="utf-8"))
     locked = re.search(r"^uv==([\d.]+)", (ROOT / "constraints.txt").read_text(encoding="utf-8"), re.MULTILINE)
     assert pinned and locked and pinned.group(1) == locked.group(1)
+
+
+PROXY_DOCKERFILE = ROOT / "deploy" / "nginx" / "Dockerfile"
+
+
+def test_the_proxy_image_lints_runs_debians_nginx_as_non_root_with_the_recipe() -> None:
+    result = subprocess.run([_hadolint(), str(PROXY_DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = PROXY_DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^FROM debian:\w+-slim$", text, re.MULTILINE)
+    assert "apt-get install -y --no-install-recommends nginx=" in text
+    user = re.findall(r"^USER (\d+):(\d+)$", text, re.MULTILINE)
+    assert user and user[-1] != ("0", "0")
+    assert re.search(r"^STOPSIGNAL SIGQUIT$", text, re.MULTILINE), "nginx's graceful stop"
+    for src, _dest in re.findall(r"^COPY (\S+) (\S+)$", text, re.MULTILINE):
+        assert (PROXY_DOCKERFILE.parent / src).exists(), src
+    # The command runs the main configuration the tests run, with the prefix the image prepares.
+    assert '"-c", "/etc/callengine-proxy/nginx.conf"' in text and "/var/lib/callengine-proxy" in text

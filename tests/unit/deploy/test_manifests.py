@@ -18,7 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from engine.config import Settings, env_names
+from engine.config import Secret, Settings, fields, host_ports
+from engine.telephony import public_url
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -50,7 +51,7 @@ def containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in template["spec"]["containers"]}
 
 
-@pytest.mark.parametrize("name", ["kuberay.yaml", "secret.example.yaml"])
+@pytest.mark.parametrize("name", ["kuberay.yaml", "secret.example.yaml", "db-upgrade.yaml"])
 def test_core_kinds_validate_against_kubernetes_schemas(name: str) -> None:
     core = [d for d in documents(name) if not d["apiVersion"].startswith("ray.io/")]
     assert core
@@ -113,6 +114,7 @@ def test_head_runs_serve_with_a_grpc_readiness_probe_and_services_expose_grpc_an
     docs = documents("kuberay.yaml")
     rc = raycluster()
     settings = _settings_from_configmap(docs)
+    worker_settings = node_settings("call-workers", "ray-worker")
     head = pod_templates(rc)["head"]
     head_containers = containers(head)
     serve = head_containers["callengine-serve"]
@@ -125,7 +127,7 @@ def test_head_runs_serve_with_a_grpc_readiness_probe_and_services_expose_grpc_an
     services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
     grpc_svc, media_svc = services["callengine-grpc"], services["callengine-media"]
     assert grpc_svc["spec"]["ports"][0]["port"] == settings.api.port
-    assert media_svc["spec"]["ports"][0]["port"] == settings.host.port
+    assert media_svc["spec"]["ports"][0]["port"] == worker_settings.host.port
     # Each Service selects the pods that serve its port, by a label their template carries.
     for svc, group in ((grpc_svc, "head"), (media_svc, "call-workers")):
         labels = pod_templates(rc)[group]["metadata"]["labels"]
@@ -140,7 +142,7 @@ def test_head_runs_serve_with_a_grpc_readiness_probe_and_services_expose_grpc_an
     # One SessionHost per pod: the fixed media port can only be bound once per pod.
     assert json.loads(json.loads(worker_group["rayStartParams"]["resources"])) == {"call_hub": 1}
     worker = containers(worker_group["template"])["ray-worker"]
-    assert worker["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": settings.host.port}
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": worker_settings.host.port}
 
 
 def _settings_from_configmap(docs: list[dict[str, Any]]) -> Settings:
@@ -148,34 +150,154 @@ def _settings_from_configmap(docs: list[dict[str, Any]]) -> Settings:
     return _load_toml(cm["data"]["callengine.toml"])
 
 
-def _load_toml(text: str) -> Settings:
+def _load_toml(text: str, env: dict[str, str] | None = None) -> Settings:
+    """Settings from ``text`` as the settings file; with ``env``, as a node with those variables sees them."""
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(text)
     try:
-        return Settings.from_env({"CALLENGINE_CONFIG": f.name})
+        shipped = Settings.from_env({"CALLENGINE_CONFIG": f.name})
+        return shipped if env is None else shipped.on_this_node({**env, "CALLENGINE_CONFIG": f.name})
     finally:
         Path(f.name).unlink()
 
 
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def node_settings(group: str, container: str) -> Settings:
+    """The settings an actor on that pod runs with: the ConfigMap, then the pod's own variables."""
+    docs = documents("kuberay.yaml")
+    (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "callengine-config"]
+    env = container_env(containers(pod_templates(raycluster())[group])[container])
+    env = {k: v for k, v in env.items() if k != "CALLENGINE_SECRETS_DIR"}  # not mounted here
+    return _load_toml(cm["data"]["callengine.toml"], env)
+
+
 def test_configmap_is_a_settings_file_the_strict_loader_accepts() -> None:
     settings = _settings_from_configmap(documents("kuberay.yaml"))
-    assert settings.host.bind_host == "0.0.0.0" and settings.host.port == 8765
+    assert settings.database.app_url and settings.database.url is None  # no owner in the runtime
     # Every container reads that file.
-    for template in pod_templates(raycluster()).values():
+    for template in [*pod_templates(raycluster()).values(), job()["spec"]["template"]]:
         for container in template["spec"]["containers"]:
             assert {"name": "CALLENGINE_CONFIG", "value": "/etc/callengine/callengine.toml"} in container[
                 "env"
             ]
 
 
-def test_secret_keys_are_settings_and_every_container_reads_them() -> None:
-    (secret,) = by_kind(documents("secret.example.yaml"), "Secret")
-    keys = set(secret["stringData"])
-    assert keys <= env_names(), keys - env_names()
-    assert {"DATABASE_URL", "CALLENGINE_ENCRYPTION_KEYS", "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY"} <= keys
-    name = secret["metadata"]["name"]
-    for template in pod_templates(raycluster()).values():
+def test_each_call_worker_says_where_twilio_reaches_it() -> None:
+    """The worker pods' own host settings (not the ConfigMap's) reach their SessionHosts."""
+    shipped = _settings_from_configmap(documents("kuberay.yaml"))
+    node = node_settings("call-workers", "ray-worker")
+    assert shipped.host.public_url_template != node.host.public_url_template
+    assert (node.host.bind_host, node.host.port) == ("0.0.0.0", 8765)
+    assert node.host.sessions_per_host == shipped.host.sessions_per_host  # cluster-wide
+    url = public_url.render(node.host.public_url_template, node_ip="10.8.1.23", port=8765, host_id="h")
+    assert url == "wss://calls.example.com/10.8.1.23/8765"
+    # The proxy routes that URL's media and status paths back to this pod's port.
+    conf = (DEPLOY / "nginx" / "callengine.conf").read_text(encoding="utf-8")
+    route = nginx_route(conf)
+    path = url.removeprefix("wss://calls.example.com")
+    for kind in ("media", "status"):
+        match = route.match(f"{path}/{kind}/0b6f8a52-3c1e-4d0e-9a57-1f2e3d4c5b6a")
+        assert match and match.group("callengine_upstream_ip") == "10.8.1.23"
+        assert nginx_port_allowed(conf, int(match.group("callengine_upstream_port")))
+    assert route.match(f"{path}/voice")  # the caller id's voice URL on this host (call-backs)
+    assert not route.match(f"{path}/healthz") and not route.match("/10.8.1.23:8765/media/x")
+    assert not nginx_port_allowed(conf, 22)
+
+
+def nginx_route(conf: str) -> re.Pattern[str]:
+    """The recipe's routing location as a Python pattern (PCRE's (?<name> is Python's (?P<name>)."""
+    (pattern,) = re.findall(r'^\s*location ~ "(.+)" \{$', conf, re.MULTILINE)
+    return re.compile(pattern.replace("(?<", "(?P<"))
+
+
+def nginx_port_allowed(conf: str, port: int) -> bool:
+    block = conf.split("map $callengine_upstream_port $callengine_port_allowed {", 1)[1].split("}", 1)[0]
+    for line in block.splitlines():
+        entry = line.split("#", 1)[0].split()
+        if len(entry) == 2 and entry[0] != "default" and entry[1] == "1;":
+            key = entry[0]
+            if (key.startswith("~") and re.search(key[1:], str(port))) or key == str(port):
+                return True
+    return False
+
+
+def job() -> dict[str, Any]:
+    (j,) = by_kind(documents("db-upgrade.yaml"), "Job")
+    return j
+
+
+def _secret_fields() -> set[str]:
+    return {info.env for info in fields() if isinstance(info.default, Secret)}
+
+
+def test_secrets_are_files_every_engine_container_reads_and_nothing_else_is_in_them() -> None:
+    secrets = {s["metadata"]["name"]: s for s in by_kind(documents("secret.example.yaml"), "Secret")}
+    runtime = set(secrets["callengine-secrets"]["stringData"])
+    # Only secret settings (which are read from files) and Ray's token: anything else in a
+    # secrets directory would be silently ignored.
+    assert runtime <= _secret_fields() | {"RAY_AUTH_TOKEN"}, runtime - _secret_fields()
+    assert {"CALLENGINE_ENCRYPTION_KEYS", "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY", "RAY_AUTH_TOKEN"} <= runtime
+    assert set(secrets["callengine-db-owner"]["stringData"]) == {"DATABASE_URL"}
+    templates = [*pod_templates(raycluster()).values(), job()["spec"]["template"]]
+    for template in templates:
+        volumes = {v["name"]: v for v in template["spec"]["volumes"]}
         for container in template["spec"]["containers"]:
-            assert {"secretRef": {"name": name}} in container["envFrom"], container["name"]
+            assert "envFrom" not in container, container["name"]
+            env = container_env(container)
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            secret_dir = env["CALLENGINE_SECRETS_DIR"]
+            assert volumes[mounts[secret_dir]]["secret"]["secretName"] == "callengine-secrets"
+            if "RAY_AUTH_MODE" in env:
+                assert env["RAY_AUTH_TOKEN_PATH"] == f"{secret_dir}/RAY_AUTH_TOKEN"
+            refs = [e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e]
+            # The owner's URL reaches the schema Job only.
+            assert refs == (["callengine-db-owner"] if template is templates[-1] else []), container["name"]
+
+
+def test_the_tls_proxy_runs_the_recipe_with_its_certificate_behind_the_calls_service() -> None:
+    docs = documents("kuberay.yaml")
+    conf = (DEPLOY / "nginx" / "callengine.conf").read_text(encoding="utf-8")
+    (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "callengine-proxy"]
+    assert cm["data"]["callengine.conf"] == conf, (
+        "the ConfigMap is deploy/nginx/callengine.conf as checked in"
+    )
+    (proxy,) = by_kind(docs, "Deployment")
+    spec = proxy["spec"]["template"]["spec"]
+    (nginx,) = spec["containers"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert nginx["image"] == f"registry.example.com/callengine-proxy:{version}"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in nginx["volumeMounts"]}
+    assert mounts["/etc/callengine-proxy/sites"]["configMap"]["name"] == "callengine-proxy"
+    tls = mounts["/etc/callengine-proxy/tls"]["secret"]["secretName"]
+    for key in ("tls.crt", "tls.key"):  # a kubernetes.io/tls Secret's keys, where the recipe looks
+        assert f"/etc/callengine-proxy/tls/{key};" in conf
+    assert tls == "callengine-proxy-tls"
+    (calls,) = [d for d in by_kind(docs, "Service") if d["metadata"]["name"] == "callengine-calls"]
+    assert calls["spec"]["type"] == "LoadBalancer"
+    assert calls["spec"]["selector"].items() <= proxy["spec"]["template"]["metadata"]["labels"].items()
+    (port,) = calls["spec"]["ports"]
+    assert port["port"] == 443 and {"containerPort": 443, "name": port["targetPort"]} in nginx["ports"]
+    assert "listen 443 ssl;" in conf
+
+
+def test_ray_cluster_yaml_workers_bind_the_range_the_recipe_allows() -> None:
+    config = yaml.safe_load((ROOT / "ray_cluster.yaml").read_text(encoding="utf-8"))
+    options = " ".join(config["docker"]["worker_run_options"])
+    env = dict(re.findall(r"--env '?([A-Z_]+)=([^' ]+)'?", options))
+    node = Settings().on_this_node(env)
+    ports = host_ports(node.host)
+    assert ports is not None and node.host.bind_host == "0.0.0.0"
+    workers = [t for name, t in config["available_node_types"].items() if name != config["head_node_type"]]
+    assert all(t["resources"]["call_hub"] <= len(ports) for t in workers), "a port for every host"
+    conf = (DEPLOY / "nginx" / "callengine.conf").read_text(encoding="utf-8")
+    assert all(nginx_port_allowed(conf, p) for p in ports)
+    assert not nginx_port_allowed(conf, ports.stop)
+    url = public_url.render(node.host.public_url_template, node_ip="10.0.7.9", port=ports[0], host_id="h")
+    assert nginx_route(conf).match(url.split("example.com", 1)[1] + "/media/x")

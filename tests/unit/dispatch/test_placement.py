@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan, stale_hosts
+from engine.dispatch.placement import HostView, choose_host, idle_hosts_to_drain, plan
 
 
 def hv(hid: str, cap: int, free: int, **kw: object) -> HostView:
@@ -51,7 +51,27 @@ def test_idle_hosts_drained_but_keep_minimum() -> None:
     assert idle_hosts_to_drain(hosts, now=100.0, idle_seconds=30, keep=3) == []
 
 
-def test_stale_hosts() -> None:
-    assert stale_hosts([hv("a", 1, 1, last_seen=0.0), hv("b", 1, 1, last_seen=9.0)], now=10, timeout=5) == [
-        "a"
-    ]
+def test_plan_uses_every_last_slot() -> None:
+    p = plan([hv("a", 3, 1), hv("b", 3, 3)], 4, slots_per_host=3, max_hosts=2)
+    assert p.assignments == {"b": 3, "a": 1} and p.waiting == 0 and p.start_hosts == 0
+    one = plan([hv("a", 1, 1)], 1, slots_per_host=1, max_hosts=1)
+    assert one.assignments == {"a": 1} and one.waiting == 0
+
+
+def test_plan_never_exceeds_max_hosts_counting_those_starting() -> None:
+    full = plan([hv("a", 2, 0), hv("b", 2, 0)], 3, slots_per_host=2, max_hosts=2)
+    assert (full.start_hosts, full.waiting) == (0, 3)
+    # One host up, one starting, max two: the starting one is all there is room for.
+    p = plan([hv("a", 2, 0)], 5, slots_per_host=2, max_hosts=2, starting=1)
+    assert (p.start_hosts, p.waiting) == (0, 5)
+    q = plan([hv("a", 2, 0)], 5, slots_per_host=2, max_hosts=4, starting=1)
+    assert (q.start_hosts, q.waiting) == (2, 5)
+
+
+def test_idle_for_exactly_the_threshold_drains_oldest_first() -> None:
+    hosts = [hv("a", 2, 2, idle_since=0.5), hv("b", 2, 2, idle_since=0.0), hv("c", 2, 1)]
+    assert idle_hosts_to_drain(hosts, now=10.0, idle_seconds=5.0, keep=1) == ["b", "a"]
+    assert idle_hosts_to_drain(hosts, now=10.0, idle_seconds=5.0, keep=2) == ["b"]
+    # a has been idle exactly 9.5 s: that is long enough.
+    assert idle_hosts_to_drain(hosts, now=10.0, idle_seconds=9.5, keep=0) == ["b", "a"]
+    assert idle_hosts_to_drain(hosts, now=10.0, idle_seconds=9.6, keep=0) == ["b"]

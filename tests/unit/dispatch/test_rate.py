@@ -86,3 +86,36 @@ def test_a_429_holds_then_halves_the_rate_and_it_recovers() -> None:
     for _ in range(10):
         b.slow_down(31.0, 0.0)
     assert b.rate == pytest.approx(0.4), "never below a tenth of the configured rate"
+
+
+def test_parameter_errors_say_what_is_wrong() -> None:
+    with pytest.raises(ValueError) as rate:
+        TokenBucket(rate=-1)
+    assert str(rate.value) == "rate must be > 0"
+    with pytest.raises(ValueError) as burst:
+        TokenBucket(rate=1, burst=0)
+    assert str(burst.value) == "burst must be >= 1"
+
+
+def test_wait_time_is_the_missing_fraction_over_the_rate() -> None:
+    b = TokenBucket(rate=4.0, burst=1.0)
+    assert b.wait_time(0.0) == 0.0  # a token is there: no wait
+    assert b.try_acquire(0.0)
+    assert b.wait_time(0.0) == pytest.approx(0.25)
+    assert b.wait_time(0.125) == pytest.approx(0.125)  # half a token refilled
+    assert b.wait_time(0.25) == 0.0
+    slow = TokenBucket(rate=0.5, burst=2.0, tokens=0.0)
+    assert slow.wait_time(0.0) == pytest.approx(2.0)
+    assert slow.wait_time(0.0, n=2.0) == pytest.approx(4.0)
+    # Float dust below a millisecond still waits a millisecond (a clock must move).
+    dust = TokenBucket(rate=1000.0, burst=1.0, tokens=0.9999)
+    assert dust.wait_time(0.0) == pytest.approx(1e-3)
+
+
+def test_limiter_buckets_start_full_at_the_burst() -> None:
+    lim = AccountRateLimiter(rate=1.0, burst=3.0)
+    assert lim.available("AC1", 0.0) == 3
+    assert [lim.try_acquire("AC1", 0.0) for _ in range(4)] == [True, True, True, False]
+    assert lim.available("AC1", 0.0) == 0 and lim.available("AC2", 0.0) == 3
+    assert lim.wait_time("AC1", 0.0) == pytest.approx(1.0) and lim.wait_time("AC2", 0.0) == 0.0
+    assert lim.available("AC1", 2.5) == 2

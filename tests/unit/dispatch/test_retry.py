@@ -83,3 +83,10 @@ def test_a_requested_time_is_only_for_call_backs() -> None:
         requested_at=T0 + timedelta(days=1),
     )
     assert d.next_attempt_at == T0 + timedelta(seconds=600)
+
+
+def test_a_store_that_never_opens_gives_up_as_max_retries() -> None:
+    never = CallWindows.from_config("UTC", {"weekdays": None, "weekends": None})
+    d = P.decide(reason=FailureReason.NO_ANSWER, retries_done=0, failed_at=T0, windows=never)
+    assert d.next_attempt_at is None and not d.retry
+    assert d.give_up_reason is FailureReason.MAX_RETRIES

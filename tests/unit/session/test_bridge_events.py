@@ -156,3 +156,32 @@ async def test_transcript_lines_are_flushed_within_a_second() -> None:
     await clock.advance(1.0)
     assert flushed[-1] == (102.0, ["Fråga?"])
     task.cancel()
+
+
+async def test_a_restored_socket_redoes_what_the_caller_did_not_hear() -> None:
+    def ev(kind: str, rid: str, **fields: Any) -> str:
+        return json.dumps({"type": kind, "response_id": rid, "item_id": f"i-{rid}", **fields})
+
+    def ai_turn(rid: str) -> None:
+        b.on_realtime_event(json.dumps({"type": "response.created", "response": {"id": rid}}))
+        for _ in range(50):  # one second of audio
+            b.on_realtime_event(ev("response.output_audio.delta", rid, delta=PAYLOAD))
+        b.on_realtime_event(ev("response.output_audio.done", rid, output_index=0, content_index=0))
+        b.on_realtime_event(ev("response.output_audio_transcript.done", rid, transcript="Hur var besöket?"))
+        b.on_realtime_event(
+            json.dumps({"type": "response.done", "response": {"id": rid, "status": "completed"}})
+        )
+
+    b, _ = await _bridge()
+    b.on_twilio_frame(_media(1, ts=1000))
+    ai_turn("r1")
+    assert [line.speaker.value for line in b.transcript.conversation()] == ["ai"]
+    # The model's turn is done, but its audio was still playing when the socket died.
+    b.on_realtime_lost()
+    assert b.needs_response_after_restore(), "the cut item must be said again on the new socket"
+    # The new socket's response pays that debt; once heard in full, a loss needs nothing.
+    ai_turn("r2")
+    b.on_twilio_frame(_media(2, ts=1000 + 60_000))  # a minute later by Twilio's clock: all heard
+    b.on_realtime_lost()
+    assert b.transcript.conversation()[-1].speaker.value == "ai"
+    assert not b.needs_response_after_restore(), "a heard turn waits for the customer"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
+import pytest
 from aiohttp import web
 
+from engine.errors import ResourceExhaustedError
 from engine.session.listener import HostListener
 
 
@@ -57,3 +60,22 @@ async def test_a_trickled_request_is_cut_off() -> None:
         w.close()
     finally:
         await listener.stop()
+
+
+async def test_a_port_range_takes_the_first_free_port_and_says_when_none_is_left() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1]
+    # ``base`` is held by another listener: the next port of the range is taken instead.
+    first = HostListener(max_connections=10, handshake_timeout=1.0)
+    assert await first.start("127.0.0.1", 0, ports=range(base, base + 1)) == base
+    second = HostListener(max_connections=10, handshake_timeout=1.0)
+    third = HostListener(max_connections=10, handshake_timeout=1.0)
+    try:
+        got = await second.start("127.0.0.1", 0, ports=range(base, base + 2))
+        assert got == base + 1
+        with pytest.raises(ResourceExhaustedError, match=f"no free port in {base}-{base + 1}"):
+            await third.start("127.0.0.1", 0, ports=range(base, base + 2))
+    finally:
+        await second.stop()
+        await first.stop()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from engine.errors import (
     ValidationError,
 )
 from storage import keys
+from storage.crypto import BlindIndex
 from storage.errors import translate
 from storage.migrate import driver_url
 
@@ -89,3 +91,63 @@ def test_translate(sqlstate: str, diag: _Diag, kind: type, cls: type) -> None:
     assert "secret" not in str(err)
     if sqlstate == "23514":
         assert isinstance(err, ValidationError) and err.field == "depth_score"
+
+
+def test_dev_keys_fill_in_only_what_is_not_configured(tmp_path: Path) -> None:
+    k = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+    only_enc = DatabaseSettings(data_dir=tmp_path, encryption_keys=Secret("mine:" + k))
+    ring, bidx = keys.load(only_enc, embedded=True)
+    assert ring.key_ids == {"mine"}
+    stored = json.loads((tmp_path / keys.DEV_KEYS_FILE).read_text(encoding="utf-8"))
+    assert stored["encryption_keys"].startswith("dev1:")
+    assert bidx.of("+46701234567") == BlindIndex.parse(stored["blind_index_key"]).of("+46701234567")
+    only_bidx = DatabaseSettings(data_dir=tmp_path, blind_index_key=Secret(k))
+    ring2, bidx2 = keys.load(only_bidx, embedded=True)
+    assert ring2.key_ids == {"dev1"} and bidx2.of("+46701234567") == BlindIndex.parse(k).of("+46701234567")
+
+
+def test_dev_keys_file_in_a_new_directory_and_unreadable_file(tmp_path: Path) -> None:
+    nested = tmp_path / "a" / "b"
+    keys.load(DatabaseSettings(data_dir=nested), embedded=True)
+    assert (nested / keys.DEV_KEYS_FILE).exists()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / keys.DEV_KEYS_FILE).write_text('{"encryption_keys": "x"}', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        keys.load(DatabaseSettings(data_dir=broken), embedded=True)
+    assert str(info.value) == f"{broken / keys.DEV_KEYS_FILE}: unreadable development key file"
+    (broken / keys.DEV_KEYS_FILE).write_text("not json", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        keys.load(DatabaseSettings(data_dir=broken), embedded=True)
+
+
+def test_one_configured_key_is_not_enough_for_an_external_database(tmp_path: Path) -> None:
+    k = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+    for settings in (
+        DatabaseSettings(url="postgresql://x@h/db", data_dir=tmp_path, encryption_keys=Secret("a:" + k)),
+        DatabaseSettings(url="postgresql://x@h/db", data_dir=tmp_path, blind_index_key=Secret(k)),
+    ):
+        with pytest.raises(ConfigError) as info:
+            keys.load(settings, embedded=False)
+        assert str(info.value) == (
+            "CALLENGINE_ENCRYPTION_KEYS and CALLENGINE_BLIND_INDEX_KEY are required with DATABASE_URL"
+        )
+    active = DatabaseSettings(
+        url="postgresql://x@h/db",
+        data_dir=tmp_path,
+        encryption_keys=Secret(f"a:{k},b:{k}"),
+        active_key_id="a",
+        blind_index_key=Secret(k),
+    )
+    assert keys.load(active, embedded=False)[0].active_key_id == "a"
+
+
+def test_generating_dev_keys_is_logged_with_the_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="storage.keys"):
+        keys.load(DatabaseSettings(data_dir=tmp_path), embedded=True)
+    path = tmp_path / keys.DEV_KEYS_FILE
+    assert [r.getMessage() for r in caplog.records if r.name == "storage.keys"] == [
+        f"generated development encryption keys in {path} (embedded database only)"
+    ]
