@@ -65,6 +65,9 @@ class RayDispatcherPort:
     async def ping(self) -> bool:
         return await handles.ping(self.timeout)
 
+    async def held_reason(self) -> str | None:
+        return await handles.held_reason(self.timeout)
+
 
 class RayReportPort:
     """:class:`engine.api.reports.ReportPort` over the Reporter actor (which owns the LLM client)."""

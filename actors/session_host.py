@@ -25,7 +25,7 @@ import ray
 from actors import _ray
 from engine.config import Settings
 from engine.dispatch.breaker import ProviderUnavailableError
-from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
+from engine.dispatch.ports import CallStart, HostClient, HostStatus, NotDialledError, Outcome
 from engine.errors import CallEngineError, ConfigError, ResourceExhaustedError
 from engine.logs import get_logger
 
@@ -33,6 +33,8 @@ log = get_logger(__name__)
 
 KNOWN_ATTEMPTS = 10_000
 """Attempts a host remembers (to refuse a second dial of the same attempt)."""
+LOOKUP_HOLD_SECONDS = 20.0
+"""How long the number lookup before a dial is retried while the database is unreachable."""
 START_CALL_TIMEOUT = 90.0
 """Dispatcher → host start_call: the host's dial path (storage reads, the Realtime session
 opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
@@ -128,7 +130,11 @@ class SessionHostActor:
     def _record(self, outcome: Any) -> None:
         self._verification.pop(outcome.session_id, None)
         self._outcomes[outcome.session_id] = Outcome(
-            outcome.session_id, outcome.status, outcome.failure_reason, bool(outcome.retry_due)
+            outcome.session_id,
+            outcome.status,
+            outcome.failure_reason,
+            bool(outcome.retry_due),
+            getattr(outcome, "callback_after_seconds", None),
         )
 
     async def start_call(self, call: CallStart) -> bool:
@@ -145,7 +151,7 @@ class SessionHostActor:
             self._known.popitem(last=False)
         self._verification[call.session_id] = call.verification_id
         try:
-            phone, store_id = await self._lookup(call.session_id)
+            phone, store_id = await self._read_number(call.session_id)
             request = CallRequest(call.session_id, call.store_id or store_id, phone, call.attempt + 1)
             await self._host.start_call(request)
             metrics = getattr(self._host.session(call.session_id), "metrics", None)
@@ -154,15 +160,36 @@ class SessionHostActor:
         except Exception as exc:
             # Not placed: the session's own supervisor recorded the failure, or it never began.
             self._verification.pop(call.session_id, None)
-            if isinstance(exc, ProviderUnavailableError):
+            if isinstance(exc, ProviderUnavailableError | NotDialledError):
                 self._known.pop(key, None)  # given back undialled: this attempt may come here again
             raise
         return True
+
+    async def _read_number(self, session_id: str) -> tuple[str, str]:
+        """The number (and store) to dial, read in this process; held through a short database
+        outage, then :class:`NotDialledError` (the Dispatcher gives the session back)."""
+        from engine.clock import SystemClock
+        from engine.session.durable import held
+
+        try:
+            found: tuple[str, str] = await held(
+                lambda: self._lookup(session_id),
+                clock=SystemClock(),
+                what="number lookup",
+                hold_s=LOOKUP_HOLD_SECONDS,
+                log=log,
+            )
+        except CallEngineError as exc:
+            if not exc.retryable:
+                raise
+            raise NotDialledError(f"session {session_id}: number not readable ({exc})") from exc
+        return found
 
     async def status(self) -> HostStatus:
         await self._ready.wait()
         host = self._host
         active = {sid: self._verification.get(sid, "") for sid in host.session_ids()}
+        take_throttle = getattr(host, "take_twilio_throttle", None)
         return HostStatus(
             self.host_id,
             host.capacity,
@@ -171,6 +198,7 @@ class SessionHostActor:
             list(self._outcomes.values()),
             host.draining,
             self._latencies.take(set(active)),
+            twilio_throttled_s=take_throttle() if take_throttle is not None else 0.0,
         )
 
     async def ack(self, session_ids: Sequence[str]) -> None:

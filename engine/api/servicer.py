@@ -25,6 +25,7 @@ from engine.api.events import EventRpcs
 from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.api.held import HeldReason
 from engine.api.ports import DispatcherPort
 from engine.api.reports import ReportPort
 from engine.config import ApiSettings, DispatchSettings
@@ -72,6 +73,7 @@ class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
             self.dispatch_settings.number_cooldown_seconds, self.dispatch_settings.store_daily_quota
         )
         self.dispatcher = dispatcher
+        self.held = HeldReason(dispatcher)
         self.reports = reports
         self.authority = authority
         self.unary_limit = Limiter(api.max_in_flight, "requests")
@@ -152,7 +154,9 @@ class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
     @unary
     async def GetCall(self, request: pb.GetCallRequest, caller: Caller) -> pb.CallSession:
         session_id = v.parse_session_id(request)
-        return convert.call_session(await self._session(session_id, caller))
+        rec = await self._session(session_id, caller)
+        # A due session held back by an open provider breaker says so.
+        return convert.call_session(await self.held.apply(rec, self.clock()))
 
     async def _session(self, session_id: uuid.UUID, caller: Caller) -> CallSessionRecord:
         try:

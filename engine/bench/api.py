@@ -41,6 +41,9 @@ class _NoDispatcher:
     async def ping(self) -> bool:
         return True
 
+    async def held_reason(self) -> str | None:
+        return None
+
 
 class _MemorySessions:
     """``--storage memory``: the front door alone (gRPC, auth, validation, conversion), no database."""

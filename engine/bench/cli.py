@@ -170,20 +170,22 @@ def run_bench(
         "ramp": ramp,
     }
     if engine_calls:
-        from engine.bench.engine_phase import run_engine_phase
+        from engine.bench.engine_phase import hangup_summary, run_engine_phase, summary_line
 
         _say(quiet, f"whole engine: {engine_calls} calls through gRPC, Ray, PostgreSQL and the emulators")
         phase = run_engine_phase(engine_calls, out)
+        handoff = hangup_summary(engine_calls, phase.hangup_to_assessment_ms, phase.load_average)
         report.update(
             calls_completed=phase.calls_completed,
             dispatch_per_s=phase.dispatch_per_s,
             dispatch_latency_ms=phase.dispatch_latency_ms,
             dial_per_s=phase.dial_per_s,
             peak_in_progress_engine=phase.peak_in_progress,
-            hangup_to_assessment_ms=phase.hangup_to_assessment_ms,
+            hangup_to_assessment_ms=handoff,
             db_rows_per_s=phase.db_rows_per_s,
             engine_phase_wall_s=phase.wall_s,
         )
+        _say(quiet, summary_line(handoff))
     else:
         report.update(
             calls_completed=0,

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Coroutine, MutableMapping
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ import msgspec
 from engine.clock import Clock
 from engine.config import Settings
 from engine.dispatch.breaker import REALTIME, TWILIO, CircuitBreaker, ProviderUnavailableError, probe_gate
+from engine.dispatch.ports import NotDialledError
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
@@ -46,6 +48,8 @@ _log = logging.getLogger("engine.session")
 
 STORE_HOLD_SECONDS = 600.0
 """How long a status change is held (and retried) while the database is unreachable."""
+PREDIAL_HOLD_SECONDS = 20.0
+"""How long the reads a dial needs are retried while the database is unreachable (then: not dialled)."""
 GIVE_BACK_SECONDS = 30.0
 """A session not dialled because a provider failed is due again this much later."""
 STREAM_WAIT_SECONDS = 15.0
@@ -149,6 +153,8 @@ class CallSession:
         self.bridge: Bridge | None = None
         self._connected_at: float | None = None
         self._unflushed: list[TranscriptLine] = []
+        self._unpersisted: list[Effect] = []
+        """Consent and progress writes the database could not take yet (written before the end)."""
         self._opted_out = False
         self.control: InterviewControl | None = None
         self._writes: set[asyncio.Task[None]] = set()
@@ -237,6 +243,10 @@ class CallSession:
                 fields["duration_seconds"] = self._duration()
             if self.bridge is not None and self.bridge.openai_session_ids:
                 fields["openai_session_id"] = self.bridge.openai_session_ids[-1]
+            if (after := self._callback_after(new)) is not None:
+                # Stored with the failed status, so the requested time outlives a lost outcome:
+                # the Dispatcher (or its reconciler) schedules the retry from it.
+                fields["next_attempt_at"] = fields["call_ended_at"] + timedelta(seconds=after)
         old = self.state
         write = lambda: self._deps.store.record_transition(self.id, old, new, fields)  # noqa: E731
         if new.status is old.status and not new.terminal and not fields:
@@ -254,8 +264,8 @@ class CallSession:
         self.log.info("%s: %s -> %s", event.value, self.state.phase.value, new.phase.value)
         self.state = new
 
-    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> None:
-        await held(
+    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> Any:
+        return await held(
             write,
             clock=self._deps.clock,
             what=what,
@@ -286,18 +296,26 @@ class CallSession:
 
     async def _run(self) -> None:
         deps = self._deps
-        if await deps.store.is_opted_out(self.request.phone_e164):
+        try:
+            before = await self._held(self._read_before_dial, "reads before dialling", PREDIAL_HOLD_SECONDS)
+        except CallEngineError as exc:
+            if not exc.retryable:
+                raise
+            # The database stayed away: nothing was written, nobody rung. Not an attempt: the
+            # Dispatcher gives the session back to the queue.
+            self.log.warning("storage unreachable before dialling (%s); not dialled", exc)
+            self.metrics.error("storage_unavailable_at_dial")
+            self.dialled.set_exception(NotDialledError(f"session {self.id}: storage unreachable"))
+            self.dialled.exception()
+            return
+        opted_out, context, progress, start_order = before
+        if opted_out:
             self.log.info("number opted out; not dialling")
             self._opted_out = True
             await self._apply(Event.OPTED_OUT)
             self.dialled.set_result(None)  # handled: the outcome says opted_out
             return
-        context = await deps.store.load_context(self.id, self.request.store_id)
-        # A retry continues the interview: questions answered on earlier attempts are not asked again.
-        progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
         plan = SessionPlan(context, self.id, deps.settings, progress)
-        # A retry continues the transcript after the earlier attempts' lines.
-        start_order = await deps.store.last_message_order(self.id)
         self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
         self._resumed_from = start_order
         # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
@@ -322,6 +340,18 @@ class CallSession:
             if self._connected_at is not None:
                 await self._flush_final()
             await self._apply(Event.CLOSED)
+
+    async def _read_before_dial(self) -> tuple[bool, Any, Any, int]:
+        """What a dial needs from storage: the opt-out, the store's context, the interview's
+        progress (a retry continues it: answered questions are not asked again) and the last
+        stored line (a retry's transcript continues after it)."""
+        store = self._deps.store
+        opted_out = await store.is_opted_out(self.request.phone_e164)
+        if opted_out:
+            return True, None, None, 0
+        context = await store.load_context(self.id, self.request.store_id)
+        progress = await store.load_progress(self.id) if self.request.attempt > 1 else None
+        return False, context, progress, await store.last_message_order(self.id)
 
     async def _open_realtime(self, plan: SessionPlan) -> bool:
         """Open and configure the Realtime session before dialling; on failure give the
@@ -589,6 +619,8 @@ class CallSession:
             self.log.warning("transcript flush failed (%d lines kept): %s", len(batch), exc)
 
     async def _flush_final(self) -> None:
+        # After the line is down (never keep a customer waiting on storage), before the terminal status.
+        await self._persist_kept()
         await self._flush(self.transcript.take(self._deps.clock.monotonic(), final=True))
         if self._unflushed:
             # The last lines are held like a status change: the terminal status (which
@@ -630,21 +662,49 @@ class CallSession:
             self.log.warning("opt-out not stored yet: %s", exc)
 
     async def _persist(self, effects: list[Effect]) -> None:
-        """Consent records and interview progress, written as they happen (a failure is logged)."""
-        store, attempt = self._deps.store, self.request.attempt
-        for effect in effects:
+        """Consent records and interview progress, written as they happen. While the database is
+        away they are kept (and the rest with them: one timeout, not one per write) and written,
+        held, before the terminal status (:meth:`_persist_kept`): the consent record is the proof
+        GDPR asks for, and progress is what a retry continues from."""
+        writes = [e for e in effects if type(e) in (ConsentDecided, ProgressMade)]
+        if self._unpersisted:  # the database is known to be away: queue behind, in order
+            self._unpersisted.extend(writes)
+            return
+        for i, effect in enumerate(writes):
             try:
-                if type(effect) is ConsentDecided:
-                    await store.record_consent(self.id, attempt, effect.record)
-                    if effect.record.answer is not ConsentAnswer.GRANTED:
-                        self.log.info("consent %s", effect.record.answer.value)
-                elif type(effect) is ProgressMade:
-                    await store.record_progress(self.id, attempt, effect.update)
+                await self._write_effect(effect)
             except CallEngineError as exc:
                 self.metrics.error(
                     "progress_write_failed" if type(effect) is ProgressMade else "consent_write_failed"
                 )
                 self.log.warning("%s not stored: %s", type(effect).__name__, exc)
+                if exc.retryable:
+                    self._unpersisted.extend(writes[i:])
+                    return
+
+    async def _write_effect(self, effect: Effect) -> None:
+        store, attempt = self._deps.store, self.request.attempt
+        if type(effect) is ConsentDecided:
+            await store.record_consent(self.id, attempt, effect.record)  # first per attempt stands
+            if effect.record.answer is not ConsentAnswer.GRANTED:
+                self.log.info("consent %s", effect.record.answer.value)
+        elif type(effect) is ProgressMade:
+            await store.record_progress(self.id, attempt, effect.update)
+
+    async def _persist_kept(self) -> None:
+        """What :meth:`_persist` could not write during the call, held like the last lines."""
+        if not self._unpersisted:
+            return
+        kept, self._unpersisted = self._unpersisted, []
+
+        async def write_all() -> None:
+            for effect in kept:
+                await self._write_effect(effect)
+
+        try:
+            await self._held(write_all, "consent and progress")
+        except CallEngineError as exc:
+            self.log.error("%d consent/progress records could not be stored: %s", len(kept), exc)
 
     async def _record_opt_out(self) -> None:
         if self._opted_out:
@@ -672,11 +732,12 @@ class CallSession:
                 self.bridge.openai_session_ids[-1] if self.bridge and self.bridge.openai_session_ids else None
             ),
             opted_out=self._opted_out,
-            callback_after_seconds=(
-                self.control.callback_in_minutes * 60
-                if self.control is not None
-                and self.control.callback_in_minutes is not None
-                and state.reason is FailureReason.CALLBACK_REQUESTED
-                else None
-            ),
+            callback_after_seconds=self._callback_after(state),
         )
+
+    def _callback_after(self, state: CallState) -> int | None:
+        """Seconds after the end at which the customer asked to be called back, if they named a time."""
+        if state.reason is not FailureReason.CALLBACK_REQUESTED or self.control is None:
+            return None
+        minutes = self.control.callback_in_minutes
+        return None if minutes is None else minutes * 60

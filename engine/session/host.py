@@ -281,6 +281,11 @@ class CallHost:
     def session(self, session_id: str) -> CallSession | None:
         return self._sessions.get(session_id)
 
+    def take_twilio_throttle(self) -> float:
+        """The longest wait a Twilio 429 asked of this host since the last call (0: none)."""
+        take = getattr(self._twilio, "take_throttle", None)
+        return float(take()) if take is not None else 0.0
+
     def session_ids(self) -> list[str]:
         """Ids of the calls live on this host."""
         return list(self._sessions)

@@ -149,6 +149,7 @@ async def rig(twilio_emulator_factory: Any, openai_emulator_factory: Any) -> Asy
         openai: dict[str, Any] | None = None,
         twilio: dict[str, Any] | None = None,
         store: SessionStore | None = None,
+        twilio_client_factory: Any = None,
         **host_fields: Any,
     ) -> Rig:
         scenario_set = default_scenarios()
@@ -160,7 +161,11 @@ async def rig(twilio_emulator_factory: Any, openai_emulator_factory: Any) -> Asy
         env = {**tw.env(), "OPENAI_BASE_URL": oa.base_url, "OPENAI_API_KEY": oa.api_key}
         settings = host_settings(env, session or session_settings(), **host_fields)
         mem = store or MemorySessionStore(contexts_from(scenario_set))
-        host = CallHost(settings, mem)
+        host = (
+            CallHost(settings, mem)
+            if twilio_client_factory is None
+            else CallHost(settings, mem, twilio_client_factory=twilio_client_factory)
+        )
         await host.start()
         hosts.append(host)
         return Rig(tw, oa, host, mem)
