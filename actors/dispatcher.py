@@ -90,6 +90,10 @@ class DispatcherActor:
     async def pid(self) -> int:
         return os.getpid()
 
+    async def held_reason(self) -> str | None:
+        """Why due calls wait (an open provider breaker), for GetCall's failure reason."""
+        return self.core.breakers.held_reason()
+
     async def stats(self) -> dict[str, Any]:
         return {
             "hosts": {

@@ -40,6 +40,12 @@ async def ping(wait_s: float = DEFAULT_TIMEOUT) -> bool:
         return False
 
 
+async def held_reason(wait_s: float = DEFAULT_TIMEOUT) -> str | None:
+    """Why the Dispatcher holds due calls (a provider's breaker is open), or None."""
+    reason = await _ray.call(get_dispatcher().held_reason.remote(), "dispatcher held_reason", wait_s)
+    return str(reason) if reason else None
+
+
 async def stats(wait_s: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     result: dict[str, Any] = await _ray.call(get_dispatcher().stats.remote(), "dispatcher stats", wait_s)
     return result

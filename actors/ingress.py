@@ -44,15 +44,29 @@ class RayDispatcherPort:
 
     def __init__(self, timeout: float = 2.0) -> None:
         self.timeout = timeout
+        self._dispatcher: Any = None
 
     async def notify(self, session_id: uuid.UUID) -> None:
-        await handles.notify_due(str(session_id), self.timeout)
+        # The handle is looked up once (a synchronous GCS round trip on this event loop),
+        # and again only after a notice failed (the Dispatcher may have been restarted).
+        if self._dispatcher is None:
+            self._dispatcher = handles.get_dispatcher()
+        try:
+            await _ray.call(
+                self._dispatcher.notify.remote(str(session_id)), "dispatcher notify", self.timeout
+            )
+        except Exception:
+            self._dispatcher = None
+            raise
 
     async def cancel(self, session_id: uuid.UUID) -> None:
         await handles.cancel(str(session_id), self.timeout)
 
     async def ping(self) -> bool:
         return await handles.ping(self.timeout)
+
+    async def held_reason(self) -> str | None:
+        return await handles.held_reason(self.timeout)
 
 
 class RayReportPort:

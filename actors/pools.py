@@ -35,7 +35,7 @@ from actors.metrics import RayMetrics
 from engine import metrics as m
 from engine.config import Settings
 from engine.jobs import kinds
-from engine.jobs.runner import Job, JobRunner, KindOptions, PostgresJobStore
+from engine.jobs.runner import JobRunner, KindOptions, PostgresJobStore
 from engine.logs import get_logger
 
 log = get_logger(__name__)
@@ -81,16 +81,17 @@ class AnalysisActor:
 
     async def _start(self) -> None:
         from engine.analysis.config import load_config
+        from engine.analysis.jobs import AnalysisWork  # loads the analysis code now, not at the first job
         from engine.analysis.llm import llm_from_settings
 
         self._config = load_config(self.settings.analysis_config)
         self._db = await open_database(self.settings, f"{self.pool} pool")
         # None without a key or base URL: the analysis then runs rules-only and says so.
         self._llm = llm_from_settings(self.settings.openai, self._config.llm)
-        kind = KIND_OF[self.pool]
+        work = AnalysisWork(self._db, self._llm, self._config)
         self._runner = JobRunner(
             PostgresJobStore(self._db),
-            {kind: KindOptions(self._handle)},
+            work.kinds(KIND_OF[self.pool]),
             worker_id=f"{self.pool}-{uuid.uuid4().hex[:8]}",
             concurrency=self._concurrency,
             lease_seconds=self._lease,
@@ -105,15 +106,6 @@ class AnalysisActor:
         )
         if self._runner is not None:
             self._metrics.gauge(m.POOL_IN_FLIGHT.name, self._runner.in_flight, {"pool": self.pool})
-
-    async def _handle(self, job: Job) -> None:
-        from engine.analysis import service
-
-        sid = uuid.UUID(str(job.payload["session_id"]))
-        if job.kind == kinds.ASSESS:
-            await service.assess_session(self._db, self._llm, sid, config=self._config)
-        else:
-            await service.check_fraud(self._db, self._llm, sid, config=self._config)
 
     async def ping(self) -> bool:
         return not self._loop.done()

@@ -25,17 +25,24 @@ import ray
 from actors import _ray
 from engine.config import Settings
 from engine.dispatch.breaker import ProviderUnavailableError
-from engine.dispatch.ports import CallStart, HostClient, HostStatus, Outcome
-from engine.errors import ConfigError, ResourceExhaustedError
+from engine.dispatch.ports import CallStart, HostClient, HostStatus, NotDialledError, Outcome
+from engine.errors import CallEngineError, ConfigError, ResourceExhaustedError
 from engine.logs import get_logger
 
 log = get_logger(__name__)
 
 KNOWN_ATTEMPTS = 10_000
 """Attempts a host remembers (to refuse a second dial of the same attempt)."""
+LOOKUP_HOLD_SECONDS = 20.0
+"""How long the number lookup before a dial is retried while the database is unreachable."""
 START_CALL_TIMEOUT = 90.0
 """Dispatcher → host start_call: the host's dial path (storage reads, the Realtime session
 opened and configured, Twilio's create with its in-attempt retries) fits well inside it."""
+
+
+def event_loop_name() -> str:
+    """``uvloop`` when Ray runs this async actor on uvloop (installed: a dependency), else ``asyncio``."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
 class TurnLatencies:
@@ -105,9 +112,15 @@ class SessionHostActor:
                 self._host, self._lookup = await factory(self.settings, self._record, host_id=self.host_id)
                 await self._host.start()
                 self._ready.set()
-                log.info("session host %s up at %s", self.host_id, self._host.public_url)
+                log.info(
+                    "session host %s up at %s (event loop: %s)",
+                    self.host_id,
+                    self._host.public_url,
+                    event_loop_name(),
+                )
         return {
             "host_id": self.host_id,
+            "event_loop": event_loop_name(),
             "public_url": self._host.public_url,
             "capacity": self._host.capacity,
             "pid": os.getpid(),
@@ -117,7 +130,11 @@ class SessionHostActor:
     def _record(self, outcome: Any) -> None:
         self._verification.pop(outcome.session_id, None)
         self._outcomes[outcome.session_id] = Outcome(
-            outcome.session_id, outcome.status, outcome.failure_reason, bool(outcome.retry_due)
+            outcome.session_id,
+            outcome.status,
+            outcome.failure_reason,
+            bool(outcome.retry_due),
+            getattr(outcome, "callback_after_seconds", None),
         )
 
     async def start_call(self, call: CallStart) -> bool:
@@ -134,7 +151,7 @@ class SessionHostActor:
             self._known.popitem(last=False)
         self._verification[call.session_id] = call.verification_id
         try:
-            phone, store_id = await self._lookup(call.session_id)
+            phone, store_id = await self._read_number(call.session_id)
             request = CallRequest(call.session_id, call.store_id or store_id, phone, call.attempt + 1)
             await self._host.start_call(request)
             metrics = getattr(self._host.session(call.session_id), "metrics", None)
@@ -143,15 +160,36 @@ class SessionHostActor:
         except Exception as exc:
             # Not placed: the session's own supervisor recorded the failure, or it never began.
             self._verification.pop(call.session_id, None)
-            if isinstance(exc, ProviderUnavailableError):
+            if isinstance(exc, ProviderUnavailableError | NotDialledError):
                 self._known.pop(key, None)  # given back undialled: this attempt may come here again
             raise
         return True
+
+    async def _read_number(self, session_id: str) -> tuple[str, str]:
+        """The number (and store) to dial, read in this process; held through a short database
+        outage, then :class:`NotDialledError` (the Dispatcher gives the session back)."""
+        from engine.clock import SystemClock
+        from engine.session.durable import held
+
+        try:
+            found: tuple[str, str] = await held(
+                lambda: self._lookup(session_id),
+                clock=SystemClock(),
+                what="number lookup",
+                hold_s=LOOKUP_HOLD_SECONDS,
+                log=log,
+            )
+        except CallEngineError as exc:
+            if not exc.retryable:
+                raise
+            raise NotDialledError(f"session {session_id}: number not readable ({exc})") from exc
+        return found
 
     async def status(self) -> HostStatus:
         await self._ready.wait()
         host = self._host
         active = {sid: self._verification.get(sid, "") for sid in host.session_ids()}
+        take_throttle = getattr(host, "take_twilio_throttle", None)
         return HostStatus(
             self.host_id,
             host.capacity,
@@ -160,11 +198,20 @@ class SessionHostActor:
             list(self._outcomes.values()),
             host.draining,
             self._latencies.take(set(active)),
+            twilio_throttled_s=take_throttle() if take_throttle is not None else 0.0,
         )
 
     async def ack(self, session_ids: Sequence[str]) -> None:
         for sid in session_ids:
             self._outcomes.pop(sid, None)
+
+    async def take_sip_call(self, session_id: str, attempt: int, call_id: str) -> str:
+        """A SIP call another host's webhook verified (signature and token): give it to the
+        session if it lives here (see ``CallHost.take_sip_call``)."""
+        from engine.session.sip import IncomingCall
+
+        await self._ready.wait()
+        return str(self._host.take_sip_call(IncomingCall(call_id, session_id, attempt, token="")))
 
     async def cancel(self, session_id: str) -> bool:
         # cancel_call ends the call for good (a cancelled call is not retried as host_lost).
@@ -201,6 +248,27 @@ async def default_call_host(
             record = await tx.sessions.get(sid)
             return await tx.sessions.get_phone(sid), str(record.store_id)
 
+    async def sip_router(incoming: Any) -> str:
+        """A SIP call whose session is not on this host: find its host in the database and
+        hand it over by a Ray call (control only; the audio is at OpenAI)."""
+        try:
+            async with db.transaction(Principal.service()) as tx:
+                record = await tx.sessions.get(uuid.UUID(incoming.session_id))
+        except (ValueError, CallEngineError):
+            return "unknown"
+        if not record.host_id or record.host_id == host_id:
+            return "unknown"
+        try:
+            handle = _ray.get_actor(record.host_id)
+            answer = await _ray.call(
+                handle.take_sip_call.remote(incoming.session_id, incoming.attempt, incoming.call_id),
+                f"host {record.host_id} take_sip_call",
+                10.0,
+            )
+        except CallEngineError:
+            return "unknown"
+        return str(answer)
+
     # {node_ip} in the public URL: Ray's address of this node when the host binds a wildcard.
     host = CallHost(
         settings,
@@ -210,6 +278,7 @@ async def default_call_host(
         clock=db.clock,
         host_id=host_id,
         node_ip=ray.util.get_node_ip_address(),
+        sip_router=sip_router,
     )
     return host, lookup
 

@@ -105,6 +105,7 @@ class SimCallHost:
             "attempt": request.attempt,
             "host_pid": os.getpid(),
             "node_id": ray.get_runtime_context().get_node_id(),
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
             "at": time.time(),
             "phone_ok": request.phone_e164.startswith("+46"),
         }
@@ -119,17 +120,20 @@ class SimCallHost:
 
         sid = uuid.UUID(request.session_id)
         started = time.monotonic()
-        order = 0
+        async with self.db.transaction(Principal.service()) as tx:
+            order = await tx.transcripts.last_order(sid)  # a retry continues the order, as CallHost's
+        said = 0
         try:
             if not transcript:
                 await asyncio.sleep(hold)
             while transcript and time.monotonic() - started < hold:
                 order += 1
+                said += 1
                 line = TranscriptLine(
                     Speaker.AI,
-                    order * 1000 + request.attempt,
-                    f"rad {order}",
-                    order * 100,
+                    order,
+                    f"rad {said} (försök {request.attempt})",
+                    said * 100,
                     MessageType.QUESTION,
                 )
                 async with self.db.transaction(Principal.service()) as tx:

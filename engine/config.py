@@ -34,6 +34,7 @@ import dataclasses
 import os
 import re
 import tomllib
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,21 @@ class OpenAISettings(_NamesSecrets):
     )
     chat_model: str = setting("gpt-4o-mini", env="OPENAI_CHAT_MODEL", doc="Model of the post-call analysis.")
     voice: str = setting("alloy", env="OPENAI_VOICE", doc="Realtime voice.")
+    sip_project_id: str = setting(
+        "",
+        env="OPENAI_SIP_PROJECT_ID",
+        doc="The OpenAI project (proj_…) whose SIP endpoint takes calls in SIP media mode.",
+    )
+    sip_uri: str = setting(
+        "sip:{project}@sip.api.openai.com;transport=tls",
+        env="OPENAI_SIP_URI",
+        doc="SIP URI Twilio dials in SIP media mode ({project} = OPENAI_SIP_PROJECT_ID).",
+    )
+    webhook_secret: Secret = setting(
+        Secret(""),
+        env="OPENAI_WEBHOOK_SECRET",
+        doc="Signing secret (whsec_…) of the project's realtime.call.incoming webhook (SIP media mode).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +271,26 @@ class SessionSettings(_NamesSecrets):
         doc="When every question is answered and the AI's last turn has been heard, this much silence "
         "ends the call completed (for a model that never calls end_call).",
     )
+    media_mode: str = setting(
+        "streams",
+        env="CALLENGINE_MEDIA_MODE",
+        doc="How the call's audio reaches OpenAI: 'streams' (Twilio Media Streams relayed by the host) "
+        "or 'sip' (Twilio dials the OpenAI project's SIP endpoint; no audio through the engine).",
+    )
+    media_mode_stores: tuple[str, ...] = setting(
+        (),
+        env="CALLENGINE_MEDIA_MODE_STORES",
+        doc="Per-store overrides of CALLENGINE_MEDIA_MODE as <store uuid>=streams|sip (in the "
+        "environment: a comma list).",
+    )
+
+    def media_mode_for(self, store_id: str) -> str:
+        """The media mode of one store's calls: its override, else the global mode."""
+        for entry in self.media_mode_stores:
+            store, _, mode = entry.partition("=")
+            if store.strip().lower() == store_id.lower():
+                return mode.strip()
+        return self.media_mode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -674,6 +710,7 @@ def _validate(s: Settings) -> None:
     if len(s.dispatch.retry_backoff_seconds) < 1 or any(d < 0 for d in s.dispatch.retry_backoff_seconds):
         raise ConfigError("CALLENGINE_RETRY_BACKOFF: needs at least one non-negative delay")
     _validate_security(s)
+    _validate_media(s)
     validate_host(s.host)
     _validate_events(s)
     if s.clock_offset_file and not s.purely_local:
@@ -696,6 +733,27 @@ def _validate_events(s: Settings) -> None:
         raise ConfigError("CALLENGINE_WEBHOOK_BACKOFF: needs at least one non-negative delay")
     if e.retention_days <= 0:
         raise ConfigError("CALLENGINE_EVENT_RETENTION_DAYS: must be > 0")
+
+
+MEDIA_MODES = ("streams", "sip")
+
+
+def _validate_media(s: Settings) -> None:
+    modes = {s.session.media_mode}
+    for entry in s.session.media_mode_stores:
+        store, sep, mode = entry.partition("=")
+        try:
+            uuid.UUID(store.strip())
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"CALLENGINE_MEDIA_MODE_STORES: {entry!r} is not <store uuid>=streams|sip")
+        modes.add(mode.strip())
+    unknown = modes - set(MEDIA_MODES)
+    if unknown:
+        raise ConfigError(f"CALLENGINE_MEDIA_MODE(_STORES): {sorted(unknown)} not among {MEDIA_MODES}")
+    if "sip" in modes and not (s.openai.sip_project_id and s.openai.webhook_secret.get()):
+        raise ConfigError("SIP media mode needs OPENAI_SIP_PROJECT_ID and OPENAI_WEBHOOK_SECRET")
 
 
 def validate_host(h: HostSettings) -> None:

@@ -134,9 +134,22 @@ WEBHOOK_SECONDS = MetricSpec(
     (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+TWILIO_THROTTLED = MetricSpec(
+    "callengine_twilio_throttled_total",
+    Kind.COUNTER,
+    "Heartbeats in which a host reported a Twilio 429 (the Dispatcher slowed its dialling).",
+)
+DIAL_RATE = MetricSpec(
+    "callengine_dial_rate_limit",
+    Kind.GAUGE,
+    "Calls per second the Dispatcher currently allows (below the configured rate after a 429).",
+)
+
 ALL: tuple[MetricSpec, ...] = (
     WEBHOOK_DELIVERIES,
     WEBHOOK_SECONDS,
+    TWILIO_THROTTLED,
+    DIAL_RATE,
     JOBS,
     JOB_LAG,
     JOB_RUNS,

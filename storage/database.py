@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -31,6 +32,7 @@ from engine.config import DatabaseSettings, Settings
 from engine.errors import CallEngineError, ConfigError, UnavailableError
 from storage import embedded, keys, migrate
 from storage.crypto import BlindIndex, KeyRing, normalize_phone
+from storage.dispatch_pool import DispatchPool
 from storage.errors import translate
 from storage.principal import Principal
 from storage.records import CallSessionRecord
@@ -38,8 +40,8 @@ from storage.repositories._common import aware
 from storage.repositories._dispatch import (
     DispatchLimits,
     dispatch_params,
-    dispatch_result,
-    dispatch_statement,
+    dispatch_result_raw,
+    dispatch_sql,
 )
 from storage.rls import APP_ROLE
 from storage.tx import EventSinks, Tx
@@ -54,6 +56,11 @@ STATEMENT_TIMEOUT_MS = 30_000
 """No engine statement runs longer (bulk work such as retention runs in bounded batches)."""
 LOCK_TIMEOUT_MS = 10_000
 IDLE_TX_TIMEOUT_MS = 60_000
+
+_OPTIONS = (
+    f"-c timezone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
+    f"-c idle_in_transaction_session_timeout={IDLE_TX_TIMEOUT_MS}"
+)
 
 _SET_PRINCIPAL = text(
     "SELECT set_config('callengine.role', :role, true), set_config('callengine.user_id', :user_id, true), "
@@ -85,6 +92,7 @@ class Database:
         self.embedded_pgdata = pgdata
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._closed = False
+        self._dispatch_pool: DispatchPool | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, upgrade: bool = True, clock: Clock | None = None) -> Database:
@@ -113,20 +121,16 @@ class Database:
                 password = db_settings.app_password.get()
                 if password:
                     await asyncio.to_thread(migrate.set_app_password, owner_url, password)
+            login = app_url(db_settings, owner_url)
             engine = create_async_engine(
-                migrate.driver_url(app_url(db_settings, owner_url)),
+                migrate.driver_url(login),
                 pool_size=db_settings.pool_size,
                 max_overflow=db_settings.pool_size,
                 # A connection that died with the server (restart, failover) is replaced
                 # on checkout instead of failing the first statement after an outage.
                 pool_pre_ping=True,
                 pool_timeout=POOL_TIMEOUT_S,
-                connect_args={
-                    "connect_timeout": CONNECT_TIMEOUT_S,
-                    "options": "-c timezone=UTC "
-                    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
-                    f"-c idle_in_transaction_session_timeout={IDLE_TX_TIMEOUT_MS}",
-                },
+                connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "options": _OPTIONS},
             )
             attach_keyring(engine.dialect, keyring)
             db = cls(
@@ -137,6 +141,13 @@ class Database:
                 pgdata,
                 clock=clock or clock_from_settings(settings),
                 sinks=event_sinks(settings),
+            )
+            db._dispatch_pool = DispatchPool(
+                _libpq_url(login),
+                size=db_settings.pool_size,
+                options=_OPTIONS,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                wait_s=POOL_TIMEOUT_S,
             )
             await db._check_role()
             if not upgrade:
@@ -188,6 +199,8 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        if self._dispatch_pool is not None:
+            await self._dispatch_pool.close()
         await self.engine.dispose()
         if self.embedded_pgdata is not None:
             await asyncio.to_thread(embedded.release, self.embedded_pgdata)
@@ -203,18 +216,19 @@ class Database:
         limits: DispatchLimits,
     ) -> CallSessionRecord:
         """DispatchCall's write: :meth:`SessionRepository.create_pending` as ONE autocommit
-        statement (one round trip; the statement sets the principal itself)."""
+        statement (one round trip; the statement sets the principal itself), prepared, on the
+        dispatch pool's raw connections (:mod:`storage.dispatch_pool`)."""
         aware("now", now)
         due = max(aware("not_before", not_before), now) if not_before else now
         bidx = self.blind_index.of(normalize_phone(phone)) if phone is not None else None
         params = dispatch_params(principal, verification_id, store_id, bidx, now, due, limits)
+        if self._dispatch_pool is None or self._closed:
+            raise UnavailableError("database is closed")
         try:
-            async with self.engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                row = (await conn.execute(dispatch_statement(), params)).one()
-        except (SQLAlchemyError, DBAPIError) as exc:
+            row = await self._dispatch_pool.fetch_one(dispatch_sql(), params)
+        except psycopg.Error as exc:
             raise translate(exc) from exc
-        return dispatch_result(row, limits)
+        return dispatch_result_raw(row, limits)
 
     @asynccontextmanager
     async def transaction(self, principal: Principal) -> AsyncIterator[Tx]:
@@ -237,6 +251,11 @@ class Database:
             raise translate(exc) from exc
         finally:
             await session.close()
+
+
+def _libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://…``) as a libpq one for a raw psycopg connection."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def event_sinks(settings: Settings) -> EventSinks:

@@ -298,11 +298,9 @@ async def check_fraud(
         await index.refresh(tx, now)
         candidates = index.candidates(str(session.store_id))
         burst_since = session.call_initiated_at - dt.timedelta(minutes=fc.burst_window_minutes)
-        burst = await tx.sessions.list(
-            store_id=session.store_id,
-            since=burst_since,
-            until=session.call_initiated_at + dt.timedelta(seconds=1),
-            page_size_=500,
+        # A count, not the rows: a busy store has hundreds of calls in the window.
+        burst = await tx.sessions.count_created(
+            session.store_id, burst_since, session.call_initiated_at + dt.timedelta(seconds=1)
         )
     same_ids = {str(s.id) for s in same}
     facts = CallFacts(
@@ -324,7 +322,7 @@ async def check_fraud(
             for c in candidates
             if c.session_id != str(session_id)
         ],
-        store_sessions_in_burst_window=len(burst.items),
+        store_sessions_in_burst_window=burst,
     )
     verdict = await run_fraud_checks(lines, ctx, facts, evidence, llm, config)
     rows = [_row(c, verdict, str(session.store_id)) for c in verdict.checks]

@@ -66,6 +66,9 @@ class Caller:
             raise PermissionDeniedError(f"requires role {allowed}; caller is {self.role.value}")
 
 
+VERIFIED_CACHE_SIZE = 1024
+
+
 class TokenAuthority:
     """Mints and verifies bearer tokens with one HS256 key."""
 
@@ -83,6 +86,9 @@ class TokenAuthority:
         self.issuer = issuer
         self.audience = audience
         self.max_ttl_seconds = max_ttl_seconds
+        self._verified: dict[str, tuple[Caller, float]] = {}
+        """token → (caller, expiry): a backend sends the same token with every request, and
+        checking it (decode, HMAC, claims) is ~40 µs; a verified one is reused until it expires."""
 
     def mint(
         self,
@@ -111,6 +117,21 @@ class TokenAuthority:
 
     def verify(self, token: str, *, now: float | None = None) -> Caller:
         """Check signature, issuer, audience, expiry and lifetime; AuthenticationError on any problem."""
+        if now is None:
+            hit = self._verified.get(token)
+            if hit is not None:
+                if time.time() <= hit[1] + CLOCK_SKEW_SECONDS:
+                    return hit[0]
+                del self._verified[token]
+                raise AuthenticationError("token expired")
+        caller, expires = self._verify(token, now)
+        if now is None:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()  # bounded; a handful of live tokens is the normal case
+            self._verified[token] = (caller, expires)
+        return caller
+
+    def _verify(self, token: str, now: float | None) -> tuple[Caller, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -146,7 +167,7 @@ class TokenAuthority:
             store_ids = frozenset(uuid.UUID(str(s)) for s in raw_stores)
         except ValueError as exc:
             raise AuthenticationError("invalid token: store_ids must be UUIDs") from exc
-        return Caller(subject=subject, role=role, store_ids=store_ids)
+        return Caller(subject=subject, role=role, store_ids=store_ids), float(expires)
 
     def caller_from_metadata(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
         """Authenticate from gRPC invocation metadata (``authorization: Bearer <jwt>``)."""

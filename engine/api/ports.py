@@ -28,3 +28,8 @@ class DispatcherPort(Protocol):
     async def ping(self) -> bool:
         """True while the Dispatcher answers (drives the health status)."""
         ...
+
+    async def held_reason(self) -> str | None:
+        """Why due calls are not being dialled now (a provider's circuit breaker is open:
+        ``realtime_unavailable`` / ``twilio_unavailable``), or None."""
+        ...

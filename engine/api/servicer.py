@@ -25,6 +25,7 @@ from engine.api.events import EventRpcs
 from engine.api.gate import CallerLimiter, Limiter, server_stream, unary
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.api.held import HeldReason
 from engine.api.ports import DispatcherPort
 from engine.api.reports import ReportPort
 from engine.config import ApiSettings, DispatchSettings
@@ -41,7 +42,6 @@ log = logging.getLogger("engine.api")
 WRITERS = (Role.ADMIN, Role.SERVICE)
 WATCH_MAX_POLL_SECONDS = 2.0
 NOTIFY_TIMEOUT_SECONDS = 5.0
-MAX_PENDING_NOTICES = 10_000
 
 
 def principal_of(caller: Caller) -> Principal:
@@ -73,6 +73,7 @@ class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
             self.dispatch_settings.number_cooldown_seconds, self.dispatch_settings.store_daily_quota
         )
         self.dispatcher = dispatcher
+        self.held = HeldReason(dispatcher)
         self.reports = reports
         self.authority = authority
         self.unary_limit = Limiter(api.max_in_flight, "requests")
@@ -83,6 +84,7 @@ class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
         # The engine's clock (the database's) unless a test passes its own.
         self.clock = clock or db.clock.now
         self._notices: set[asyncio.Task[None]] = set()
+        self._notify_next: uuid.UUID | None = None
 
     # ------------------------------------------------------------ calls
 
@@ -114,13 +116,22 @@ class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
 
     def _notify_soon(self, session_id: uuid.UUID) -> None:
         """Tell the Dispatcher in the background: the session is committed and the
-        Dispatcher also polls the queue, so the reply need not wait for it."""
-        if len(self._notices) >= MAX_PENDING_NOTICES:
-            log.warning("dispatcher notices backlogged; session=%s left to the queue poll", session_id)
-            return
-        task = asyncio.get_running_loop().create_task(self._notify(session_id), name=f"notify-{session_id}")
-        self._notices.add(task)
-        task.add_done_callback(self._notices.discard)
+        Dispatcher also polls the queue, so the reply need not wait for it.
+
+        Notices are coalesced: a notice only wakes the Dispatcher, which then claims every
+        due session, so while one is in flight the dispatches meanwhile send one more
+        after it (for the newest session), not one Ray call each (at 500 dispatches/s
+        that would be 500 actor calls/s on both sides)."""
+        self._notify_next = session_id
+        if not self._notices:
+            task = asyncio.get_running_loop().create_task(self._notify_loop(), name="dispatcher-notices")
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    async def _notify_loop(self) -> None:
+        while self._notify_next is not None:
+            session_id, self._notify_next = self._notify_next, None
+            await self._notify(session_id)
 
     async def _notify(self, session_id: uuid.UUID) -> None:
         try:
@@ -143,7 +154,9 @@ class CallEngineService(BusinessRpcs, EventRpcs, pb_grpc.CallEngineServicer):
     @unary
     async def GetCall(self, request: pb.GetCallRequest, caller: Caller) -> pb.CallSession:
         session_id = v.parse_session_id(request)
-        return convert.call_session(await self._session(session_id, caller))
+        rec = await self._session(session_id, caller)
+        # A due session held back by an open provider breaker says so.
+        return convert.call_session(await self.held.apply(rec, self.clock()))
 
     async def _session(self, session_id: uuid.UUID, caller: Caller) -> CallSessionRecord:
         try:

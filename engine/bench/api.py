@@ -41,6 +41,9 @@ class _NoDispatcher:
     async def ping(self) -> bool:
         return True
 
+    async def held_reason(self) -> str | None:
+        return None
+
 
 class _MemorySessions:
     """``--storage memory``: the front door alone (gRPC, auth, validation, conversion), no database."""
@@ -82,7 +85,14 @@ class _MemoryDb:
         return None
 
 
-def _server_main(data_dir: str, ready: Any, stop: Any, storage: str = "postgres") -> None:
+def _server_main(
+    data_dir: str,
+    ready: Any,
+    stop: Any,
+    storage: str = "postgres",
+    profile: str | None = None,
+    quota: int = 1000,
+) -> None:
     from engine.api.auth import TokenAuthority
     from engine.api.server import serve_in_process
     from engine.config import DatabaseSettings, Settings
@@ -97,8 +107,9 @@ def _server_main(data_dir: str, ready: Any, stop: Any, storage: str = "postgres"
         settings = dataclasses.replace(
             settings,
             database=dataclasses.replace(settings.database, pool_size=20),
-            # the limits stay on (their checks are part of the measured path), sized for the run
-            dispatch=dataclasses.replace(settings.dispatch, store_daily_quota=1_000_000),
+            # the limits stay on (their checks are part of the measured path): the default
+            # quota unless one store gets more calls than that in the run
+            dispatch=dataclasses.replace(settings.dispatch, store_daily_quota=quota),
         )
         assert isinstance(settings.database, DatabaseSettings)
         db: Any = _MemoryDb() if storage == "memory" else await Database.open(settings)
@@ -115,7 +126,14 @@ def _server_main(data_dir: str, ready: Any, stop: Any, storage: str = "postgres"
         await server.stop(1.0)
         await db.close()
 
-    asyncio.run(run())
+    if profile:
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            asyncio.run(run())
+        prof.dump_stats(profile)
+    else:
+        asyncio.run(run())
 
 
 @dataclasses.dataclass
@@ -129,9 +147,48 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: int
+    server_cpu_ms_per_dispatch: float | None = None
+    """The server process's CPU (gRPC, auth, validation, the statement's client side) per call."""
+    postgres_cpu_ms_per_dispatch: float | None = None
+    """PostgreSQL's CPU (its processes under the server: the embedded database) per call."""
+    offered_per_second: float | None = None
 
 
-async def _client(address: str, calls: int, concurrency: int, seed: bool = True) -> Result:
+def _cpu_seconds(pid: int | None, data_dir: str | None = None) -> tuple[float, float]:
+    """CPU seconds so far of the server process and of PostgreSQL (the embedded server whose
+    data lives under ``data_dir``, which detaches from the server process, and its backends)."""
+    if pid is None:
+        return 0.0, 0.0
+    import psutil
+
+    def used(p: Any) -> float:
+        try:
+            t = p.cpu_times()
+            return float(t.user + t.system)
+        except psutil.Error:
+            return 0.0
+
+    server = psutil.Process(pid)
+    postgres = 0.0
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if data_dir and len(cmd) > 2 and cmd[0].endswith("postgres") and "-D" in cmd:
+            if cmd[cmd.index("-D") + 1].startswith(data_dir):
+                postgres += used(proc) + sum(used(c) for c in proc.children(recursive=True))
+    return used(server), postgres
+
+
+async def _client(
+    address: str,
+    calls: int,
+    concurrency: int,
+    seed: bool = True,
+    *,
+    rate: float | None = None,
+    server_pid: int | None = None,
+    data_dir: str | None = None,
+    stores: int = 1,
+) -> Result:
     import grpc
 
     from engine.api.auth import TokenAuthority
@@ -143,15 +200,18 @@ async def _client(address: str, calls: int, concurrency: int, seed: bool = True)
     md = (("authorization", f"Bearer {token}"),)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = pb_grpc.CallEngineStub(channel)
-        store, business = uuid.uuid4(), uuid.uuid4()
+        business = uuid.uuid4()
+        store_ids = [uuid.uuid4() for _ in range(stores)]
         verifications = [uuid.uuid4() for _ in range(calls + concurrency)]
         # one number per verification: the per-number cooldown would refuse repeats
         phones = {v: f"+4670{i:07d}" for i, v in enumerate(verifications)}
+        # the calls go round-robin over the stores (a chain's backend dispatching for many)
+        store_of = {v: store_ids[i % stores] for i, v in enumerate(verifications)}
 
         async def put(vid: uuid.UUID) -> None:
             req = pb.PutVerificationRequest(
                 customer_verification_id=str(vid),
-                store_id=str(store),
+                store_id=str(store_of[vid]),
                 phone_number=phones[vid],
                 purchase_amount="1",
             )
@@ -159,15 +219,16 @@ async def _client(address: str, calls: int, concurrency: int, seed: bool = True)
             await stub.PutVerification(req, metadata=md)
 
         if seed:
-            await stub.PutStore(
-                pb.PutStoreRequest(
-                    store_id=str(store), business_id=str(business), name="Bench", business_name="B"
-                ),
-                metadata=md,
-            )
+            for store in store_ids:
+                await stub.PutStore(
+                    pb.PutStoreRequest(
+                        store_id=str(store), business_id=str(business), name="Bench", business_name="B"
+                    ),
+                    metadata=md,
+                )
             await _run_all([put(v) for v in verifications], concurrency)
         requests = [
-            pb.DispatchCallRequest(customer_verification_id=str(v), store_id=str(store))
+            pb.DispatchCallRequest(customer_verification_id=str(v), store_id=str(store_of[v]))
             for v in verifications
         ]
         # Warm-up (connections, pool, caches), not timed.
@@ -187,9 +248,14 @@ async def _client(address: str, calls: int, concurrency: int, seed: bool = True)
                 errors += 1
             latencies.append((time.perf_counter() - t0) * 1000)
 
+        cpu0 = _cpu_seconds(server_pid, data_dir)
         started = time.perf_counter()
-        await _run_all([one(r) for r in timed], concurrency)
+        if rate:
+            await _offer(one, timed, rate)
+        else:
+            await _run_all([one(r) for r in timed], concurrency)
         seconds = time.perf_counter() - started
+        cpu1 = _cpu_seconds(server_pid, data_dir)
     q = statistics.quantiles(latencies, n=100)
     return Result(
         calls=len(timed),
@@ -201,7 +267,26 @@ async def _client(address: str, calls: int, concurrency: int, seed: bool = True)
         p99_ms=round(q[98], 2),
         max_ms=round(max(latencies), 2),
         errors=errors,
+        server_cpu_ms_per_dispatch=round((cpu1[0] - cpu0[0]) * 1000 / len(timed), 3) if server_pid else None,
+        postgres_cpu_ms_per_dispatch=round((cpu1[1] - cpu0[1]) * 1000 / len(timed), 3)
+        if server_pid
+        else None,
+        offered_per_second=rate,
     )
+
+
+async def _offer(one: Any, requests: list[Any], rate: float) -> None:
+    """Open-loop load: start one call every 1/rate seconds whatever the answers do (latency
+    then includes any queueing in the server, as a real backend's traffic would see it)."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    tasks = []
+    for i, req in enumerate(requests):
+        delay = t0 + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(req)))
+    await asyncio.gather(*tasks)
 
 
 async def _run_all(coros: list[Any], concurrency: int) -> None:
@@ -214,15 +299,46 @@ async def _run_all(coros: list[Any], concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def run(calls: int, concurrency: int, data_dir: str | None = None, storage: str = "postgres") -> Result:
+def run(
+    calls: int,
+    concurrency: int,
+    data_dir: str | None = None,
+    storage: str = "postgres",
+    *,
+    rate: float | None = None,
+    profile: str | None = None,
+    stores: int = 20,
+) -> Result:
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix="callengine-bench-") as tmp:
-        proc = ctx.Process(target=_server_main, args=(data_dir or tmp, ready, stop, storage), daemon=True)
+        proc = ctx.Process(
+            target=_server_main,
+            args=(
+                data_dir or tmp,
+                ready,
+                stop,
+                storage,
+                profile,
+                max(1000, -(-(calls + concurrency) // stores)),
+            ),
+            daemon=True,
+        )
         proc.start()
         try:
             address = ready.get(timeout=180)
-            return asyncio.run(_client(address, calls, concurrency, seed=storage == "postgres"))
+            return asyncio.run(
+                _client(
+                    address,
+                    calls,
+                    concurrency,
+                    seed=storage == "postgres",
+                    rate=rate,
+                    server_pid=proc.pid,
+                    data_dir=str(Path(data_dir or tmp).resolve()),
+                    stores=stores,
+                )
+            )
         finally:
             stop.set()
             proc.join(30)
@@ -241,9 +357,35 @@ def main(argv: list[str] | None = None) -> int:
         default="postgres",
         help="memory: measure the front door alone, sessions not persisted",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="offered load: start this many calls per second (open loop) instead of --concurrency",
+    )
+    parser.add_argument("--profile", default=None, help="write the server's cProfile stats to this file")
+    parser.add_argument(
+        "--stores",
+        type=int,
+        default=20,
+        help="stores the calls go to, round-robin (each store's dispatches serialize on its limits)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.calls, args.concurrency, args.data_dir, args.storage)
-    extra = {"storage": args.storage, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    result = run(
+        args.calls,
+        args.concurrency,
+        args.data_dir,
+        args.storage,
+        rate=args.rate,
+        profile=args.profile,
+        stores=args.stores,
+    )
+    extra = {
+        "stores": args.stores,
+        "storage": args.storage,
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
     print(json.dumps(dataclasses.asdict(result) | extra, indent=2))
     return 0
 

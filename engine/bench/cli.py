@@ -2,11 +2,15 @@
 
 Two phases, both at real-time audio pace and both stopping by themselves:
 
-1. **Relay ramp.** One CallHost process holds N simultaneous calls at each
+1. **Relay ramp.** One CallHost process (on uvloop, as Ray runs it) holds N simultaneous calls at each
    level of a ramp; a peer process plays Twilio and OpenAI for every call,
    streaming 20 ms frames both ways and timestamping tagged frames, so the
    added relay latency is measured black-box in each direction, with the
    engine's CPU and memory per call (``engine/bench/relay.py``).
+   Then, at the level it held, the two media modes side by side with the minimal public
+   bridge in the same harness: Media Streams (that level), SIP (the same number of calls,
+   sideband events only: ``engine/bench/sip.py``) and the bridge, each as CPU per call, MB
+   per call and events per second.
 2. **Whole engine.** The emulators in their own process at speed 1, the
    engine on Ray with PostgreSQL and the gRPC front door; happy-path calls are
    dispatched through gRPC. Dispatch rate, dial rate, hang-up → stored
@@ -105,18 +109,25 @@ def _say(quiet: bool, message: str) -> None:
 def run_bench(
     peak: int, duration_s: float, steps: int, engine_calls: int, out: Path, *, quiet: bool
 ) -> dict[str, Any]:
-    import asyncio
 
     from engine.bench.plot import plot_latency
-    from engine.bench.relay import run_engine
+    from engine.bench.relay import run_baseline, run_engine
+    from engine.bench.relay_compare import run_on
+    from engine.bench.sip import run_sip
 
     levels = sorted({max(1, round(peak * (i + 1) / steps)) for i in range(steps)})
     per_level = max(5.0, duration_s / len(levels))
     ramp: list[dict[str, Any]] = []
     for level in levels:
         _say(quiet, f"relay ramp: {level} simultaneous calls for {per_level:.0f} s")
-        ramp.append(asyncio.run(run_engine(level, per_level)))
+        # the SessionHost's loop: Ray runs async actors on uvloop (a dependency)
+        ramp.append(run_on("uvloop", run_engine(level, per_level)))
     top = held_level(ramp)
+    n = top["live_sessions"]
+    _say(quiet, f"media modes at {n} calls: the minimal bridge, then SIP media (no audio through the engine)")
+    bridge = run_on("asyncio", run_baseline(n, per_level))
+    sip = run_on("uvloop", run_sip(n, per_level))
+    bridge_cpu = bridge["cpu_pct_per_call"] or float("nan")
     to_rt, to_tw = top["relay_twilio_to_realtime_ms"], top["relay_realtime_to_twilio_ms"]
     report: dict[str, Any] = {
         "machine": {
@@ -134,23 +145,47 @@ def run_bench(
         },
         "memory_per_call_mb": top["mb_per_session"],
         "cpu_per_call_percent": top["cpu_pct_per_call"],
+        "media_modes": {
+            "calls": n,
+            "streams": {
+                "cpu_per_call_percent": top["cpu_pct_per_call"],
+                "mb_per_call": top["mb_per_session"],
+                "events_per_s": top["frames_relayed_per_s"],
+                "cpu_vs_minimal_bridge": round(top["cpu_pct_per_call"] / bridge_cpu, 3),
+                "cpu_us_per_relayed_frame": top["engine_cpu_us_per_relayed_frame"],
+                "bridge_cpu_us_per_relayed_frame": bridge["engine_cpu_us_per_relayed_frame"],
+            },
+            "sip": {
+                "cpu_per_call_percent": sip["cpu_pct_per_call"],
+                "mb_per_call": sip["mb_per_session"],
+                "events_per_s": sip["sideband_events_per_s"],
+                "cpu_vs_minimal_bridge": round(sip["cpu_pct_per_call"] / bridge_cpu, 3),
+            },
+            "minimal_bridge": {
+                "cpu_per_call_percent": bridge["cpu_pct_per_call"],
+                "mb_per_call": bridge["mb_per_session"],
+                "events_per_s": bridge["frames_relayed_per_s"],
+            },
+        },
         "ramp": ramp,
     }
     if engine_calls:
-        from engine.bench.engine_phase import run_engine_phase
+        from engine.bench.engine_phase import hangup_summary, run_engine_phase, summary_line
 
         _say(quiet, f"whole engine: {engine_calls} calls through gRPC, Ray, PostgreSQL and the emulators")
         phase = run_engine_phase(engine_calls, out)
+        handoff = hangup_summary(engine_calls, phase.hangup_to_assessment_ms, phase.load_average)
         report.update(
             calls_completed=phase.calls_completed,
             dispatch_per_s=phase.dispatch_per_s,
             dispatch_latency_ms=phase.dispatch_latency_ms,
             dial_per_s=phase.dial_per_s,
             peak_in_progress_engine=phase.peak_in_progress,
-            hangup_to_assessment_ms=phase.hangup_to_assessment_ms,
+            hangup_to_assessment_ms=handoff,
             db_rows_per_s=phase.db_rows_per_s,
             engine_phase_wall_s=phase.wall_s,
         )
+        _say(quiet, summary_line(handoff))
     else:
         report.update(
             calls_completed=0,

@@ -63,6 +63,8 @@ class EnginePhaseResult:
     hangup_to_assessment_ms: dict[str, float | None]
     db_rows_per_s: float | None
     wall_s: float
+    load_average: tuple[float, float] = (0.0, 0.0)
+    """1-minute load average when the calls were dispatched and when the last was assessed."""
 
 
 async def _drive(address: str, settings: Settings, calls: int, timeout_s: float) -> dict[str, Any]:
@@ -174,7 +176,9 @@ def run_engine_phase(calls: int, out_dir: Path, *, timeout_s: float = 300.0) -> 
         with engine_running(settings) as address:
             rows0 = asyncio.run(_count_rows(settings))
             t0 = time.monotonic()
+            load_before = os.getloadavg()[0]
             measured = asyncio.run(_drive(address, settings, calls, timeout_s))
+            load_after = os.getloadavg()[0]
             elapsed = time.monotonic() - t0
             rows = asyncio.run(_count_rows(settings)) - rows0
     finally:
@@ -189,4 +193,39 @@ def run_engine_phase(calls: int, out_dir: Path, *, timeout_s: float = 300.0) -> 
         hangup_to_assessment_ms=measured["hangup_to_assessment_ms"],
         db_rows_per_s=round(rows / elapsed, 1) if elapsed else None,
         wall_s=round(time.monotonic() - started, 1),
+        load_average=(round(load_before, 2), round(load_after, 2)),
+    )
+
+
+HANGUP_TO_ASSESSMENT_P99_TARGET_MS = 1000.0
+"""The issue's target: hang-up → stored assessment p99 under a second at 20 concurrent calls."""
+
+
+def hangup_summary(
+    calls: int, measured: dict[str, float | None], load: tuple[float, float]
+) -> dict[str, Any]:
+    """The hand-off figure as the report states it: percentiles, the target and whether it was
+    met, and the machine's load (the figure is CPU-bound: on a shared machine it is the
+    neighbours' as much as ours)."""
+    p99 = measured.get("p99")
+    return {
+        "calls_ending_together": calls,
+        **measured,
+        "target_p99_ms": HANGUP_TO_ASSESSMENT_P99_TARGET_MS,
+        "target_met": None if p99 is None else p99 < HANGUP_TO_ASSESSMENT_P99_TARGET_MS,
+        "load_average_start_end": list(load),
+        "cpus": os.cpu_count(),
+    }
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    if summary.get("p99") is None:
+        return "hang-up → stored assessment: not measured (no completed call)"
+    verdict = "met" if summary["target_met"] else "NOT met"
+    start, end = summary["load_average_start_end"]
+    return (
+        f"hang-up → stored assessment, {summary['n']} of {summary['calls_ending_together']} calls: "
+        f"p50 {summary['p50']:.0f} ms, p99 {summary['p99']:.0f} ms "
+        f"(target p99 < {summary['target_p99_ms']:.0f} ms: {verdict}; "
+        f"load average {start:.1f} → {end:.1f} on {summary['cpus']} cores)"
     )

@@ -485,14 +485,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--baseline", action="store_true", help="measure the minimal bridge shape instead")
     parser.add_argument("--delta-ms", type=int, default=20, help="Realtime audio delta size (multiple of 20)")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop of the measured process (Ray's async actors run on uvloop)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=int,
+        metavar="PAIRS",
+        help="alternate engine and minimal-bridge runs PAIRS times and report medians and ratios",
+    )
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     DELTA_MS[0] = max(20, args.delta_ms // 20 * 20)
     if args.peer:
         asyncio.run(Peer(DELTA_MS[0]).run())
         return 0
+    if args.compare:
+        from engine.bench.relay_compare import compare
+
+        print(json.dumps(compare(args.compare, args.sessions, args.seconds, ("asyncio", "uvloop")), indent=2))
+        return 0
+    from engine.bench.relay_compare import run_on
+
     run = run_baseline if args.baseline else run_engine
-    print(json.dumps(asyncio.run(run(args.sessions, args.seconds)), indent=2))
+    print(json.dumps(run_on(args.loop, run(args.sessions, args.seconds)), indent=2))
     return 0
 
 

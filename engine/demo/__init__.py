@@ -31,6 +31,13 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--keep-data", action="store_true", help="reuse the embedded demo database instead of starting fresh"
     )
+    p.add_argument(
+        "--media",
+        choices=("streams", "sip"),
+        default="streams",
+        help="how the audio reaches OpenAI: Twilio Media Streams through the engine (default) or "
+        "SIP (Twilio dials the OpenAI project; the engine steers the call over the sideband)",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -52,6 +59,7 @@ def _demo(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         timeout_s=args.timeout,
         reset=not args.keep_data,
+        media=args.media,
         history_weeks=args.weeks - 1,
     )
     return run_demo(options)

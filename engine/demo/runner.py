@@ -45,6 +45,7 @@ _EMULATOR_KEYS = (
     "TWILIO_AUTH_TOKEN",
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
+    "OPENAI_WEBHOOK_SECRET",
 )
 
 
@@ -60,6 +61,8 @@ class DemoOptions:
     reset: bool = True
     """Start the embedded demo database from scratch (ignored with DATABASE_URL)."""
     calls_per_second: float = 4.0
+    media: str = "streams"
+    """``sip``: every store's calls in SIP media mode (the emulators bridge and signal them)."""
     history_weeks: int = 3
     """Earlier weeks run before this one on the shifted clock (0: this week only)."""
 
@@ -71,8 +74,9 @@ class DemoFailed(CallEngineError):
 class EmulatorProcess:
     """``callengine emulate`` in a child process; its settings come from its first output lines."""
 
-    def __init__(self, speed: float, log_path: Path) -> None:
+    def __init__(self, speed: float, log_path: Path, sip_webhook_url: str | None = None) -> None:
         self.speed = speed
+        self.sip_webhook_url = sip_webhook_url
         self.log_path = log_path
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
@@ -81,6 +85,8 @@ class EmulatorProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w", encoding="utf-8")
         cmd = [sys.executable, "-m", "engine.cli", "emulate", "--speed", f"{self.speed:g}"]
+        if self.sip_webhook_url:
+            cmd += ["--sip-webhook-url", self.sip_webhook_url]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
         assert self._proc.stdout is not None
         values: dict[str, str] = {}
@@ -153,6 +159,11 @@ def demo_env(
     env.setdefault("CALLENGINE_GRPC_BIND_HOST", "127.0.0.1")
     if "CALLENGINE_ANALYSIS_CONFIG" not in env:
         env["CALLENGINE_ANALYSIS_CONFIG"] = str(write_analysis_config(options))
+    if options.media == "sip":
+        # One host on a known port takes OpenAI's webhook (a deployment points the webhook at its
+        # proxy, which may send it to any host: the host forwards it by Ray to the session's own).
+        env["CALLENGINE_MEDIA_MODE"] = "sip"
+        env.setdefault("OPENAI_SIP_PROJECT_ID", "proj_demo")
     return env
 
 
@@ -265,6 +276,14 @@ def _engine_actors(settings: Settings) -> Iterator[str]:
         asyncio.run(db.close())
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def run_demo(options: DemoOptions) -> int:
     """Run the whole demo; returns the process exit code (0 = everything went as planned)."""
     from rich.console import Console
@@ -297,11 +316,14 @@ def run_demo(options: DemoOptions) -> int:
         limit=options.calls,
     )
     total = sum(len(w.calls) for w in weeks)
-    emulators = EmulatorProcess(options.speed, out_dir / "emulators.log")
+    host_port = _free_port() if options.media == "sip" else None
+    webhook = f"http://127.0.0.1:{host_port}/openai/sip" if host_port else None
+    emulators = EmulatorProcess(options.speed, out_dir / "emulators.log", sip_webhook_url=webhook)
     backend = DemoBackend(out_dir / "backend")
     console.print(
         f"[bold]callengine demo[/bold]: {total} calls over {len(scenarios.stores)} stores in "
         f"{len(weeks)} weeks ({len(weeks[-1].calls)} this week)"
+        + (" over SIP" if options.media == "sip" else "")
     )
     clock_file: Path | None = None
     try:
@@ -311,6 +333,8 @@ def run_demo(options: DemoOptions) -> int:
         if history:
             clock_file = out_dir / "clock-offset"
         env = demo_env(dict(os.environ), emulator_env, options, backend_env, clock_file)
+        if host_port is not None:
+            env["CALLENGINE_HOST_PORT"] = str(host_port)
         settings = Settings.from_env(env)
         if settings.database.url is None and options.reset:
             reset_embedded(settings.database.data_dir)

@@ -50,6 +50,7 @@ from engine.dispatch.ports import (
     HostFleet,
     HostLostError,
     MetricsSink,
+    NotDialledError,
     NullMetrics,
     Outcome,
     SessionQueue,
@@ -245,6 +246,7 @@ class DispatcherCore(LeaseSteps):
             await self._step("jobs", self._job_metrics())
         for b in self.breakers.all():
             self.metrics.gauge(m.BREAKER.name, int(b.state), {"provider": b.provider})
+        self.metrics.gauge(m.DIAL_RATE.name, self.limiter.current_rate(self.opts.account))
         return sum(started)
 
     async def _step(self, name: str, coro: Any) -> bool:
@@ -303,6 +305,17 @@ class DispatcherCore(LeaseSteps):
             self.metrics.gauge(m.FREE_SLOTS.name, status.free_slots, tags)
             for ms in status.turn_latency_ms:
                 self.metrics.observe(m.TURN_LATENCY.name, ms, tags)
+            if status.twilio_throttled_s > 0:
+                # Twilio answered this host 429: the account is over its CPS, so every host's
+                # dials slow down here, not only that host's own REST client.
+                self.limiter.slow_down(self.opts.account, now, status.twilio_throttled_s)
+                self.metrics.count(m.TWILIO_THROTTLED.name, 1)
+                log.warning(
+                    "twilio rate-limited host %s: dialling paused %.1fs, then at %.2f calls/s",
+                    host_id,
+                    status.twilio_throttled_s,
+                    self.limiter.current_rate(self.opts.account),
+                )
             done = [await self._outcome(o) for o in status.outcomes]
             if done:
                 try:
@@ -319,14 +332,26 @@ class DispatcherCore(LeaseSteps):
             # The AI could not be restored mid-call: the provider is failing for calls in flight.
             self.breakers.realtime.failure(self.clock.monotonic())
         if o.retry_due and reason is not None:
-            await self._retry(o.session_id, reason)
+            await self._retry(o.session_id, reason, o.callback_after_seconds)
         return o.session_id
 
-    async def _retry(self, session_id: str, reason: FailureReason) -> None:
+    async def _retry(
+        self, session_id: str, reason: FailureReason, callback_after_seconds: int | None = None
+    ) -> None:
         ctx = await self.queue.retry_context(session_id)
         windows = ctx.windows if self.opts.respect_call_windows else None
+        now = self.clock.now()
+        # A requested call-back: the time stored with the failed attempt (it survives a lost
+        # outcome), else the one the outcome carries.
+        requested = ctx.requested_at
+        if requested is None and callback_after_seconds is not None:
+            requested = now + timedelta(seconds=callback_after_seconds)
         decision = self.opts.policy.decide(
-            reason=reason, retries_done=ctx.retry_count, failed_at=self.clock.now(), windows=windows
+            reason=reason,
+            retries_done=ctx.retry_count,
+            failed_at=now,
+            windows=windows,
+            requested_at=requested,
         )
         if decision.next_attempt_at is not None:
             await self.queue.schedule_retry(session_id, decision.next_attempt_at, reason)
@@ -365,9 +390,7 @@ class DispatcherCore(LeaseSteps):
             if not self.breakers.can_pass(mono):
                 break  # a provider is failing: dial nobody until a probe succeeds
             # What the bucket can release before this tick's budget ends.
-            tokens = self.limiter.available(account, mono) + int(
-                self.opts.calls_per_second * max(0.0, budget_end - mono)
-            )
+            tokens = self.limiter.releasable(account, mono, budget_end)
             if tokens <= 0:
                 break
             limit = min(tokens, host.view.available)
@@ -431,6 +454,16 @@ class DispatcherCore(LeaseSteps):
             await host.client.start_call(call)
         except HostLostError:
             await self._host_lost(host.view.host_id)
+            return False
+        except NotDialledError as exc:
+            # Not dialled (the host could not read what a dial needs): back in the queue now,
+            # rather than after its lease; if the database is still away, the lease does it.
+            host.active.pop(due.session_id, None)
+            log.warning("session %s not dialled: %s", due.session_id, exc)
+            with contextlib.suppress(CallEngineError):
+                await self.queue.defer(
+                    due.session_id, self.clock.now() + timedelta(seconds=self.opts.defer_seconds)
+                )
             return False
         except ProviderUnavailableError as exc:
             # Not dialled: the session gave itself back to the queue. Count it against the provider.

@@ -22,6 +22,12 @@ class HostLostError(UnavailableError):
     """A SessionHost is gone (its process or node died); its calls are lost."""
 
 
+class NotDialledError(UnavailableError):
+    """The host did not dial the session and will not: what a dial needs could not be read (the
+    database stayed unreachable). The session is still claimed, unchanged and unattempted; the
+    Dispatcher gives it back to the queue (no retry counted)."""
+
+
 class DueSession(msgspec.Struct, frozen=True):
     """A session claimed for dialling. No phone number: the host reads it from storage."""
 
@@ -35,6 +41,8 @@ class DueSession(msgspec.Struct, frozen=True):
 class RetryContext(msgspec.Struct, frozen=True):
     retry_count: int
     windows: CallWindows | None = None
+    requested_at: datetime | None = None
+    """A call-back the customer asked for, as stored with the failed attempt (its next_attempt_at)."""
 
 
 class CallStart(msgspec.Struct, frozen=True):
@@ -53,6 +61,8 @@ class Outcome(msgspec.Struct, frozen=True):
     status: SessionStatus
     failure_reason: FailureReason | None = None
     retry_due: bool = False
+    callback_after_seconds: int | None = None
+    """With ``callback_requested``: when the customer asked to be called, in seconds after the end."""
 
 
 class HostStatus(msgspec.Struct, frozen=True):
@@ -65,6 +75,8 @@ class HostStatus(msgspec.Struct, frozen=True):
     outcomes: list[Outcome] = []
     draining: bool = False
     turn_latency_ms: list[float] = []
+    twilio_throttled_s: float = 0.0
+    """Twilio answered this host 429 since the last heartbeat: the longest wait it asked for."""
 
 
 class StaleSession(msgspec.Struct, frozen=True):

@@ -30,7 +30,9 @@ class LeaseSteps:
     hosts: dict[str, Any]
     opts: Any
 
-    async def _retry(self, session_id: str, reason: FailureReason) -> None:
+    async def _retry(
+        self, session_id: str, reason: FailureReason, callback_after_seconds: int | None = None
+    ) -> None:
         raise NotImplementedError  # provided by DispatcherCore
 
     async def _end_at_carrier(self, call_sid: str | None) -> None:

@@ -115,7 +115,15 @@ class SqlSessionQueue:
     async def retry_context(self, session_id: str) -> RetryContext:
         async with self._tx() as tx:
             record = await tx.sessions.get(uuid.UUID(session_id))
-        return RetryContext(record.retry_count, await self.windows_for(str(record.store_id)))
+        # A failed call-back request keeps the customer's requested time in next_attempt_at
+        # (written with the failed status, see CallSession); a failed row is never due by it.
+        requested = (
+            record.next_attempt_at
+            if record.session_status is SessionStatus.FAILED
+            and record.failure_reason == FailureReason.CALLBACK_REQUESTED.value
+            else None
+        )
+        return RetryContext(record.retry_count, await self.windows_for(str(record.store_id)), requested)
 
     async def is_opted_out(self, session_id: str) -> bool:
         # claim_due already failed opted-out sessions in the claiming statement, and the

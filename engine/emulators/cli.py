@@ -39,6 +39,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--openai-port", type=int, default=0, help="OpenAI emulator port (0 = a free port)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument(
+        "--sip-webhook-url",
+        default=None,
+        help="SIP media mode: where the OpenAI emulator POSTs realtime.call.incoming (a host's "
+        "http(s)://…/openai/sip); without it SIP calls ring unanswered",
+    )
+    parser.add_argument(
         "--calls-per-second",
         type=float,
         default=None,
@@ -108,10 +114,14 @@ async def _serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"callengine emulate: cannot listen: {exc}", file=sys.stderr)
             return 1
+        # <Dial><Sip> reaches the OpenAI emulator's SIP side; its webhooks go to the engine.
+        twilio.options.sip_gateway_url = openai.base_url.replace("http://", "ws://", 1) + "/sip"
+        openai.sip.webhook_url = args.sip_webhook_url
         settings = {
             **twilio.env(),
             "OPENAI_BASE_URL": openai.base_url,
             "OPENAI_API_KEY": openai.api_key,
+            "OPENAI_WEBHOOK_SECRET": openai.sip.webhook_secret,
         }
         for key, value in settings.items():
             print(f"{key}={value}")

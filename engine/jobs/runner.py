@@ -65,10 +65,20 @@ class KindOptions:
     """Delay before run n+1 after n failed runs; the last repeats. Jitter: ±20 %."""
     timeout_seconds: float = 300.0
     """A run taking longer is cancelled and counts as failed."""
+    yields_to: tuple[str, ...] = ()
+    """Kinds that go first: a job of this kind is not claimed while jobs of these kinds are due
+    or running (any worker's), unless it has waited ``yield_max_seconds`` — late, never starved."""
+    yield_max_seconds: float = 2.0
+
+
+Yields = Mapping[str, tuple[tuple[str, ...], float]]
+"""kind → (kinds that go first, longest wait in seconds); see :attr:`KindOptions.yields_to`."""
 
 
 class JobStore(Protocol):
-    async def claim(self, kinds: Sequence[str], limit: int, worker: str, lease_s: float) -> list[Job]: ...
+    async def claim(
+        self, kinds: Sequence[str], limit: int, worker: str, lease_s: float, *, yields: Yields | None = None
+    ) -> list[Job]: ...
 
     async def extend(self, ids: Sequence[int], worker: str, lease_s: float) -> None: ...
 
@@ -116,6 +126,11 @@ class JobRunner:
         self._on_finish = on_finish
         self._rng = rng or random.Random()
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._yields: dict[str, tuple[tuple[str, ...], float]] = {
+            kind: (opts.yields_to, opts.yield_max_seconds)
+            for kind, opts in self.kinds.items()
+            if opts.yields_to
+        }
         self._wake = asyncio.Event()
         self._stopping = False
         self.stats = RunnerStats()
@@ -173,7 +188,12 @@ class JobRunner:
         free = self.concurrency - len(self._tasks)
         if free <= 0:
             return 0
-        jobs = await self.store.claim(list(self.kinds), free, self.worker_id, self.lease_seconds)
+        if self._yields:
+            jobs = await self.store.claim(
+                list(self.kinds), free, self.worker_id, self.lease_seconds, yields=self._yields
+            )
+        else:
+            jobs = await self.store.claim(list(self.kinds), free, self.worker_id, self.lease_seconds)
         for job in jobs:
             task = asyncio.create_task(self._run_job(job), name=f"job-{job.kind}-{job.id}")
             self._tasks[job.id] = task
@@ -320,9 +340,14 @@ class PostgresJobStore:
         clock = getattr(self.db, "clock", None)
         return clock.now() if clock is not None else dt.datetime.now(dt.UTC)
 
-    async def claim(self, kinds: Sequence[str], limit: int, worker: str, lease_s: float) -> list[Job]:
+    async def claim(
+        self, kinds: Sequence[str], limit: int, worker: str, lease_s: float, *, yields: Yields | None = None
+    ) -> list[Job]:
+        waits = {k: (others, dt.timedelta(seconds=s)) for k, (others, s) in (yields or {}).items()}
         async with self._tx() as tx:
-            rows = await tx.jobs.claim(kinds, limit, worker, dt.timedelta(seconds=lease_s), self._now())
+            rows = await tx.jobs.claim(
+                kinds, limit, worker, dt.timedelta(seconds=lease_s), self._now(), yields=waits or None
+            )
         return [Job(r.id, r.kind, r.payload, r.attempts, r.max_attempts, r.idempotency_key) for r in rows]
 
     async def extend(self, ids: Sequence[int], worker: str, lease_s: float) -> None:

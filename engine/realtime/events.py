@@ -169,6 +169,33 @@ class Error(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
     error: ErrorInfo = ErrorInfo()
 
 
+class AudioBufferStarted(msgspec.Struct, frozen=True, tag_field="type", tag="output_audio_buffer.started"):
+    """SIP/WebRTC only: the server started playing a response's audio to the caller."""
+
+    response_id: str = ""
+
+
+class AudioBufferStopped(msgspec.Struct, frozen=True, tag_field="type", tag="output_audio_buffer.stopped"):
+    """SIP/WebRTC only: the caller has heard all of a response's audio."""
+
+    response_id: str = ""
+
+
+class AudioBufferCleared(msgspec.Struct, frozen=True, tag_field="type", tag="output_audio_buffer.cleared"):
+    """SIP/WebRTC only: playback was cut (the caller spoke over it)."""
+
+    response_id: str = ""
+
+
+class DtmfReceived(
+    msgspec.Struct, frozen=True, tag_field="type", tag="input_audio_buffer.dtmf_event_received"
+):
+    """SIP only: a keypad key the caller pressed (``event`` is the digit; no event_id)."""
+
+    event: str = ""
+    received_at: int = 0
+
+
 class Other(msgspec.Struct, frozen=True):
     """Any event the bridge does not act on."""
 
@@ -193,6 +220,10 @@ ServerEvent = (
     | AudioTranscriptDone
     | Truncated
     | Error
+    | AudioBufferStarted
+    | AudioBufferStopped
+    | AudioBufferCleared
+    | DtmfReceived
 )
 
 _decoder = msgspec.json.Decoder(ServerEvent)
@@ -281,6 +312,20 @@ def session_update(
         session["tools"] = tools
         session["tool_choice"] = "auto"
     return _encode({"type": "session.update", "session": session})
+
+
+def sip_accept_fields(session_update_event: str) -> dict[str, Any]:
+    """The session of a ``session.update`` as ``realtime.calls.accept`` fields: the same
+    instructions, tools, voice, turn detection and transcription; no audio formats (the SIP
+    call negotiated its codec)."""
+    session = dict(msgspec.json.decode(session_update_event)["session"])
+    audio = session.get("audio") or {}
+    session["audio"] = {
+        side: {k: v for k, v in (audio.get(side) or {}).items() if k != "format"}
+        for side in ("input", "output")
+        if audio.get(side)
+    }
+    return session
 
 
 def function_output(call_id: str, output: str) -> str:

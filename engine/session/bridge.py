@@ -23,14 +23,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import websockets
-from websockets.asyncio.client import ClientConnection
 
 from engine.clock import Clock
 from engine.config import Settings
 from engine.domain import Speaker
 from engine.errors import UnavailableError
 from engine.realtime import events as rt
-from engine.realtime.connection import RealtimeConnector
+from engine.realtime.connection import RealtimeConnector, RealtimeSocket
+from engine.realtime.fastws import FastSocket
 from engine.session.bridge_events import RealtimeHandler
 from engine.session.control import Effect, InterviewControl
 from engine.session.media_socket import MediaSocket
@@ -52,6 +52,10 @@ FINAL_WORDS_SECONDS = 1.5
 
 
 class Bridge(RealtimeHandler):
+    timer_poll_seconds = 0.25
+    """The timer task also re-checks polled conditions (the goodbye played out by Twilio's media
+    clock when no end mark came back, a renewal deferred while someone spoke) this often."""
+
     def __init__(
         self,
         *,
@@ -96,7 +100,7 @@ class Bridge(RealtimeHandler):
         self._rt_writing = False
         self._tw_writing = False
         self._renew = False
-        self._rt_ws: ClientConnection | None = None
+        self._rt_ws: RealtimeSocket | None = None
         self.realtime_expires_at: float | None = None
         self.openai_session_ids: list[str] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -237,7 +241,7 @@ class Bridge(RealtimeHandler):
                 self._tw_writing = False
 
     # ------------------------------------------------------------------ Realtime side
-    async def _open_realtime(self, restore: bool) -> ClientConnection:
+    async def _open_realtime(self, restore: bool) -> RealtimeSocket:
         t0 = self.clock.monotonic()
         ws = await self._connector()
         self.metrics.on_api_latency((self.clock.monotonic() - t0) * 1000)
@@ -294,7 +298,7 @@ class Bridge(RealtimeHandler):
                 self.on_realtime_lost()
             restore = True
 
-    async def _reconnect(self) -> ClientConnection:
+    async def _reconnect(self) -> RealtimeSocket:
         deadline = self.clock.monotonic() + RESTORE_SECONDS
         delay = 0.05
         while True:
@@ -309,10 +313,22 @@ class Bridge(RealtimeHandler):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    async def _realtime_reader(self, ws: ClientConnection) -> None:
+    async def _realtime_reader(self, ws: RealtimeSocket) -> None:
         handle = self.on_realtime_event
         twilio = self.twilio_ws
-        async for raw in ws:
+        # Push mode when both sockets allow it: a Realtime event is handled and its Twilio
+        # frame written inside the read callback (no queue, no task switch per frame).
+        push = isinstance(ws, FastSocket) and callable(getattr(twilio, "send_now", None))
+        aiter = ws.__aiter__()
+        while True:
+            if push and not ws.pending:  # type: ignore[attr-defined]
+                ws.on_message = self._on_realtime_push  # type: ignore[attr-defined]
+            try:
+                raw = await aiter.__anext__()  # in push mode: a message push declined, or the end
+            except StopAsyncIteration:
+                return
+            if push:
+                ws.on_message = None  # type: ignore[attr-defined]
             self.metrics.bytes_in += len(raw)
             out = handle(raw)
             if out is None:
@@ -330,7 +346,29 @@ class Bridge(RealtimeHandler):
                 for frame in out:
                     await self.to_twilio.put(frame)
 
-    async def _realtime_writer(self, ws: ClientConnection) -> None:
+    def _on_realtime_push(self, raw: bytes) -> bool:
+        """One Realtime event in the socket's read callback; False hands it to the reader task."""
+        queue = self.to_twilio
+        if self._tw_writing or queue.qsize():
+            return False  # Twilio is behind: the reader task waits on the queue (backpressure)
+        self.metrics.bytes_in += len(raw)
+        out = self.on_realtime_event(raw)
+        if out is None:
+            return True
+        send_now = self.twilio_ws.send_now  # type: ignore[attr-defined]
+        frames = (out,) if type(out) is str else out
+        for i, frame in enumerate(frames):
+            if not queue.qsize() and send_now(frame):
+                self.metrics.bytes_out += len(frame)
+                continue
+            # The socket is busy: the writer task sends the rest, in order (the queue was
+            # empty a moment ago, so this handful of frames fits and nothing is dropped).
+            for rest in frames[i:]:
+                self.send_twilio(rest)
+            break
+        return True
+
+    async def _realtime_writer(self, ws: RealtimeSocket) -> None:
         queue = self.to_realtime
         while True:
             event = await queue.get()
@@ -371,7 +409,7 @@ class Bridge(RealtimeHandler):
     async def _timer_loop(self) -> None:
         while True:
             now = self.clock.monotonic()
-            await self.clock.sleep(min(self.timers.next_check(now), 0.25))
+            await self.clock.sleep(min(self.timers.next_check(now), self.timer_poll_seconds))
             now = self.clock.monotonic()
             if self.pending_end is not None and self._pending_deadline and now >= self._pending_deadline:
                 self.end(self.pending_end)

@@ -15,13 +15,15 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Coroutine, MutableMapping
+from datetime import timedelta
 from typing import Any
 
 import msgspec
 
 from engine.clock import Clock
 from engine.config import Settings
-from engine.dispatch.breaker import REALTIME, TWILIO, ProviderUnavailableError
+from engine.dispatch.breaker import REALTIME, TWILIO, CircuitBreaker, ProviderUnavailableError, probe_gate
+from engine.dispatch.ports import NotDialledError
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import CallEngineError
 from engine.realtime.connection import RealtimeConnector
@@ -33,6 +35,7 @@ from engine.session.media_socket import MediaSocket
 from engine.session.metrics import CallMetrics
 from engine.session.plan import SessionPlan
 from engine.session.preopen import PreOpenedRealtime
+from engine.session.sip import SipBridge, SipCalls, sip_headers, sip_uri
 from engine.session.state import CallState, Event, Phase, retry_due, transition
 from engine.session.store import SessionStore, TranscriptLine
 from engine.session.transcript import TranscriptLog
@@ -45,6 +48,8 @@ _log = logging.getLogger("engine.session")
 
 STORE_HOLD_SECONDS = 600.0
 """How long a status change is held (and retried) while the database is unreachable."""
+PREDIAL_HOLD_SECONDS = 20.0
+"""How long the reads a dial needs are retried while the database is unreachable (then: not dialled)."""
 GIVE_BACK_SECONDS = 30.0
 """A session not dialled because a provider failed is due again this much later."""
 STREAM_WAIT_SECONDS = 15.0
@@ -96,6 +101,10 @@ class _StreamAttached(msgspec.Struct):
     start: Start
 
 
+class _SipAttached(msgspec.Struct):
+    call_id: str
+
+
 class _Shutdown(msgspec.Struct):
     cancel: bool = False
     """True: the call was cancelled (not retried); False: the host is going away (retried if unanswered)."""
@@ -111,6 +120,10 @@ class SessionDeps:
     tokens: AttemptTokens
     public_url: str
     """This host's public ``ws(s)://`` base."""
+    sip: SipCalls | None = None
+    """SIP media mode's OpenAI calls API (the host builds it when any store uses SIP)."""
+    realtime_breaker: CircuitBreaker | None = None
+    """The host's Realtime breaker: SIP mode probes the API through it before dialling."""
 
 
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
@@ -130,7 +143,9 @@ class CallSession:
         self.state = CallState()
         self.call_sid: str | None = None
         self.dialled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inbox: asyncio.Queue[StatusCallback | _StreamAttached | _Shutdown] = asyncio.Queue()
+        self._inbox: asyncio.Queue[StatusCallback | _StreamAttached | _SipAttached | _Shutdown] = (
+            asyncio.Queue()
+        )
         self._stream_released = asyncio.Event()
         self._stream_taken = False
         self.metrics = CallMetrics()
@@ -138,6 +153,8 @@ class CallSession:
         self.bridge: Bridge | None = None
         self._connected_at: float | None = None
         self._unflushed: list[TranscriptLine] = []
+        self._unpersisted: list[Effect] = []
+        """Consent and progress writes the database could not take yet (written before the end)."""
         self._opted_out = False
         self.control: InterviewControl | None = None
         self._writes: set[asyncio.Task[None]] = set()
@@ -148,6 +165,10 @@ class CallSession:
         self._resumed_from = 0
         self._given_back: FailureReason | None = None
         self._realtime = PreOpenedRealtime(deps.connector)
+        self.media = deps.settings.session.media_mode_for(request.store_id)
+        """``streams`` or ``sip`` (this store's media mode)."""
+        if self.media == "sip" and (deps.sip is None or request.inbound_call_sid is not None):
+            self.media = "streams"  # call-backs are answered with a stream (docs/session.md)
 
     # ------------------------------------------------------------------ inputs from the host
     def on_status(self, callback: StatusCallback) -> None:
@@ -161,7 +182,23 @@ class CallSession:
         self._inbox.put_nowait(_Shutdown(cancel=True))
 
     def accepts_stream(self) -> bool:
-        return not self._stream_taken and not self.state.terminal and self.state.phase is not Phase.CLOSING
+        return (
+            self.media == "streams"
+            and not self._stream_taken
+            and not self.state.terminal
+            and self.state.phase is not Phase.CLOSING
+        )
+
+    def on_sip_call(self, call_id: str) -> bool:
+        """OpenAI announced this attempt's SIP call (the host verified the webhook and token);
+        False when the session cannot take it (not SIP, already has its call, or over)."""
+        if self.media != "sip" or self._stream_taken or self.state.terminal:
+            return False
+        if self.state.phase is Phase.CLOSING:
+            return False
+        self._stream_taken = True
+        self._inbox.put_nowait(_SipAttached(call_id))
+        return True
 
     async def serve_stream(self, ws: MediaSocket, start: Start) -> None:
         """Hand the stream to the session; returns when the session no longer needs the socket."""
@@ -206,6 +243,10 @@ class CallSession:
                 fields["duration_seconds"] = self._duration()
             if self.bridge is not None and self.bridge.openai_session_ids:
                 fields["openai_session_id"] = self.bridge.openai_session_ids[-1]
+            if (after := self._callback_after(new)) is not None:
+                # Stored with the failed status, so the requested time outlives a lost outcome:
+                # the Dispatcher (or its reconciler) schedules the retry from it.
+                fields["next_attempt_at"] = fields["call_ended_at"] + timedelta(seconds=after)
         old = self.state
         write = lambda: self._deps.store.record_transition(self.id, old, new, fields)  # noqa: E731
         if new.status is old.status and not new.terminal and not fields:
@@ -223,8 +264,8 @@ class CallSession:
         self.log.info("%s: %s -> %s", event.value, self.state.phase.value, new.phase.value)
         self.state = new
 
-    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> None:
-        await held(
+    async def _held(self, write: Any, what: str, hold_s: float | None = None) -> Any:
+        return await held(
             write,
             clock=self._deps.clock,
             what=what,
@@ -255,22 +296,34 @@ class CallSession:
 
     async def _run(self) -> None:
         deps = self._deps
-        if await deps.store.is_opted_out(self.request.phone_e164):
+        try:
+            before = await self._held(self._read_before_dial, "reads before dialling", PREDIAL_HOLD_SECONDS)
+        except CallEngineError as exc:
+            if not exc.retryable:
+                raise
+            # The database stayed away: nothing was written, nobody rung. Not an attempt: the
+            # Dispatcher gives the session back to the queue.
+            self.log.warning("storage unreachable before dialling (%s); not dialled", exc)
+            self.metrics.error("storage_unavailable_at_dial")
+            self.dialled.set_exception(NotDialledError(f"session {self.id}: storage unreachable"))
+            self.dialled.exception()
+            return
+        opted_out, context, progress, start_order = before
+        if opted_out:
             self.log.info("number opted out; not dialling")
             self._opted_out = True
             await self._apply(Event.OPTED_OUT)
             self.dialled.set_result(None)  # handled: the outcome says opted_out
             return
-        context = await deps.store.load_context(self.id, self.request.store_id)
-        # A retry continues the interview: questions answered on earlier attempts are not asked again.
-        progress = await deps.store.load_progress(self.id) if self.request.attempt > 1 else None
         plan = SessionPlan(context, self.id, deps.settings, progress)
-        # A retry continues the transcript after the earlier attempts' lines.
-        start_order = await deps.store.last_message_order(self.id)
         self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
         self._resumed_from = start_order
         # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
-        if not await self._open_realtime(plan):
+        # Over SIP the session exists only once the customer answers: the API is probed instead.
+        if self.media == "sip":
+            if not await self._probe_realtime():
+                return
+        elif not await self._open_realtime(plan):
             return
         try:
             if self.request.inbound_call_sid is not None:
@@ -288,6 +341,18 @@ class CallSession:
                 await self._flush_final()
             await self._apply(Event.CLOSED)
 
+    async def _read_before_dial(self) -> tuple[bool, Any, Any, int]:
+        """What a dial needs from storage: the opt-out, the store's context, the interview's
+        progress (a retry continues it: answered questions are not asked again) and the last
+        stored line (a retry's transcript continues after it)."""
+        store = self._deps.store
+        opted_out = await store.is_opted_out(self.request.phone_e164)
+        if opted_out:
+            return True, None, None, 0
+        context = await store.load_context(self.id, self.request.store_id)
+        progress = await store.load_progress(self.id) if self.request.attempt > 1 else None
+        return False, context, progress, await store.last_message_order(self.id)
+
     async def _open_realtime(self, plan: SessionPlan) -> bool:
         """Open and configure the Realtime session before dialling; on failure give the
         session back (not dialled) and return False."""
@@ -297,6 +362,27 @@ class CallSession:
             self.log.warning("realtime unavailable before dialling (%s); not dialling", type(exc).__name__)
             self.metrics.error("realtime_unavailable_at_dial")
             await self._give_back(ProviderUnavailableError(REALTIME, f"open failed ({type(exc).__name__})"))
+            return False
+        return True
+
+    async def _probe_realtime(self) -> bool:
+        """SIP mode: a Realtime socket opened and closed through the host's breaker before
+        dialling; on failure the session is given back (not dialled)."""
+        deps = self._deps
+        breaker = deps.realtime_breaker or CircuitBreaker(REALTIME)
+
+        async def probe() -> None:
+            ws = await deps.connector()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await ws.close()
+
+        try:
+            await probe_gate(breaker, probe, deps.clock.monotonic())
+        except ProviderUnavailableError as exc:
+            self.log.warning("realtime unavailable before dialling (%s); not dialling", exc.detail)
+            self.metrics.error("realtime_unavailable_at_dial")
+            await self._give_back(exc)
             return False
         return True
 
@@ -323,13 +409,19 @@ class CallSession:
         )
         # One token per attempt: the stream and every callback must name this attempt.
         token = deps.tokens.issue(self.id, self.request.attempt)
+        time_limit = int(deps.settings.session.max_call_seconds) + 60
+        if self.media == "sip":
+            headers = sip_headers(self.id, self.request.attempt, token)
+            call_twiml = twiml.sip_twiml(sip_uri(deps.settings.openai), headers, time_limit)
+        else:
+            call_twiml = twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token)
         try:
             self.call_sid = await deps.twilio.create_call(
                 to=self.request.phone_e164,
-                twiml=twiml.stream_twiml(twiml.media_url(deps.public_url, self.id), token),
+                twiml=call_twiml,
                 status_callback=twiml.status_url(deps.public_url, self.id, token),
                 timeout_s=RING_TIMEOUT_SECONDS,
-                time_limit_s=int(deps.settings.session.max_call_seconds) + 60,
+                time_limit_s=time_limit,
                 identify=self._identify,
             )
         except ProviderUnavailableError as exc:
@@ -387,7 +479,7 @@ class CallSession:
             return False
         return not (self.call_sid and cb.call_sid and cb.call_sid != self.call_sid)
 
-    async def _until_answered(self) -> _StreamAttached | None:
+    async def _until_answered(self) -> _StreamAttached | _SipAttached | None:
         clock = self._deps.clock
         deadline = clock.monotonic() + RING_TIMEOUT_SECONDS + RING_GRACE_SECONDS
         while self.state.phase in (Phase.DIALLING, Phase.RINGING, Phase.CONNECTED):
@@ -405,7 +497,7 @@ class CallSession:
                 await self._apply(Event.CANCELED)
             elif isinstance(item, _Shutdown):
                 await self._apply(Event.SHUTDOWN)
-            elif isinstance(item, _StreamAttached):
+            elif isinstance(item, _StreamAttached | _SipAttached):
                 if self.state.phase is not Phase.CONNECTED:
                     await self._apply(Event.ANSWERED)
                 return item
@@ -438,14 +530,12 @@ class CallSession:
             "completed": Event.CLOSED,
         }.get(status)
 
-    async def _converse(self, stream: _StreamAttached, plan: SessionPlan) -> None:
+    async def _converse(self, stream: _StreamAttached | _SipAttached, plan: SessionPlan) -> None:
         deps = self._deps
         self._connected_at = deps.clock.monotonic()
         control = self.control = InterviewControl(plan.script, now=deps.clock.now)
         self.transcript.held = True  # nothing is kept before the customer has consented
-        bridge = Bridge(
-            twilio_ws=stream.ws,
-            stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
+        common: dict[str, Any] = dict(
             connector=self._realtime,
             settings=deps.settings,
             control=control,
@@ -459,6 +549,16 @@ class CallSession:
             started_at=self._connected_at,
             persist=self._persist_soon,
         )
+        bridge: Bridge
+        if isinstance(stream, _SipAttached):
+            assert deps.sip is not None
+            bridge = SipBridge(sip=deps.sip, call_id=stream.call_id, **common)
+        else:
+            bridge = Bridge(
+                twilio_ws=stream.ws,
+                stream_sid=safe_stream_sid(stream.start.start.streamSid or stream.start.streamSid),
+                **common,
+            )
         self.bridge = bridge
         inbox = asyncio.create_task(self._control_during_call(bridge), name=f"control-{self.id}")
         try:
@@ -492,7 +592,7 @@ class CallSession:
                     bridge.end(Event.VOICEMAIL)
                 elif event in (Event.CLOSED, Event.CALL_FAILED, Event.NO_ANSWER, Event.BUSY, Event.CANCELED):
                     bridge.line_down()
-            elif isinstance(item, _StreamAttached):
+            elif isinstance(item, _StreamAttached | _SipAttached):
                 self.log.warning("second stream for a live call rejected")
 
     async def _end_line(self, say: str | None) -> None:
@@ -519,6 +619,8 @@ class CallSession:
             self.log.warning("transcript flush failed (%d lines kept): %s", len(batch), exc)
 
     async def _flush_final(self) -> None:
+        # After the line is down (never keep a customer waiting on storage), before the terminal status.
+        await self._persist_kept()
         await self._flush(self.transcript.take(self._deps.clock.monotonic(), final=True))
         if self._unflushed:
             # The last lines are held like a status change: the terminal status (which
@@ -560,21 +662,49 @@ class CallSession:
             self.log.warning("opt-out not stored yet: %s", exc)
 
     async def _persist(self, effects: list[Effect]) -> None:
-        """Consent records and interview progress, written as they happen (a failure is logged)."""
-        store, attempt = self._deps.store, self.request.attempt
-        for effect in effects:
+        """Consent records and interview progress, written as they happen. While the database is
+        away they are kept (and the rest with them: one timeout, not one per write) and written,
+        held, before the terminal status (:meth:`_persist_kept`): the consent record is the proof
+        GDPR asks for, and progress is what a retry continues from."""
+        writes = [e for e in effects if type(e) in (ConsentDecided, ProgressMade)]
+        if self._unpersisted:  # the database is known to be away: queue behind, in order
+            self._unpersisted.extend(writes)
+            return
+        for i, effect in enumerate(writes):
             try:
-                if type(effect) is ConsentDecided:
-                    await store.record_consent(self.id, attempt, effect.record)
-                    if effect.record.answer is not ConsentAnswer.GRANTED:
-                        self.log.info("consent %s", effect.record.answer.value)
-                elif type(effect) is ProgressMade:
-                    await store.record_progress(self.id, attempt, effect.update)
+                await self._write_effect(effect)
             except CallEngineError as exc:
                 self.metrics.error(
                     "progress_write_failed" if type(effect) is ProgressMade else "consent_write_failed"
                 )
                 self.log.warning("%s not stored: %s", type(effect).__name__, exc)
+                if exc.retryable:
+                    self._unpersisted.extend(writes[i:])
+                    return
+
+    async def _write_effect(self, effect: Effect) -> None:
+        store, attempt = self._deps.store, self.request.attempt
+        if type(effect) is ConsentDecided:
+            await store.record_consent(self.id, attempt, effect.record)  # first per attempt stands
+            if effect.record.answer is not ConsentAnswer.GRANTED:
+                self.log.info("consent %s", effect.record.answer.value)
+        elif type(effect) is ProgressMade:
+            await store.record_progress(self.id, attempt, effect.update)
+
+    async def _persist_kept(self) -> None:
+        """What :meth:`_persist` could not write during the call, held like the last lines."""
+        if not self._unpersisted:
+            return
+        kept, self._unpersisted = self._unpersisted, []
+
+        async def write_all() -> None:
+            for effect in kept:
+                await self._write_effect(effect)
+
+        try:
+            await self._held(write_all, "consent and progress")
+        except CallEngineError as exc:
+            self.log.error("%d consent/progress records could not be stored: %s", len(kept), exc)
 
     async def _record_opt_out(self) -> None:
         if self._opted_out:
@@ -602,11 +732,12 @@ class CallSession:
                 self.bridge.openai_session_ids[-1] if self.bridge and self.bridge.openai_session_ids else None
             ),
             opted_out=self._opted_out,
-            callback_after_seconds=(
-                self.control.callback_in_minutes * 60
-                if self.control is not None
-                and self.control.callback_in_minutes is not None
-                and state.reason is FailureReason.CALLBACK_REQUESTED
-                else None
-            ),
+            callback_after_seconds=self._callback_after(state),
         )
+
+    def _callback_after(self, state: CallState) -> int | None:
+        """Seconds after the end at which the customer asked to be called back, if they named a time."""
+        if state.reason is not FailureReason.CALLBACK_REQUESTED or self.control is None:
+            return None
+        minutes = self.control.callback_in_minutes
+        return None if minutes is None else minutes * 60

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from engine.clock import Clock
 from engine.errors import CallEngineError
@@ -16,23 +16,23 @@ T = TypeVar("T")
 
 
 async def held(
-    write: Callable[[], Awaitable[Any]],
+    write: Callable[[], Awaitable[T]],
     *,
     clock: Clock,
     what: str,
     hold_s: float,
     log: logging.LoggerAdapter[logging.Logger] | logging.Logger,
     on_retry: Callable[[], None] | None = None,
-) -> None:
-    """Run ``write``; while storage is unreachable (a retryable error), hold it and retry with
-    backoff. The caller awaits it, so one session's writes land in order; past ``hold_s`` the
-    error goes up (the session ends and the reconciler settles what it could not write)."""
+) -> T:
+    """Run ``write`` (or a read) and return its result; while storage is unreachable (a retryable
+    error), hold it and retry with backoff. The caller awaits it, so one session's writes land in
+    order; past ``hold_s`` the error goes up (the session ends and the reconciler settles what it
+    could not write)."""
     deadline = clock.monotonic() + hold_s
     delay = 0.1
     while True:
         try:
-            await write()
-            return
+            return await write()
         except CallEngineError as exc:
             if not exc.retryable or clock.monotonic() + delay > deadline:
                 raise

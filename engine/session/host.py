@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings, host_ports
+from engine.dispatch.breaker import REALTIME, CircuitBreaker
 from engine.errors import ConfigError, ConflictError, ResourceExhaustedError
 from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConnector
 from engine.realtime.models import warn_deprecated
@@ -41,6 +42,16 @@ from engine.session.call import CallRequest, CallSession, SessionDeps, SessionOu
 from engine.session.inbound import VOICE_PATH, voice_route
 from engine.session.listener import HostListener
 from engine.session.media_socket import AiohttpMediaSocket
+from engine.session.sip import (
+    SIP_REJECT_BUSY,
+    SIP_REJECT_FORBIDDEN,
+    SIP_REJECT_NOT_FOUND,
+    IncomingCall,
+    SipCalls,
+    SipRouter,
+    SipWebhook,
+    WebhookRefused,
+)
 from engine.session.store import SessionStore
 from engine.telephony import inbound, media, public_url, twiml
 from engine.telephony.attempt_token import AttemptTokens, Verdict
@@ -71,6 +82,7 @@ class CallHost:
         collect_outcomes: bool = True,
         host_id: str = "host",
         node_ip: str | None = None,
+        sip_router: SipRouter | None = None,
     ) -> None:
         self.settings = settings
         self.host_id = host_id
@@ -98,6 +110,16 @@ class CallHost:
             self.listener.route("GET", prefix + "/media/{session_id}", self._media)
             self.listener.route("POST", prefix + VOICE_PATH, voice_route(self))
         self.listener.route("GET", "/healthz", self._healthz)
+        # SIP media mode: OpenAI's realtime.call.incoming webhook, on every host (any may get it).
+        uses_sip = settings.session.media_mode == "sip" or any(
+            e.partition("=")[2].strip() == "sip" for e in settings.session.media_mode_stores
+        )
+        self._sip = SipCalls(settings.openai) if uses_sip else None
+        self._sip_hook = SipWebhook(self._sip) if self._sip is not None else None
+        self._sip_router = sip_router
+        self._realtime_breaker = CircuitBreaker(REALTIME)
+        for prefix in ("", "/{prefix:.+}"):
+            self.listener.route("POST", prefix + "/openai/sip", self._sip_webhook)
         self._started = False
         self._twilio: TwilioCalls | None = None
         self._finished: OrderedDict[str, None] = OrderedDict()
@@ -190,6 +212,8 @@ class CallHost:
         if self._twilio is not None:
             await self._twilio.aclose()
             self._twilio = None
+        if self._sip is not None:
+            await self._sip.aclose()
 
     async def __aenter__(self) -> CallHost:
         await self.start()
@@ -245,6 +269,8 @@ class CallHost:
             clock=self._clock,
             tokens=self._tokens,
             public_url=self.public_url,
+            sip=self._sip,
+            realtime_breaker=self._realtime_breaker,
         )
         session = CallSession(request, deps)
         self._sessions[request.session_id] = session
@@ -254,6 +280,11 @@ class CallHost:
 
     def session(self, session_id: str) -> CallSession | None:
         return self._sessions.get(session_id)
+
+    def take_twilio_throttle(self) -> float:
+        """The longest wait a Twilio 429 asked of this host since the last call (0: none)."""
+        take = getattr(self._twilio, "take_throttle", None)
+        return float(take()) if take is not None else 0.0
 
     def session_ids(self) -> list[str]:
         """Ids of the calls live on this host."""
@@ -350,6 +381,62 @@ class CallHost:
         )
         return web.Response(status=204)
 
+    # ------------------------------------------------------------------ HTTP: the SIP webhook
+    async def _sip_webhook(self, request: web.Request) -> web.Response:
+        """``realtime.call.incoming``: verified, then handed to the session's host (here or by Ray).
+
+        Answers 200 to whatever was verified (OpenAI need not send it again), also when the
+        call is refused: a refused call is rejected with a SIP status through the API."""
+        if self._sip_hook is None or self._sip is None:
+            return self._reject(404, "sip_not_enabled", "-")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._reject(413, "sip_body", "-")
+        try:
+            incoming = self._sip_hook.verify(body, request.headers)
+        except WebhookRefused as refused:
+            self.rejected[refused.kind] += 1
+            log.warning("sip webhook refused: %s", refused.kind)
+            if refused.call_id and refused.sip_status:
+                await self._sip_reject(refused.call_id, refused.sip_status)
+            return web.Response(status=refused.status, text="refused\n")
+        if incoming is None:
+            return web.Response(status=200)
+        verdict = self._tokens.check(incoming.token, incoming.session_id, incoming.attempt)
+        if verdict is not Verdict.OK:
+            self.rejected[f"sip_{_token_kind(verdict)}"] += 1
+            log.warning("[session=%s] sip call refused: %s", incoming.session_id[:64], _token_kind(verdict))
+            await self._sip_reject(incoming.call_id, SIP_REJECT_FORBIDDEN)
+            return web.Response(status=200)
+        answer = self.take_sip_call(incoming)
+        if answer == "unknown" and self._sip_router is not None:
+            answer = await self._sip_router(incoming)
+        if answer != "accepted":
+            self.rejected[f"sip_{answer}"] += 1
+            log.warning("[session=%s] sip call refused: %s", incoming.session_id[:64], answer)
+            status = {"busy": SIP_REJECT_BUSY, "replayed_attempt": SIP_REJECT_FORBIDDEN}
+            await self._sip_reject(incoming.call_id, status.get(answer, SIP_REJECT_NOT_FOUND))
+        return web.Response(status=200)
+
+    def take_sip_call(self, incoming: IncomingCall) -> str:
+        """Give a verified SIP call to its session if it lives here: ``accepted``, ``unknown``
+        (not here), ``replayed_attempt`` (another attempt's call) or ``busy`` (it has its call)."""
+        session = self._sessions.get(incoming.session_id)
+        if session is None:
+            return "unknown"
+        if incoming.attempt != session.request.attempt:
+            return "replayed_attempt"
+        return "accepted" if session.on_sip_call(incoming.call_id) else "busy"
+
+    async def _sip_reject(self, call_id: str, status: int) -> None:
+        assert self._sip is not None
+        try:
+            async with asyncio.timeout(5.0):
+                await self._sip.reject(call_id, status)
+        except Exception as exc:  # the call may be gone already; OpenAI times it out anyway
+            log.warning("sip reject failed: %s", type(exc).__name__)
+
     # ------------------------------------------------------------------ WebSocket: media streams
     async def _media(self, request: web.Request) -> web.StreamResponse:
         session_id = request.match_info["session_id"]
@@ -370,7 +457,7 @@ class CallHost:
             heartbeat=None,  # Twilio keeps the stream alive; pings would only add traffic
         )
         await ws.prepare(request)
-        socket = AiohttpMediaSocket(ws)
+        socket = AiohttpMediaSocket(ws, request.transport)  # type: ignore[arg-type]
         start: media.Start | None = None
         try:
             async with asyncio.timeout(self.settings.host.handshake_timeout_seconds):

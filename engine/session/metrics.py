@@ -154,7 +154,12 @@ class CallMetrics:
     def _mean(values: list[float]) -> int | None:
         return round(statistics.fmean(values)) if values else None
 
+    media = "streams"
+    """``sip``: the audio never passed through the engine (see :meth:`record`)."""
+
     def record(self) -> CallMetricsRecord:
+        if self.media == "sip":
+            return self._sip_record()
         latency = self._mean(self.turn_latencies_ms)
         n_errors = sum(self.errors.values())
         return CallMetricsRecord(
@@ -179,3 +184,41 @@ class CallMetrics:
                 "conversation": dict(self.conversation),
             },
         )
+
+    def _sip_record(self) -> CallMetricsRecord:
+        """SIP media: no frames, no marks, no audio here. What only the audio shows is left
+        empty (None) and named in ``device_info.not_observed`` rather than estimated; the turn
+        latency is measured to ``output_audio_buffer.started`` (the server began playing)."""
+        latency = self._mean(self.turn_latencies_ms)
+        n_errors = sum(self.errors.values())
+        return CallMetricsRecord(
+            # loss is not observable: rated on latency and errors only
+            connection_quality=connection_quality(0.0, latency, n_errors),
+            audio_clarity_score=None,
+            latency_ms=latency,
+            packet_loss_percentage=None,
+            openai_api_latency=self._mean(self.api_latencies_ms),
+            technical_errors={"counts": dict(self.errors), "events": list(self.error_events)},
+            bandwidth_usage_kb=round((self.bytes_in + self.bytes_out) / 1024),
+            device_info={
+                "media": "sip",
+                "codec": "negotiated by SIP (not observed)",
+                "not_observed": SIP_NOT_OBSERVED,
+                "turn_latency_max_ms": round(max(self.turn_latencies_ms)) if self.turn_latencies_ms else None,
+                "language_drift_lines": self.language_drift,
+                "realtime_renewals": self.realtime_renewals,
+                "customer_lines": self.customer_lines,
+                "conversation": dict(self.conversation),
+            },
+        )
+
+
+SIP_NOT_OBSERVED = [
+    "packet_loss_percentage",
+    "audio_clarity_score",
+    "mark_latency_ms",
+    "frames_in",
+    "frames_lost",
+    "silence_ratio",
+]
+"""Measures the SIP path cannot take: the audio and Twilio's marks never reach the engine."""

@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from websockets.asyncio.client import ClientConnection
-
-from engine.realtime.connection import RealtimeConnector
+from engine.realtime.connection import RealtimeConnector, RealtimeSocket
 
 
 class PreOpenedRealtime:
     def __init__(self, connector: RealtimeConnector) -> None:
         self._connector = connector
-        self._ws: ClientConnection | None = None
+        self._ws: RealtimeSocket | None = None
 
     async def open(self, session_update: str) -> None:
         """Open a socket and send the session's configuration (a ``session.update`` event); raises if
@@ -32,7 +30,7 @@ class PreOpenedRealtime:
             raise
         self._ws = ws
 
-    async def __call__(self) -> ClientConnection:
+    async def __call__(self) -> RealtimeSocket:
         ws, self._ws = self._ws, None
         if ws is not None and ws.close_code is None:
             return ws
@@ -47,7 +45,7 @@ class PreOpenedRealtime:
             await _close(ws)
 
 
-async def _close(ws: ClientConnection) -> None:
+async def _close(ws: RealtimeSocket) -> None:
     with contextlib.suppress(Exception):
         async with asyncio.timeout(1.0):
             await ws.close()

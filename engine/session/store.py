@@ -116,8 +116,15 @@ class MemorySessionStore:
         """Sessions waiting for a (re)try, by phone (tests put them here)."""
         self.claimed_by_call_back: dict[str, tuple[str, Waiting]] = {}
         self.fail_writes = False
+        self.fail_reads = False
+        """Tests: the database is away for reads (what a dial needs) too."""
+
+    def _read(self) -> None:
+        if self.fail_reads:
+            raise UnavailableError("store unavailable (test)")
 
     async def load_context(self, session_id: str, store_id: str) -> BusinessContext:
+        self._read()
         ctx = self.contexts.get(store_id) or self.contexts.get("*")
         if ctx is None:
             raise NotFoundError(f"no business context for store {store_id}")
@@ -144,6 +151,7 @@ class MemorySessionStore:
         self.flushes.setdefault(session_id, []).append(asyncio.get_running_loop().time())
 
     async def last_message_order(self, session_id: str) -> int:
+        self._read()
         return max((line.message_order for line in self.transcripts.get(session_id, [])), default=0)
 
     async def record_call_sid(self, session_id: str, call_sid: str) -> None:
@@ -165,6 +173,7 @@ class MemorySessionStore:
         self.opted_out.add(phone_e164)
 
     async def is_opted_out(self, phone_e164: str) -> bool:
+        self._read()
         return phone_e164 in self.opted_out
 
     async def record_consent(self, session_id: str, attempt: int, record: ConsentRecord) -> None:
@@ -174,6 +183,7 @@ class MemorySessionStore:
         self.progress.setdefault(session_id, {})[update.question_id] = (attempt, update)
 
     async def load_progress(self, session_id: str) -> InterviewProgress:
+        self._read()
         done = self.progress.get(session_id, {})
         reached = {a for a, r in self.consents.get(session_id, {}).items() if r.asked_at is not None}
         return InterviewProgress(

@@ -54,5 +54,9 @@ class DestinationGuard:
     async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:
         await self._inner.end_call(call_sid, answered=answered, say=say)
 
+    def take_throttle(self) -> float:
+        take = getattr(self._inner, "take_throttle", None)
+        return float(take()) if take is not None else 0.0
+
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -8,7 +8,9 @@ Creating a call is the one request that must never be repeated blindly:
 
 - *definitely not placed* (429, 503, a connection that was never made): retried
   within the attempt, with exponential backoff and jitter, honouring
-  ``Retry-After``; a 429 also slows every later create from this client;
+  ``Retry-After``; a 429 also slows every later create from this client, and is reported
+  (:meth:`TwilioRestCalls.take_throttle`, through the host's heartbeat) so the Dispatcher
+  slows the whole account's dialling;
 - *maybe placed* (timeout after sending, a dropped connection, 500/502/504):
   the call is first identified by this attempt's own status callback (the
   caller's ``identify``, which waits up to the ring window) and adopted if
@@ -158,6 +160,8 @@ class TwilioRestCalls:
         self._rng = rng or random.Random()
         self._slow_until = 0.0
         """After a 429: no create from this client before this (monotonic) time."""
+        self._throttled_s = 0.0
+        """The longest wait a 429 asked for since :meth:`take_throttle` last read it."""
         self.retries = 0
         self.ambiguous = 0
 
@@ -202,6 +206,7 @@ class TwilioRestCalls:
                     delay = self._delay(n, _RETRY_AFTER.get())
                     if status == 429 or code == 20429:
                         self._slow_until = max(self._slow_until, time.monotonic() + delay)
+                        self._throttled_s = max(self._throttled_s, delay)
                     last = f"HTTP {status} (code {code})"
                     self.retries += 1
                     await asyncio.sleep(delay)
@@ -225,6 +230,11 @@ class TwilioRestCalls:
                 return sid  # it was placed: adopt it, never place a second
             self.retries += 1
         raise ProviderUnavailableError(TWILIO, f"create call failed {self._tries} times (last: {last})")
+
+    def take_throttle(self) -> float:
+        """The longest 429 wait since the last call (0: none), for the Dispatcher's own limiter."""
+        throttled, self._throttled_s = self._throttled_s, 0.0
+        return throttled
 
     async def end_call(self, call_sid: str, *, answered: bool, say: str | None = None) -> None:
         try:

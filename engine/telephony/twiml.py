@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
 
 def stream_twiml(stream_url: str, token: str) -> str:
@@ -26,6 +28,21 @@ def http_base(public_ws_base: str) -> str:
     if public_ws_base.startswith("ws://"):
         return "http://" + public_ws_base[len("ws://") :]
     return public_ws_base
+
+
+def sip_twiml(sip_uri: str, headers: dict[str, str], time_limit_s: int) -> str:
+    """``<Dial answerOnBridge="true"><Sip>uri?X-…=…</Sip></Dial>``: Twilio bridges the answered
+    call to that SIP endpoint and passes the ``X-`` headers into the INVITE. When the SIP leg
+    ends, no verb follows: Twilio hangs up."""
+    for name in headers:
+        if not name.startswith("X-"):
+            raise ValueError(f"custom SIP header {name!r} must start with X-")
+    query = urlencode(headers)
+    response = VoiceResponse()
+    dial = Dial(answer_on_bridge=True, time_limit=time_limit_s)
+    dial.sip(f"{sip_uri}?{query}" if query else sip_uri)
+    response.append(dial)
+    return str(response)
 
 
 def media_url(public_ws_base: str, session_id: str) -> str:

@@ -73,6 +73,20 @@ def dispatch_statement() -> TextualSelect:
     )
 
 
+@cache
+def dispatch_sql() -> str:
+    """The same call for a raw psycopg connection (:mod:`storage.dispatch_pool`), typed casts
+    so the prepared statement resolves the function whatever Python types the values have."""
+    names = ", ".join(_TYPES)
+    return (
+        f"SELECT outcome, retry_after_seconds, {names} FROM dispatch_session("
+        "%(role)s::text, %(user_id)s::text, %(store_ids)s::text, %(verification_id)s::uuid, "
+        "%(store_id)s::uuid, %(phone_bidx)s::text, %(new_id)s::uuid, %(now)s::timestamp, "
+        "%(due)s::timestamp, %(expires)s::timestamp, %(cooldown)s::double precision, "
+        "%(quota)s::integer)"
+    )
+
+
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
@@ -100,12 +114,29 @@ def dispatch_params(
     }
 
 
+_UTC_COLUMNS = tuple(name for name, type_ in _TYPES.items() if isinstance(type_, UtcDateTime))
+
+
+def dispatch_result_raw(row: tuple[Any, ...], limits: DispatchLimits) -> CallSessionRecord:
+    """:func:`dispatch_result` for a raw psycopg row (timestamps come back naive UTC)."""
+    values = dict(zip(_TYPES, row[2:], strict=True))
+    for name in _UTC_COLUMNS:
+        value = values[name]
+        if value is not None:
+            values[name] = value.replace(tzinfo=dt.UTC)
+    return _result(row[0], row[1], values, limits)
+
+
 def dispatch_result(row: Row[Any], limits: DispatchLimits) -> CallSessionRecord:
     """The session, or the engine error the statement's outcome stands for."""
-    outcome = row.outcome
+    m = row._mapping
+    return _result(row.outcome, row.retry_after_seconds, {name: m[name] for name in _TYPES}, limits)
+
+
+def _result(
+    outcome: str, retry_after_seconds: Any, values: dict[str, Any], limits: DispatchLimits
+) -> CallSessionRecord:
     if outcome in ("created", "existing"):
-        m = row._mapping
-        values = {name: m[name] for name in _TYPES}
         values["session_status"] = SessionStatus(values["session_status"])
         values["retry_count"] = values["retry_count"] or 0
         return CallSessionRecord(**values)
@@ -117,7 +148,7 @@ def dispatch_result(row: Row[Any], limits: DispatchLimits) -> CallSessionRecord:
         raise ValidationError("customer_verification_id", "the verification's number was erased")
     if outcome == "phone_mismatch":
         raise ValidationError("phone_number", "is not the verification's number (leave it empty)")
-    retry_after = float(row.retry_after_seconds or 0.0)
+    retry_after = float(retry_after_seconds or 0.0)
     if outcome == "store_quota":
         raise ResourceExhaustedError(
             f"the store reached its quota of {limits.store_daily_quota} new calls in 24 hours",

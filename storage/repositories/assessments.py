@@ -15,15 +15,16 @@ from sqlalchemy import insert, select, update
 
 from engine.errors import NotFoundError, ValidationError
 from engine.events.types import ASSESSMENT_STORED
-from storage.models import QualityAssessment
+from storage.models import FeedbackCallSession, QualityAssessment
 from storage.models.base import table_of
 from storage.records import Assessment
 from storage.repositories._common import Repository, aware, score
-from storage.repositories._sessions_ref import store_of_session
 from storage.types import ForRow
 
 _T = table_of(QualityAssessment)
 _C = _T.c
+_S_T = table_of(FeedbackCallSession)
+_S = _S_T.c
 
 
 def _record(r: Any) -> Assessment:
@@ -80,13 +81,18 @@ class AssessmentRepository(Repository):
         a = assessment
         if a.analysis_summary is not None and not isinstance(a.analysis_summary, str):
             raise ValidationError("analysis_summary", "must be text")
-        store_id = await store_of_session(self.tx, a.call_session_id)
+        # One round trip for the store, the row id (the summary's encryption is bound to the row
+        # id, so it must be known before the write) and what a backend saw; one for the write.
         before = (
             await self.session.execute(
-                select(_C.id, *(_C[n] for n in _VISIBLE)).where(_C.call_session_id == a.call_session_id)
+                select(_S.store_id, _C.id, *(_C[n] for n in _VISIBLE))
+                .select_from(_S_T.outerjoin(_T, _C.call_session_id == _S.id))
+                .where(_S.id == a.call_session_id)
             )
         ).one_or_none()
-        existing = before.id if before is not None else None
+        if before is None:
+            raise NotFoundError(f"call session {a.call_session_id} not found")
+        store_id, existing = before.store_id, before.id
         row_id = existing or uuid.uuid4()
         values: dict[str, Any] = {
             "legitimacy_score": score("legitimacy_score", a.legitimacy_score),
@@ -102,20 +108,18 @@ class AssessmentRepository(Repository):
             "anonymized_at": None,
         }
         if existing:
-            await self.session.execute(update(_T).where(_C.id == row_id).values(**values))
+            stmt: Any = update(_T).where(_C.id == row_id).values(**values)
         else:
-            await self.session.execute(
-                insert(_T).values(
-                    id=row_id,
-                    call_session_id=a.call_session_id,
-                    store_id=store_id,
-                    created_at=aware("now", now) if now is not None else self.tx.now(),
-                    **values,
-                )
+            stmt = insert(_T).values(
+                id=row_id,
+                call_session_id=a.call_session_id,
+                store_id=store_id,
+                created_at=aware("now", now) if now is not None else self.tx.now(),
+                **values,
             )
-        row = (await self.session.execute(select(*_T.c).where(_C.id == row_id))).one()
+        row = (await self.session.execute(stmt.returning(*_T.c))).one()
         self.tx.audit("write", "quality_assessments", row_id)
-        if before is None or any(getattr(before, n) != getattr(row, n) for n in _VISIBLE):
+        if existing is None or any(getattr(before, n) != getattr(row, n) for n in _VISIBLE):
             await self.tx.events.emit(
                 ASSESSMENT_STORED, row.store_id, str(row.call_session_id), _event_payload(row), now
             )

@@ -77,6 +77,24 @@ _CLAIMED = (
 )
 
 
+_OTHER = _T.alias("other_job")
+
+
+def _yielding(kind: str, others: Sequence[str], waited_since: dt.datetime, now: dt.datetime) -> Any:
+    """Rows of ``kind`` are due only while no job of ``others`` is due or running, or once they
+    have waited since before ``waited_since`` (one uncorrelated check: evaluated once per claim)."""
+    o = _OTHER.c
+    busy = (
+        select(literal(1))
+        .where(
+            o.kind.in_(list(others)),
+            or_(and_(o.state == "queued", o.run_at <= now), o.state == "running"),
+        )
+        .exists()
+    )
+    return or_(_C.kind != kind, ~busy, _C.run_at < waited_since)
+
+
 def _check_kind(kind: str) -> None:
     if not kind or len(kind) > MAX_KIND or not kind.replace("_", "").replace(".", "").isalnum():
         raise ValidationError("kind", f"must be 1–{MAX_KIND} letters, digits, '_' or '.'")
@@ -122,13 +140,24 @@ class JobRepository(Repository):
         return int(job_id)
 
     async def claim(
-        self, kinds: Sequence[str], limit: int, worker: str, lease: dt.timedelta, now: dt.datetime
+        self,
+        kinds: Sequence[str],
+        limit: int,
+        worker: str,
+        lease: dt.timedelta,
+        now: dt.datetime,
+        *,
+        yields: Mapping[str, tuple[Sequence[str], dt.timedelta]] | None = None,
     ) -> builtins.list[JobRecord]:
         """Take up to ``limit`` due jobs of ``kinds`` for ``worker`` until ``now + lease``.
 
         Due: queued with ``run_at <= now``, or running with an expired lease (its
         worker died mid-run). An expired job that already used every attempt is
         marked dead instead of claimed.
+
+        ``yields``: kind → (other kinds, longest wait). A job of that kind is not taken while
+        jobs of the other kinds are due or running — they go first, whichever workers run
+        them — unless it has waited that long already (so it is late, never starved).
         """
         if not kinds or limit <= 0:
             return []
@@ -147,6 +176,7 @@ class JobRepository(Repository):
                 and_(_C.state == "queued", _C.run_at <= now),
                 and_(_C.state == "running", _C.locked_until < now),
             ),
+            *(_yielding(kind, others, now - wait, now) for kind, (others, wait) in (yields or {}).items()),
         )
         picked = (
             select(_C.id).where(due).order_by(_C.run_at, _C.id).limit(limit).with_for_update(skip_locked=True)

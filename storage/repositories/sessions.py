@@ -376,6 +376,15 @@ class SessionRepository(SessionLeases, Repository):
             SessionEvent(r.id, r.session_id, SessionStatus(r.status), r.at, r.phase, r.detail) for r in rows
         ]
 
+    async def count_created(self, store_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> int:
+        """Sessions of a store created in ``[since, until)`` (a count: no rows loaded)."""
+        stmt = select(func.count()).where(
+            _C.store_id == store_id,
+            _C.created_at >= aware("since", since),
+            _C.created_at < aware("until", until),
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
     async def queue_depth(self, now: dt.datetime) -> int:
         """Pending sessions due now (for the dispatcher's metrics)."""
         stmt = select(func.count()).where(

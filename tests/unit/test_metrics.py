@@ -72,6 +72,7 @@ class TimedHost(FakeHost):
             status.outcomes,
             status.draining,
             out,
+            twilio_throttled_s=status.twilio_throttled_s,
         )
 
 
@@ -109,6 +110,7 @@ async def _dispatcher_run() -> Recorder:
     host = fleet.hosts[0]
     host.finish("a", SessionStatus.COMPLETED)
     host.finish("b", SessionStatus.FAILED, FailureReason.NO_ANSWER)
+    host.throttled_s = 1.0  # Twilio answered this host 429: its heartbeat says so
     await tick()
     host.dead = True
     await tick()
@@ -133,6 +135,8 @@ async def test_dispatcher_emits_its_metrics_with_their_values() -> None:
         (1.0, {"failure_reason": "host_lost"}),
     ]
     assert r.values(m.HOST_LOST) == [(1.0, {})]
+    assert r.values(m.TWILIO_THROTTLED) == [(1.0, {})]
+    assert r.values(m.DIAL_RATE)[0] == (100.0, {}) and min(v for v, _ in r.values(m.DIAL_RATE)) == 50.0
     assert (1, {}) in r.values(m.HOSTS) and r.values(m.HOSTS)[-1] == (0, {})
     jobs = {(t["kind"], t["state"]): v for v, t in r.values(m.JOBS)}
     assert jobs == {

@@ -24,6 +24,7 @@ from engine.emulators.openai.events import Event, Ids
 from engine.emulators.openai.log import SessionLog
 from engine.emulators.openai.options import OpenAIEmulatorOptions, OpenAIFaults
 from engine.emulators.openai.protocol import client_models, server_models, validate_server_event
+from engine.emulators.openai.sip import SipSide
 from engine.logs import get_logger
 
 logger = get_logger(__name__)
@@ -70,6 +71,8 @@ class OpenAIEmulator:
         self._live: dict[int, _RealtimeSocket] = {}
         self._session_added = asyncio.Condition()
         self._chat: ChatHandler | None = None
+        self.sip = SipSide(self)
+        """The SIP side: calls bridged by ``<Dial><Sip>``, their webhooks, calls API and sideband."""
 
     @property
     def api_key(self) -> str:
@@ -95,6 +98,7 @@ class OpenAIEmulator:
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES)
         app.router.add_get("/v1/realtime", self._realtime)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        self.sip.routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -109,6 +113,7 @@ class OpenAIEmulator:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        await self.sip.aclose()
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close(code=1001, message=b"server shutting down")
@@ -242,9 +247,9 @@ class OpenAIEmulator:
                 faults.refuse_status, "The server is currently overloaded.", error_type="server_error"
             )
         model = request.query.get("model")
+        if "call_id" in request.query:
+            return await self._sideband(request, request.query["call_id"])
         if not model:
-            if "call_id" in request.query:
-                return openai_error(404, "SIP calls are not emulated.", code="unknown_call", param="call_id")
             return openai_error(
                 400, "Missing required parameter: 'model'.", code="missing_required_parameter", param="model"
             )
@@ -271,6 +276,20 @@ class OpenAIEmulator:
             del self._live[number]
             log.closed.set()
             self._forget_old_sessions()
+        return ws
+
+    async def _sideband(self, request: web.Request, call_id: str) -> web.StreamResponse:
+        """``?call_id=``: the sideband of an accepted SIP call (no audio events on it)."""
+        call = self.sip.sideband_call(call_id)
+        if call is None:
+            return openai_error(404, f"No active call {call_id!r}.", code="call_not_found", param="call_id")
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True, compress=False)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        try:
+            await call.attach(ws)
+        finally:
+            self._sockets.discard(ws)
         return ws
 
 

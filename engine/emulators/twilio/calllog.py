@@ -48,6 +48,8 @@ class CallRecord:
     stream_sid: str | None = None
     stream_url: str | None = None
     custom_parameters: dict[str, str] = dataclasses.field(default_factory=dict)
+    sip_uri: str | None = None
+    """``<Dial><Sip>``: the SIP URI the call was bridged to (its X- headers in ``custom_parameters``)."""
     frames_sent: int = 0
     """Inbound (customer → app) media frames actually delivered."""
     frames_dropped: list[int] = dataclasses.field(default_factory=list)

@@ -59,6 +59,9 @@ class TwilioEmulatorOptions:
     """Real seconds to wait for the app's WebSocket handshake."""
     record_pacing: bool = False
     """Benchmarks: log each media tick's lateness (real ms) in ``CallRecord.pacing_late_ms``."""
+    sip_gateway_url: str | None = None
+    """Where ``<Dial><Sip>`` connects the customer: the OpenAI emulator's SIP side
+    (``ws://…/v1/sip``). ``None``: SIP dials fail (no SIP stack offline). Settable at run time."""
     ca_file: str | None = None
     """A PEM bundle of extra certificate authorities trusted, beside the system's, for
     ``wss://`` streams and ``https://`` callbacks (an app behind a TLS proxy with a test CA).

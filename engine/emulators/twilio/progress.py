@@ -15,6 +15,7 @@ import datetime as dt
 import email.utils
 import logging
 import ssl
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import aiohttp
@@ -32,6 +33,7 @@ from engine.emulators.twilio.twiml import (
     HangupVerb,
     PauseVerb,
     SayVerb,
+    SipVerb,
     StreamVerb,
     Verb,
     parse_twiml,
@@ -79,6 +81,7 @@ class RunnerContext:
     http: aiohttp.ClientSession
     stream_open_timeout_s: float
     record_pacing: bool = False
+    sip_gateway_url: Callable[[], str | None] = lambda: None
     tls: ssl.SSLContext | None = None
 
 
@@ -259,10 +262,20 @@ class CallRunner:
                 if await self._sleep(seconds):
                     return "hangup-rest"
                 continue
+            if isinstance(verb, SipVerb):
+                gateway = self._ctx.sip_gateway_url()
+                if gateway is None:
+                    return "sip-unreachable"
+                # No SIP stack offline: the customer is handed to the SIP side as a media stream
+                # whose custom parameters are the INVITE's X- headers.
+                verb = StreamVerb(url=gateway, parameters={**verb.headers, "sip_uri": verb.uri})
+                self.record.sip_uri = verb.parameters["sip_uri"]
             reason = await self._run_stream(verb, attempt)
             if reason != "app-closed-stream":
                 return reason
-        return "app-closed-stream" if any(isinstance(v, StreamVerb) for v in verbs) else "twiml-done"
+        return (
+            "app-closed-stream" if any(isinstance(v, StreamVerb | SipVerb) for v in verbs) else "twiml-done"
+        )
 
     async def _run_stream(self, verb: StreamVerb, attempt: Attempt) -> str:
         ctx = self._ctx

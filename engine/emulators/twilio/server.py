@@ -190,6 +190,7 @@ class TwilioEmulator:
             http=self._http,
             stream_open_timeout_s=self.options.stream_open_timeout_s,
             record_pacing=self.options.record_pacing,
+            sip_gateway_url=lambda: self.options.sip_gateway_url,
         )
         runner = CallRunner(record, params, scenario, ctx)
         self._by_sid[record.sid] = runner
@@ -303,6 +304,7 @@ class TwilioEmulator:
             http=self._http,
             stream_open_timeout_s=self.options.stream_open_timeout_s,
             record_pacing=self.options.record_pacing,
+            sip_gateway_url=lambda: self.options.sip_gateway_url,
             tls=self._tls,
         )
         runner = CallRunner(record, params, scenario, ctx)

@@ -1,10 +1,10 @@
-"""The TwiML subset the emulator runs: <Connect><Stream>, <Pause>, <Say>, <Gather>, <Hangup>."""
+"""The TwiML subset the emulator runs: <Connect><Stream>, <Dial><Sip>, <Pause>, <Say>, <Gather>, <Hangup>."""
 
 from __future__ import annotations
 
 import dataclasses
 import xml.etree.ElementTree as ET
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from engine.errors import ValidationError
 
@@ -14,6 +14,15 @@ class StreamVerb:
     url: str
     parameters: dict[str, str]
     name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SipVerb:
+    """``<Dial><Sip>uri</Sip></Dial>``: the URI (without its query) and the ``X-`` headers from it."""
+
+    uri: str
+    headers: dict[str, str]
+    time_limit_s: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +51,7 @@ class GatherVerb:
     says: tuple[str, ...] = ()
 
 
-Verb = StreamVerb | PauseVerb | SayVerb | HangupVerb | GatherVerb
+Verb = StreamVerb | SipVerb | PauseVerb | SayVerb | HangupVerb | GatherVerb
 
 
 def parse_twiml(text: str, *, field: str = "Twiml") -> list[Verb]:
@@ -60,6 +69,8 @@ def parse_twiml(text: str, *, field: str = "Twiml") -> list[Verb]:
             if len(streams) != 1:
                 raise ValidationError(field, "<Connect> must hold exactly one <Stream>")
             verbs.append(_stream(streams[0], field))
+        elif element.tag == "Dial":
+            verbs.append(_dial(element, field))
         elif element.tag == "Pause":
             try:
                 seconds = float(element.get("length", "1"))
@@ -73,6 +84,27 @@ def parse_twiml(text: str, *, field: str = "Twiml") -> list[Verb]:
         elif element.tag == "Gather":
             verbs.append(_gather(element, field))
     return verbs
+
+
+def _dial(element: ET.Element, field: str) -> SipVerb:
+    sips = [child for child in element if child.tag == "Sip"]
+    if len(sips) != 1:
+        raise ValidationError(field, "<Dial> is emulated with exactly one <Sip> noun")
+    raw = (sips[0].text or "").strip()
+    uri, _, query = raw.partition("?")
+    if not uri.startswith(("sip:", "sips:")):
+        raise ValidationError(field, "<Sip> must hold a sip: URI")
+    headers: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if not name.startswith("X-"):
+            raise ValidationError(field, f"<Sip> header {name!r}: only X- headers pass into the INVITE")
+        headers[name] = value
+    limit = element.get("timeLimit")
+    try:
+        time_limit = int(limit) if limit is not None else None
+    except ValueError as exc:
+        raise ValidationError(field, "<Dial timeLimit> must be an integer") from exc
+    return SipVerb(uri, headers, time_limit)
 
 
 def _gather(element: ET.Element, field: str) -> GatherVerb:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +37,8 @@ class Rig:
     factory: PgFactory
     db: Any
     cluster: RayCluster
+    pgdata: Path | None = None
+    """With ``own_pg_rig``: the server's data directory (stop and start it with ``storage.embedded``)."""
 
     def call_log(self, hold_by_attempt: dict[int, float], default_hold: float = 0.5) -> Any:
         import ray
@@ -89,3 +94,27 @@ async def rig(ray_clean: RayCluster, pg_server: PgServer, isolated_pg_url: str) 
 
         await asyncio.to_thread(stop_engine, drain_hosts=False, timeout=20)
         await db.close()
+
+
+@pytest.fixture
+async def own_pg_rig(ray_clean: RayCluster) -> AsyncIterator[Rig]:
+    """Like ``rig``, on a PostgreSQL server of this test's own, which the test may stop and start
+    (``embedded.release(rig.pgdata)`` / ``embedded.acquire(rig.pgdata)``; same socket, same URL)."""
+    from actors.bootstrap import stop_engine
+    from storage import Database, embedded, migrate
+
+    data_dir = Path(tempfile.mkdtemp(prefix="callengine-outage-"))
+    pgdata = data_dir / "pgdata"
+    uri = await asyncio.to_thread(embedded.acquire, pgdata)
+    db: Any = None
+    try:
+        await asyncio.to_thread(migrate.upgrade, uri)
+        settings = settings_for(PgServer(uri, data_dir, external=True), url=uri)
+        db = await Database.open(settings, upgrade=False)
+        yield Rig(settings, PgFactory(db), db, ray_clean, pgdata)
+    finally:
+        await asyncio.to_thread(stop_engine, drain_hosts=False, timeout=20)
+        if db is not None:
+            await db.close()
+        await asyncio.to_thread(embedded.release, pgdata)
+        shutil.rmtree(data_dir, ignore_errors=True)

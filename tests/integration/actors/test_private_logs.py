@@ -15,7 +15,8 @@ from actors.bootstrap import start_engine
 from engine.errors import NotFoundError
 from storage import Principal
 from tests.integration.actors.conftest import Rig, wait_for
-from tests.integration.actors.test_real_calls import _lines, _setup
+from tests.integration.actors.real_calls import setup_real_calls
+from tests.integration.actors.test_real_calls import _lines
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 SPEED = 4.0
@@ -37,9 +38,9 @@ def _ray_log_files() -> list[Path]:
 async def test_no_number_or_transcript_in_any_ray_log(
     rig: Rig, twilio_emulator_factory: Any, openai_emulator_factory: Any
 ) -> None:
-    _, settings, ids = await _setup(rig, twilio_emulator_factory, openai_emulator_factory, [PHONE], 1)
-    await asyncio.to_thread(start_engine, settings, analysis=True, reporter=False)
-    (sid,) = ids
+    calls = await setup_real_calls(rig, twilio_emulator_factory, openai_emulator_factory, [PHONE], 1)
+    await asyncio.to_thread(start_engine, calls.settings, analysis=True, reporter=False)
+    (sid,) = calls.ids
 
     async def assessed() -> bool:
         try:

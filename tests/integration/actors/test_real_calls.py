@@ -4,78 +4,34 @@ OpenAI emulators (running in this test process), persisted in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import uuid
 from collections import Counter
 from typing import Any
 
-import msgspec
 import pytest
 
 from actors import _ray
 from actors.bootstrap import start_engine
-from engine.config import DispatchSettings, HostSettings, Secret, SessionSettings, Settings
-from engine.emulators.scenarios import default_scenarios, parse_scenarios
+from engine.emulators.openai.goals import parse_goals
 from storage import Principal
-from storage.records import BusinessContext
 from tests.integration.actors.conftest import Rig, wait_for
+from tests.integration.actors.real_calls import (
+    CPS,
+    SPEED,
+    THREE_QUESTIONS,
+    assert_matrix_invariants,
+    setup_real_calls,
+)
+from tests.integration.matrix import assert_never_rung_twice_at_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-SPEED = 4.0
-CPS = 2.0
 
 
 @pytest.fixture
 def emulator_speed() -> float:
     return SPEED
-
-
-async def _setup(
-    rig: Rig, twilio_emulator_factory: Any, openai_emulator_factory: Any, phones: list[str], slots: int
-) -> tuple[Any, Settings, list[uuid.UUID]]:
-    scenarios = [
-        {"name": f"rt-{i}", "phone": p, "answers": ["Ja, allt fanns.", "Frukten var fin.", "Snabbt."]}
-        for i, p in enumerate(phones)
-    ]
-    base = msgspec.to_builtins(default_scenarios().stores)
-    tw = await twilio_emulator_factory(
-        scenarios=parse_scenarios({"stores": base, "scenarios": scenarios}), calls_per_second=CPS
-    )
-    oa = await openai_emulator_factory()
-    env = {**tw.env(), "OPENAI_BASE_URL": oa.base_url, "OPENAI_API_KEY": oa.api_key}
-    from_env = Settings.from_env(env)
-    settings = dataclasses.replace(
-        rig.settings,
-        twilio=dataclasses.replace(from_env.twilio, calls_per_second=CPS),
-        openai=dataclasses.replace(from_env.openai, api_key=Secret(oa.api_key)),
-        session=SessionSettings(
-            # Twilio's TimeLimit (max_call_seconds + 60) counts emulated seconds: keep it out of reach.
-            max_call_seconds=1200.0 / SPEED,
-            silence_nudge_seconds=8.0 / SPEED,
-            silence_hangup_seconds=20.0 / SPEED,
-            transcript_flush_seconds=1.0 / SPEED,
-        ),
-        host=HostSettings(sessions_per_host=slots, drain_seconds=2.0),
-        dispatch=DispatchSettings(poll_seconds=0.1, respect_call_windows=False, retry_backoff_seconds=(0.5,)),
-    )
-    store_id = await rig.factory.store()
-    async with rig.db.transaction(Principal.service()) as tx:
-        await tx.contexts.put_new_version(
-            BusinessContext(
-                store_id=store_id,
-                operating_hours={"mon": "08:00-20:00"},
-                departments=["frukt och grönt", "kassan"],
-                current_campaigns=[{"name": "kaffe"}],
-                question_configuration={
-                    "questions": [{"text": "Hittade du det du sökte?", "frequency": 1.0}]
-                },
-                baseline_facts={},
-            )
-        )
-    ids = [await rig.factory.session(store_id, p) for p in phones]
-    return tw, settings, ids
 
 
 async def _lines(rig: Rig, sid: uuid.UUID) -> list[Any]:
@@ -87,8 +43,9 @@ async def test_real_calls_complete_once_each_within_cps(
     rig: Rig, twilio_emulator_factory: Any, openai_emulator_factory: Any
 ) -> None:
     phones = [f"+4670174930{i}" for i in range(4)]
-    tw, settings, ids = await _setup(rig, twilio_emulator_factory, openai_emulator_factory, phones, 2)
-    await asyncio.to_thread(start_engine, settings, analysis=False, reporter=False)
+    calls = await setup_real_calls(rig, twilio_emulator_factory, openai_emulator_factory, phones, 2)
+    tw, ids = calls.twilio, calls.ids
+    await asyncio.to_thread(start_engine, calls.settings, analysis=False, reporter=False)
     await wait_for(lambda: rig.all_in(ids, "completed", "failed", "abandoned"), 150, "calls ended")
 
     recs = await rig.statuses(ids)
@@ -101,38 +58,69 @@ async def test_real_calls_complete_once_each_within_cps(
     assert any("hittade du det du sökte" in line.content.lower() for line in await _lines(rig, ids[0]))
 
 
-async def test_killed_host_mid_call_keeps_transcript_and_retries(
+async def test_killed_host_mid_interview_retries_and_continues_the_interview(
     rig: Rig, twilio_emulator_factory: Any, openai_emulator_factory: Any
 ) -> None:
+    """A SessionHost SIGKILLed once the first question was answered: the call is retried on another
+    host, the retry's model is told what was answered and that the call broke off, asks only the
+    rest, acknowledges the interruption, and the transcript continues its order."""
     phones = ["+46701749310", "+46701749311"]
-    tw, settings, ids = await _setup(rig, twilio_emulator_factory, openai_emulator_factory, phones, 1)
-    await asyncio.to_thread(start_engine, settings, analysis=False, reporter=False)
+    calls = await setup_real_calls(
+        rig,
+        twilio_emulator_factory,
+        openai_emulator_factory,
+        phones,
+        1,
+        THREE_QUESTIONS,
+        assessor_actors=1,
+        fraud_actors=1,
+    )
+    tw, oa, ids = calls.twilio, calls.openai, calls.ids
+    await asyncio.to_thread(start_engine, calls.settings, analysis=True, reporter=False)
     victim = ids[0]
 
-    async def talking() -> bool:
-        recs = await rig.statuses([victim])
-        return recs[victim].session_status.value == "in_progress" and len(await _lines(rig, victim)) >= 1
+    async def answered() -> list[str]:
+        async with rig.db.transaction(Principal.service()) as tx:
+            return [p.question_id for p in await tx.interviews.progress(victim) if p.status == "answered"]
 
-    await wait_for(talking, 90, "the first call talking with transcript lines stored")
+    async def mid_interview() -> bool:
+        recs = await rig.statuses([victim])
+        return recs[victim].session_status.value == "in_progress" and len(await answered()) >= 1
+
+    await wait_for(mid_interview, 90, "the first call mid-interview, a question answered and stored")
     host_id = (await rig.statuses([victim]))[victim].host_id
     assert host_id
     pid = await _ray.call(_ray.get_actor(host_id).pid.remote(), "pid", 10.0)
-    before = [line.content for line in await _lines(rig, victim)]
     os.kill(pid, signal.SIGKILL)
+    done_before = set(await answered())  # what the retry may know (nothing more is written now)
+    before = [line.content for line in await _lines(rig, victim)]
 
     await wait_for(
         lambda: rig.all_in(ids, "completed"), 150, "both calls completed (the victim after a retry)"
     )
     recs = await rig.statuses(ids)
     assert recs[victim].retry_count == 1 and recs[ids[1]].retry_count == 0
-    assert len(tw.calls_to(phones[0])) == 2 and len(tw.calls_to(phones[1])) == 1
+    assert assert_never_rung_twice_at_once(tw) == Counter({phones[0]: 2, phones[1]: 1})
+    # No session stuck; every line once and in order (the retry continued the order: no second
+    # run of numbers from 1, no interleaving of two attempts' interviews); both calls assessed.
+    await assert_matrix_invariants(rig, ids)
     lines = await _lines(rig, victim)
-    orders = [line.message_order for line in lines]
-    # Unique (session, message_order) is enforced by the schema; here: the retry continued the
-    # order (no second run of numbers from 1, no interleaving of two attempts' interviews).
-    assert orders == list(range(1, len(orders) + 1)), orders
     after = [line.content for line in lines]
     assert before and after[: len(before)] == before, "lines written before the kill are kept, first"
-    assert len(after) > len(before), "the retry's lines follow them"
-    # Every attempt opens with the AI disclosure again (in the model's own words).
-    assert sum("AI-assistent" in line for line in after) <= 2, "at most one opening per attempt"
+    retry_ai = [ln.content for ln in lines[len(before) :] if ln.speaker.value == "ai"]
+    assert retry_ai, "the retry's lines follow them"
+    assert "AI-assistent" in retry_ai[0], "the retry discloses and asks for consent again"
+    assert any("bröts" in t or "avbrutna" in t for t in retry_ai), "it acknowledges the interruption"
+
+    # The retry's Realtime session (configured before the phone rang) knew what was answered.
+    goals = [parse_goals(s.session_updates[0]["instructions"]) for s in oa.sessions]
+    resumed = [s for s, g in zip(oa.sessions, goals, strict=True) if g is not None and g.resumed]
+    assert len(resumed) == 1, "exactly one resumed Realtime session: the retry's"
+    told = parse_goals(resumed[0].session_updates[0]["instructions"])
+    assert told is not None and set(told.answered) == done_before, (told, done_before)
+    assert not {q.id for q in told.questions} & done_before, "only the unanswered questions are goals"
+    asked = [k.split(":")[1] for r in resumed[0].responses for k in r.keys if k.startswith("question:")]
+    assert asked, "the retry asked the questions that were left"
+    assert not set(asked) & done_before, f"an answered question asked again: {asked} vs {done_before}"
+    assert len(asked) == len(set(asked)), f"a question asked twice: {asked}"
+    assert set(asked) | done_before == {"hitta", "frukt", "kassa"}, "every question covered once"

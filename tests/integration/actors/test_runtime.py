@@ -17,16 +17,17 @@ import pytest
 from actors import handles
 from actors.bootstrap import start_engine
 from tests.integration.actors.conftest import SIM_FACTORY, Rig, wait_for
+from tests.integration.actors.real_calls import assert_matrix_invariants
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-def start(settings: object, **overrides: object) -> None:
+def start(settings: object, analysis: bool = False, **overrides: object) -> None:
     start_engine(
         settings,  # type: ignore[arg-type]
         call_host_factory=SIM_FACTORY,
         dispatcher_overrides=overrides or None,
-        analysis=False,
+        analysis=analysis,
         reporter=False,
     )
 
@@ -44,6 +45,7 @@ async def test_calls_spread_over_hosts_and_nodes_at_the_cps_limit(rig: Rig) -> N
     assert all(d["phone_ok"] for d in dials)
     assert len({d["host_pid"] for d in dials}) >= 4, "12 calls on 3-slot hosts need >= 4 hosts"
     assert len({d["node_id"] for d in dials}) == 2, "hosts spread over both worker nodes"
+    assert {d["event_loop"] for d in dials} == {"uvloop"}, "Ray runs the SessionHosts on uvloop"
     times = sorted(d["at"] for d in dials)
     for i, t0 in enumerate(times):
         in_window = sum(1 for t in times[i:] if t - t0 < 1.0)
@@ -75,9 +77,10 @@ async def test_killed_host_fails_host_lost_and_calls_retry_elsewhere(rig: Rig) -
             assert retry and retry[0]["host_pid"] != victim
         else:
             assert by_session[str(sid)] == 1 and recs[sid].retry_count == 0
-    # transcript lines written before the kill are kept beside the retry's lines
-    lines = await _lines(rig, next(sid for sid in ids if str(sid) in lost))
-    assert any(o % 1000 == 1 for o in lines) and any(o % 1000 == 2 for o in lines)
+    # transcript lines written before the kill are kept, the retry's continue their order
+    lines = await _contents(rig, next(sid for sid in ids if str(sid) in lost))
+    assert any("försök 1" in t for t in lines) and any("försök 2" in t for t in lines)
+    await assert_matrix_invariants(rig, ids, assessed=False)
 
 
 async def test_removed_node_fails_its_calls_host_lost_and_they_retry(rig: Rig) -> None:
@@ -85,7 +88,9 @@ async def test_removed_node_fails_its_calls_host_lost_and_they_retry(rig: Rig) -
     ids = await rig.sessions(4)
     # The production heartbeat threshold (30 s): SimCallHost now answers session_ids(), so a
     # host on the surviving node heartbeats normally while Ray re-detects the dead node.
-    await asyncio.to_thread(start, rig.configure(slots=1, cps=50.0))
+    # Analysis on (its pools live on the head node): every completed call is assessed too.
+    settings = rig.configure(slots=1, cps=50.0, assessor_actors=1, fraud_actors=1)
+    await asyncio.to_thread(start, settings, True)
     await wait_for(lambda: rig.all_in(ids, "in_progress"), 60, "all calls talking")
     dials = await log.all.remote()
     nodes = {d["node_id"] for d in dials}
@@ -104,6 +109,10 @@ async def test_removed_node_fails_its_calls_host_lost_and_they_retry(rig: Rig) -
     retries = [d for d in await log.all.remote() if d["attempt"] == 2]
     assert {d["session_id"] for d in retries} == lost
     assert all(d["node_id"] != doomed_id for d in retries)
+    assert Counter(d["session_id"] for d in await log.all.remote()) == Counter(
+        {str(s): 2 if str(s) in lost else 1 for s in ids}
+    ), "the lost calls dialled once more, the others once"
+    await assert_matrix_invariants(rig, ids)
 
 
 async def test_dispatcher_restart_mid_queue_loses_nothing_and_dials_nothing_twice(rig: Rig) -> None:
@@ -140,6 +149,13 @@ async def _lines(rig: Rig, sid: object) -> list[int]:
 
     async with rig.db.transaction(Principal.service()) as tx:
         return [line.message_order for line in await tx.transcripts.list_lines(sid)]
+
+
+async def _contents(rig: Rig, sid: object) -> list[str]:
+    from storage import Principal
+
+    async with rig.db.transaction(Principal.service()) as tx:
+        return [line.content for line in await tx.transcripts.list_lines(sid)]
 
 
 async def _lines_at_least(rig: Rig, ids: list[uuid.UUID], n: int) -> bool:

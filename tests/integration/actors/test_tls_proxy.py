@@ -25,7 +25,7 @@ from engine.config import HostSettings
 from tests.fixtures.nginx import start_proxy
 from tests.fixtures.tls import TestCA
 from tests.integration.actors.conftest import Rig, wait_for
-from tests.integration.actors.test_real_calls import _setup
+from tests.integration.actors.real_calls import setup_real_calls
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 HOST_PORTS = 4
@@ -79,7 +79,8 @@ async def test_calls_reach_their_host_through_the_tls_proxy(
 
         phones = ["+46701749320", "+46701749321"]
         # One call slot per host: the second call needs a second host on the same node address.
-        tw, settings, ids = await _setup(rig, twilio_trusting_the_ca, openai_emulator_factory, phones, 1)
+        calls = await setup_real_calls(rig, twilio_trusting_the_ca, openai_emulator_factory, phones, 1)
+        tw, settings, ids = calls.twilio, calls.settings, calls.ids
         public = f"wss://localhost:{proxy.port}"
         settings = dataclasses.replace(
             settings,

@@ -30,6 +30,8 @@ class FakeDispatcher:
         self.cancelled: list[uuid.UUID] = []
         self.alive = True
         self.notice = asyncio.Event()
+        self.held: str | None = None
+        """What held_reason answers (a provider's open breaker)."""
 
     async def notify(self, session_id: uuid.UUID) -> None:
         self.notified.append(session_id)
@@ -40,6 +42,9 @@ class FakeDispatcher:
 
     async def ping(self) -> bool:
         return self.alive
+
+    async def held_reason(self) -> str | None:
+        return self.held
 
 
 class Env:

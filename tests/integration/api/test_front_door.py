@@ -298,3 +298,32 @@ async def test_number_cooldown_is_resource_exhausted_with_retry_info(env: Env, s
     assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     delay = retry_delay(info.value.trailing_metadata())
     assert delay is not None and 86000 < delay <= 86400
+
+
+async def test_get_call_says_why_a_due_call_waits_while_a_breaker_is_open(
+    env: Env, stores: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.api import held
+
+    monkeypatch.setattr(held, "TTL_SECONDS", 0.0)  # every read asks (the cache is a second)
+    svc = env.token(Role.SERVICE)
+    due = (await dispatch(env, STORE_A, await put_verification(env, STORE_A))).session_id
+    later = pb.DispatchCallRequest(
+        customer_verification_id=str(vid := await put_verification(env, STORE_A)),
+        store_id=str(STORE_A),
+        phone_number=PHONES[vid],
+    )
+    later.not_before.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
+    waiting = (await env.stub.DispatchCall(later, metadata=svc)).session_id
+
+    async def reason(session_id: str) -> str:
+        return (await env.stub.GetCall(pb.GetCallRequest(session_id=session_id), metadata=svc)).failure_reason
+
+    assert await reason(due) == ""
+    env.dispatcher.held = "realtime_unavailable"  # never tried: the breaker opened before its turn
+    try:
+        assert await reason(due) == "realtime_unavailable"
+        assert await reason(waiting) == "", "not due yet: it waits for its own time, not the breaker"
+    finally:
+        env.dispatcher.held = None
+    assert await reason(due) == "", "the breaker closed"

@@ -67,6 +67,7 @@ async def no_leaks() -> AsyncIterator[None]:
     for _ in range(100):
         tasks = [t for t in asyncio.all_tasks() if not t.done() and _ours(t)]
         sockets = [c for c in _connections() if c.state is not State.CLOSED and _session_socket(c)]
+        sockets += [f for f in _fast_sockets() if not f.closed]  # Realtime sockets (picows)
         if not tasks and not sockets:
             return
         await asyncio.sleep(0.05)
@@ -80,6 +81,19 @@ def _connections() -> list[Connection]:
             if isinstance(obj, Connection):
                 found.append(obj)
         except ReferenceError:  # a dead weakref proxy
+            continue
+    return found
+
+
+def _fast_sockets() -> list[Any]:
+    from engine.realtime.fastws import FastSocket
+
+    found = []
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, FastSocket):
+                found.append(obj)
+        except ReferenceError:
             continue
     return found
 
@@ -135,6 +149,7 @@ async def rig(twilio_emulator_factory: Any, openai_emulator_factory: Any) -> Asy
         openai: dict[str, Any] | None = None,
         twilio: dict[str, Any] | None = None,
         store: SessionStore | None = None,
+        twilio_client_factory: Any = None,
         **host_fields: Any,
     ) -> Rig:
         scenario_set = default_scenarios()
@@ -146,7 +161,11 @@ async def rig(twilio_emulator_factory: Any, openai_emulator_factory: Any) -> Asy
         env = {**tw.env(), "OPENAI_BASE_URL": oa.base_url, "OPENAI_API_KEY": oa.api_key}
         settings = host_settings(env, session or session_settings(), **host_fields)
         mem = store or MemorySessionStore(contexts_from(scenario_set))
-        host = CallHost(settings, mem)
+        host = (
+            CallHost(settings, mem)
+            if twilio_client_factory is None
+            else CallHost(settings, mem, twilio_client_factory=twilio_client_factory)
+        )
         await host.start()
         hosts.append(host)
         return Rig(tw, oa, host, mem)

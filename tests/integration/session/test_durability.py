@@ -1,18 +1,18 @@
-"""A call survives what the real services do: 429 bursts, a database outage, replayed callbacks,
-and a retry that continues the transcript (CallHost + emulators, in-memory store)."""
+"""A call survives a database outage (mid-call through the hang-up; before dialling) and a retry
+continues the transcript (CallHost + emulators, in-memory store). The Twilio, Realtime and
+replayed-callback rows of the fault matrix are in test_matrix_rows.py."""
 
 from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-from twilio.request_validator import RequestValidator
+import pytest
 
+from engine.dispatch.ports import NotDialledError
 from engine.domain import SessionStatus, Speaker
+from engine.session import call as call_module
 from engine.session.call import CallRequest
 from engine.session.store import TranscriptLine
-from engine.telephony.attempt_token import AttemptTokens
-from engine.telephony.twiml import status_url
 from tests.integration.session.conftest import RigFactory
 
 PHONE = "+46701749121"
@@ -26,18 +26,6 @@ def _scenario(**fields: object) -> dict[str, object]:
 def _assert_orders(lines: list[TranscriptLine], start: int = 1) -> None:
     orders = [line.message_order for line in lines]
     assert orders == list(range(start, start + len(orders))), orders
-
-
-async def test_429_burst_is_retried_within_the_attempt_and_dials_once(
-    rig: RigFactory, no_leaks: None
-) -> None:
-    r = await rig(scenarios=[_scenario()])
-    r.twilio.faults.rest_429_burst = 2
-    r.twilio.faults.retry_after_s = 0
-    outcome = await r.call("sess-429", PHONE)
-    assert outcome.status is SessionStatus.COMPLETED, outcome
-    assert len(r.twilio.calls_to(PHONE)) == 1
-    assert r.store.fields["sess-429"]["twilio_call_sid"] == r.twilio.calls_to(PHONE)[0].sid
 
 
 async def test_status_writes_are_held_through_a_storage_outage(rig: RigFactory, no_leaks: None) -> None:
@@ -65,31 +53,6 @@ async def test_status_writes_are_held_through_a_storage_outage(rig: RigFactory, 
     _assert_orders(lines)  # every line released during the outage stored, once, in order
 
 
-async def test_a_callback_replayed_from_an_earlier_attempt_is_ignored(
-    rig: RigFactory, no_leaks: None
-) -> None:
-    r = await rig(scenarios=[_scenario(reply_delay_ms=2000)])
-    host = r.host
-    await host.start_call(CallRequest("sess-replay", "grocery-solna", PHONE, attempt=2))
-    validator = RequestValidator(r.twilio.auth_token)
-    # attempt 1's "completed", correctly signed, with attempt 1's own token
-    url = status_url(
-        host.public_url, "sess-replay", AttemptTokens(r.twilio.auth_token).issue("sess-replay", 1)
-    )
-    form = {"CallSid": "CA" + "0" * 32, "CallStatus": "completed", "SequenceNumber": "9"}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            url, data=form, headers={"X-Twilio-Signature": validator.compute_signature(url, form)}
-        ) as resp,
-    ):
-        assert resp.status == 403
-    assert host.rejected["replayed_attempt"] == 1
-    outcome = await r.outcome()
-    assert outcome.status is SessionStatus.COMPLETED, "attempt 1's 'completed' did not end attempt 2"
-    assert r.store.status["sess-replay"] == "completed"
-
-
 async def test_a_retry_continues_the_transcript_order(rig: RigFactory, no_leaks: None) -> None:
     r = await rig(scenarios=[_scenario()])
     earlier = [
@@ -103,3 +66,27 @@ async def test_a_retry_continues_the_transcript_order(rig: RigFactory, no_leaks:
     assert [line.content for line in lines[:2]] == ["Hej från första försöket", "Hallå?"]
     _assert_orders(lines)
     assert len(lines) > 3, "the second attempt's lines follow the first's"
+
+
+async def test_a_database_outage_before_dialling_holds_the_dial_then_gives_the_session_back(
+    rig: RigFactory, no_leaks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = await rig(scenarios=[_scenario()])
+    # A short outage: the reads a dial needs are held, then the call goes ahead.
+    r.store.fail_reads = True
+    starting = asyncio.create_task(r.host.start_call(CallRequest("sess-pre", "grocery-solna", PHONE)))
+    await asyncio.sleep(0.5)  # the outage itself
+    assert not starting.done() and r.twilio.calls_to(PHONE) == [], "nobody rung while it lasts"
+    r.store.fail_reads = False
+    await starting
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.COMPLETED and len(r.twilio.calls_to(PHONE)) == 1
+    # A longer one: not dialled, nothing written; the Dispatcher gives the session back.
+    monkeypatch.setattr(call_module, "PREDIAL_HOLD_SECONDS", 0.3)
+    r.store.fail_reads = True
+    with pytest.raises(NotDialledError):
+        await r.host.start_call(CallRequest("sess-pre-2", "grocery-solna", PHONE, attempt=1))
+    outcome = await r.outcome()
+    assert outcome.status is SessionStatus.PENDING and not outcome.retry_due
+    assert "sess-pre-2" not in r.store.status and "sess-pre-2" not in r.store.events, "nothing written"
+    assert len(r.twilio.calls_to(PHONE)) == 1, "nobody rung"

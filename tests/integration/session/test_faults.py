@@ -1,4 +1,5 @@
-"""Faults and bad input: Realtime drops, refused connections, lost frames, forged requests, draining."""
+"""Faults and bad input: lost frames, forged requests, draining, expired Realtime sessions (the
+Realtime drop and the refused connection at dial time are fault-matrix rows: test_matrix_rows.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ import websockets
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 
-from engine.dispatch.breaker import ProviderUnavailableError
-from engine.domain import FailureReason, SessionStatus, Speaker
-from engine.emulators.openai.options import OpenAIFaults, RealtimeFaults
+from engine.domain import FailureReason, SessionStatus
 from engine.session.call import CallRequest
 from engine.telephony.attempt_token import AttemptTokens
 from engine.telephony.twiml import media_url, status_url
@@ -26,48 +25,6 @@ CONSENT = "Ja, det går bra."  # the scenario customer's default answer to the g
 
 def _scenario(**fields: object) -> dict[str, object]:
     return {"name": "f", "phone": PHONE, "answers": ANSWERS, **fields}
-
-
-async def test_realtime_drop_mid_call_is_restored(rig: RigFactory, no_leaks: None) -> None:
-    # The socket opens before the phone rings now, so the drop comes later to land mid-call.
-    faults = OpenAIFaults(realtime=RealtimeFaults(drop_after_seconds=6.0, drop_connections=1))
-    r = await rig(scenarios=[_scenario()], openai={"faults": faults})
-    outcome = await r.call("sess-drop", PHONE)
-    assert outcome.status is SessionStatus.COMPLETED, outcome
-    counts = r.store.metrics["sess-drop"].technical_errors["counts"]
-    assert counts.get("realtime_dropped") == 1 and counts.get("realtime_restored") == 1
-    assert len(r.openai.sessions) == 2
-    # The new socket got the conversation so far, as text.
-    replayed = [i for i in r.openai.sessions[1].items if i.source != "response"]
-    assert replayed
-    # What was stored reads like a call without a drop: the AI and the customer take turns,
-    # no question is asked twice, and the customer's scripted replies (consent, then the
-    # answers) are each stored once, in order, none lost; only the emulator's fallback reply
-    # to a follow-up after the script ran out may come after them.
-    lines = r.store.lines("sess-drop")
-    customer = [line.content for line in lines if line.speaker is Speaker.CUSTOMER]
-    ai = [line.content for line in lines if line.speaker is Speaker.AI]
-    questions = ai[1:-1]
-    assert len(set(questions)) == len(questions), ai
-    scripted = [CONSENT, *ANSWERS]
-    assert customer[: len(scripted)] == scripted, customer
-    assert not set(customer[len(scripted) :]) & set(scripted), customer
-    assert [line.speaker for line in lines] == [Speaker.AI, Speaker.CUSTOMER] * len(customer) + [Speaker.AI]
-    assert "procent" in ai[-1]
-
-
-async def test_realtime_unreachable_at_dial_time_rings_nobody(rig: RigFactory, no_leaks: None) -> None:
-    faults = OpenAIFaults(realtime=RealtimeFaults(refuse_connections=True))
-    r = await rig(scenarios=[_scenario()], openai={"faults": faults})
-    with pytest.raises(ProviderUnavailableError) as err:
-        await r.host.start_call(CallRequest("sess-norealtime", "grocery-solna", PHONE))
-    assert err.value.provider == "realtime"
-    outcome = await r.outcome()
-    assert outcome.status is SessionStatus.PENDING and not outcome.retry_due
-    assert outcome.failure_reason is FailureReason.REALTIME_UNAVAILABLE
-    assert r.twilio.calls_to(PHONE) == [], "an OpenAI outage never rings a customer"
-    assert r.store.status["sess-norealtime"] == "pending"
-    assert r.store.fields["sess-norealtime"]["failure_reason"] == "realtime_unavailable"
 
 
 async def test_packet_loss_equals_dropped_frames(rig: RigFactory, no_leaks: None) -> None:

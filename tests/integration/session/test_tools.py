@@ -128,6 +128,9 @@ async def test_wrong_person_and_callback(rig: RigFactory, no_leaks: None) -> Non
         FailureReason.CALLBACK_REQUESTED,
     )
     assert callback.retry_due and callback.callback_after_seconds == 24 * 3600
+    # The requested time is stored with the failed status (it outlives a lost outcome).
+    stored = r.store.fields["c"]
+    assert stored["next_attempt_at"] - stored["call_ended_at"] == dt.timedelta(hours=24)
 
 
 async def test_a_retry_continues_the_interview(rig: RigFactory, no_leaks: None) -> None:

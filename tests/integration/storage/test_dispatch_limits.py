@@ -120,3 +120,33 @@ async def test_one_statement_writes_session_event_and_audit(
         ).all()
     assert [(e.status.value, e.detail) for e in events] == [("pending", "created")]
     assert [tuple(a) for a in audit] == [(user, "store_owner", "write")]
+
+
+async def test_dispatch_survives_its_connections_being_dropped_by_the_server(
+    database: Database, pg_factory: PgFactory
+) -> None:
+    """The dispatch pool keeps raw connections: ones the server dropped (a restart, an
+    administrator) are replaced and the statement run again, idempotently."""
+    import psycopg
+
+    from storage.database import _libpq_url
+
+    store = await pg_factory.store()
+    first = await pg_factory.verification(store, _number())
+    await asyncio.gather(*(database.dispatch(SERVICE, first, store, None, None, T0, NONE) for _ in range(3)))
+    async with await psycopg.AsyncConnection.connect(
+        _libpq_url(database.owner_url), autocommit=True
+    ) as owner:
+        cur = await owner.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE usename = 'callengine_app' AND pid <> pg_backend_pid()"
+        )
+        row = await cur.fetchone()
+        assert row is not None and row[0] >= 1
+    second = await pg_factory.verification(store, _number())
+    records = await asyncio.gather(
+        *(database.dispatch(SERVICE, second, store, None, None, T0, NONE) for _ in range(3))
+    )
+    assert len({r.id for r in records}) == 1, "one session for the verification, however often it ran"
+    async with database.transaction(SERVICE) as tx:
+        assert (await tx.sessions.get(records[0].id)).customer_verification_id == second

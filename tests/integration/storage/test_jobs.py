@@ -104,3 +104,25 @@ async def test_a_listening_runner_claims_a_committed_job_at_once(database: Datab
         await runner.close()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_kind_yields_to_another_while_it_is_due_or_running_never_for_longer_than_its_wait(
+    database: Database,
+) -> None:
+    first, second = f"test.first{uuid.uuid4().hex[:8]}", f"test.second{uuid.uuid4().hex[:8]}"
+    now = _now()
+    async with database.transaction(Principal.service()) as tx:
+        await tx.jobs.enqueue(first, {"n": 1}, now=now)
+        await tx.jobs.enqueue(second, {"n": 1}, now=now)
+        await tx.jobs.enqueue(second, {"n": 2}, now=now - dt.timedelta(seconds=10))  # waited long
+    store = PostgresJobStore(database)
+    yields = {second: ((first,), 5.0)}
+    late = await store.claim([second], 10, "w2", 30.0, yields=yields)
+    assert [j.payload["n"] for j in late] == [2], "only the one that waited past its bound"
+    (job,) = await store.claim([first], 10, "w1", 30.0)
+    assert await store.claim([second], 10, "w2", 30.0, yields=yields) == [], "the first kind is running"
+    assert [j.payload["n"] for j in await store.claim([second], 10, "w3", 30.0)] == [1], "no yield asked"
+    async with database.transaction(Principal.service()) as tx:
+        await tx.jobs.enqueue(second, {"n": 3}, now=_now())
+    await store.complete(job.id, "w1")
+    assert [j.payload["n"] for j in await store.claim([second], 10, "w2", 30.0, yields=yields)] == [3]

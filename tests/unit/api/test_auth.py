@@ -175,3 +175,20 @@ def test_one_shared_secret_required_unless_purely_local(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError, match="CALLENGINE_JWT_SECRET"):
             authority_from_settings(clustered)
+
+
+def test_a_verified_token_is_reused_until_it_expires_then_refused(
+    authority: TokenAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = authority.mint("svc", Role.SERVICE, ttl_seconds=60)
+    first = authority.verify(token)
+    assert authority.verify(token) is first  # the cached verdict
+    import engine.api.auth as auth_module
+
+    later = time.time() + 3600
+    monkeypatch.setattr(auth_module.time, "time", lambda: later)
+    with pytest.raises(AuthenticationError, match="expired"):
+        authority.verify(token)
+    # a forged variant of a cached token is not a cache hit
+    with pytest.raises(AuthenticationError):
+        authority.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))

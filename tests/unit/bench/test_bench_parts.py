@@ -47,3 +47,15 @@ def test_held_level_is_the_largest_that_kept_real_time() -> None:
     ramp = [level(50, 10.0), level(100, 40.0), level(150, 400.0)]
     assert held_level(ramp)["live_sessions"] == 100
     assert held_level([level(10, 900.0), level(20, 990.0)])["live_sessions"] == 10
+
+
+def test_the_hand_off_figure_states_the_target_and_the_load() -> None:
+    from engine.bench.engine_phase import hangup_summary, summary_line
+
+    met = hangup_summary(20, {"p50": 180.0, "p99": 640.0, "n": 20}, (0.4, 1.1))
+    assert met["target_met"] is True and met["target_p99_ms"] == 1000.0
+    line = summary_line(met)
+    assert "p99 640 ms" in line and "met" in line and "0.4 → 1.1" in line
+    missed = hangup_summary(20, {"p50": 900.0, "p99": 1680.0, "n": 20}, (7.9, 8.4))
+    assert missed["target_met"] is False and "NOT met" in summary_line(missed)
+    assert "not measured" in summary_line(hangup_summary(20, {"p50": None, "p99": None, "n": 0}, (1, 1)))

@@ -205,6 +205,7 @@ def test_each_call_worker_says_where_twilio_reaches_it() -> None:
         assert match and match.group("callengine_upstream_ip") == "10.8.1.23"
         assert nginx_port_allowed(conf, int(match.group("callengine_upstream_port")))
     assert route.match(f"{path}/voice")  # the caller id's voice URL on this host (call-backs)
+    assert route.match(f"{path}/openai/sip")  # OpenAI's SIP webhook (any host takes it)
     assert not route.match(f"{path}/healthz") and not route.match("/10.8.1.23:8765/media/x")
     assert not nginx_port_allowed(conf, 22)
 

@@ -35,6 +35,8 @@ class Row:
     call_sid: str | None = None
     phase: str | None = None
     failed_at: datetime | None = None
+    requested_at: datetime | None = None
+    """A call-back time stored with a failed attempt (the session's next_attempt_at)."""
 
 
 @dataclass
@@ -91,7 +93,12 @@ class FakeQueue:
 
     async def retry_context(self, session_id: str) -> RetryContext:
         r = self.rows[session_id]
-        return RetryContext(r.retry_count, self.windows.get(r.store_id))
+        requested = (
+            r.requested_at
+            if r.status == "failed" and r.failure_reason is FailureReason.CALLBACK_REQUESTED
+            else None
+        )
+        return RetryContext(r.retry_count, self.windows.get(r.store_id), requested)
 
     async def is_opted_out(self, session_id: str) -> bool:
         return session_id in self.opted_out
@@ -155,6 +162,8 @@ class FakeHost:
     dead: bool = False
     silent: bool = False
     draining: bool = False
+    throttled_s: float = 0.0
+    """A Twilio 429's wait, reported (once) by the next heartbeat."""
 
     def _check(self) -> None:
         if self.dead:
@@ -175,13 +184,23 @@ class FakeHost:
             self.dial_times.append(self.clock.monotonic())  # type: ignore[attr-defined]
         return True
 
-    def finish(self, sid: str, status: SessionStatus, reason: FailureReason | None = None) -> None:
-        """The session ends: it persists its own terminal status, then reports."""
+    def finish(
+        self,
+        sid: str,
+        status: SessionStatus,
+        reason: FailureReason | None = None,
+        *,
+        callback_after: int | None = None,
+        stored_request: datetime | None = None,
+    ) -> None:
+        """The session ends: it persists its own terminal status (with a requested call-back
+        time, ``stored_request``), then reports (``callback_after``: seconds, as hosts do)."""
         del self.active[sid]
         row = self.queue.rows[sid]
         row.status = "completed" if status is SessionStatus.COMPLETED else "failed"
         row.failure_reason = reason
-        self.outcomes.append(Outcome(sid, status, reason, bool(reason and reason.retryable)))
+        row.requested_at = stored_request
+        self.outcomes.append(Outcome(sid, status, reason, bool(reason and reason.retryable), callback_after))
 
     async def status(self) -> HostStatus:
         self._check()
@@ -192,7 +211,12 @@ class FakeHost:
             dict(self.active),
             list(self.outcomes),
             self.draining,
+            twilio_throttled_s=self._take_throttle(),
         )
+
+    def _take_throttle(self) -> float:
+        throttled, self.throttled_s = self.throttled_s, 0.0
+        return throttled
 
     async def ack(self, session_ids: Sequence[str]) -> None:
         self._check()

@@ -153,3 +153,57 @@ async def test_host_metric_series_are_bounded_by_live_hosts_not_by_ids_ever_seen
         await settle(core, clock, ticks=1)
     assert len(fleet.hosts) >= 6
     assert labels <= {"slot0", "slot1"}, labels
+
+
+async def test_the_breaker_state_is_a_dashboard_gauge() -> None:
+    from engine import metrics as m
+    from engine.dispatch.breaker import BreakerState
+
+    gauges: dict[tuple[str, str], float] = {}
+
+    class Recording:
+        def gauge(self, name: str, value: float, tags: dict[str, str] | None = None) -> None:
+            if name == m.BREAKER.name:
+                assert tags is not None
+                m.check_tags(m.BREAKER, tags)
+                gauges[(name, tags["provider"])] = value
+
+        def count(self, name: str, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
+            pass
+
+        def observe(self, name: str, value: float, tags: dict[str, str] | None = None) -> None:
+            pass
+
+    core, _q, _fleet, clock, _ = setup(0, capacity=2, breaker_failures=1)
+    core.metrics = Recording()
+    await settle(core, clock, ticks=1)
+    assert gauges[(m.BREAKER.name, "realtime")] == BreakerState.CLOSED
+    core.breakers.realtime.failure(clock.monotonic())
+    await settle(core, clock, ticks=1)
+    assert gauges[(m.BREAKER.name, "realtime")] == BreakerState.OPEN
+    assert gauges[(m.BREAKER.name, "twilio")] == BreakerState.CLOSED
+    assert m.BREAKER in m.ALL, "exported through actors/metrics.RayMetrics like every spec in ALL"
+
+
+async def test_a_session_its_host_could_not_dial_goes_back_to_the_queue_at_once() -> None:
+    from engine.dispatch.ports import NotDialledError
+
+    core, q, fleet, clock, _ = setup(0, capacity=5, defer_seconds=5.0)
+    await settle(core, clock, ticks=2)  # a host is up
+    host = fleet.hosts[0]
+    refused: list[str] = []
+
+    async def unreadable(self: FakeHost, call: CallStart) -> bool:
+        refused.append(call.session_id)
+        raise NotDialledError("storage unreachable before dialling")
+
+    host.start_call = unreadable.__get__(host)  # type: ignore[method-assign]
+    q.add("x", clock.now())
+    await settle(core, clock, ticks=1, step=0.0)
+    r = q.rows["x"]
+    assert refused == ["x"] and core.dialled == 0
+    assert r.status == "pending" and r.next_at == clock.now() + timedelta(seconds=5), "given back now"
+    assert r.retry_count == 0 and "x" not in host.active
+    host.start_call = FakeHost.start_call.__get__(host)  # type: ignore[method-assign]
+    await settle(core, clock, ticks=8)
+    assert fleet.dial_log == ["x"], "dialled once the database answered"

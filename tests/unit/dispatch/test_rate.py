@@ -70,6 +70,24 @@ def test_never_exceeds_rate_times_window_plus_burst(rate: float, burst: int, ste
     assert granted <= burst + rate * t + 1e-6
 
 
+def test_a_429_holds_then_halves_the_rate_and_it_recovers() -> None:
+    b = TokenBucket(rate=4.0, burst=1.0, recover_seconds=10.0)
+    assert b.try_acquire(0.0)
+    b.slow_down(0.1, hold_s=2.0)
+    assert b.wait_time(0.1) == pytest.approx(2.0 + 0.5), "the hold, then one token at half the rate"
+    assert b.rate == 2.0 and b.available(1.0) == 0 and not b.try_acquire(2.0)
+    assert b.releasable(2.0, 2.1) == 0, "nothing within the hold"
+    assert b.releasable(2.0, 3.1) == 2
+    granted = [t / 100 for t in range(0, 400) if b.try_acquire(t / 100)]
+    assert granted[0] >= 2.1 and all(b2 - a >= 0.3 for a, b2 in itertools.pairwise(granted))
+    # Quiet for the recovery time: back at the configured rate, never above it.
+    b.available(30.0)
+    assert b.rate == 4.0
+    for _ in range(10):
+        b.slow_down(31.0, 0.0)
+    assert b.rate == pytest.approx(0.4), "never below a tenth of the configured rate"
+
+
 def test_parameter_errors_say_what_is_wrong() -> None:
     with pytest.raises(ValueError) as rate:
         TokenBucket(rate=-1)

@@ -51,6 +51,40 @@ def test_store_never_open_gives_up() -> None:
     assert not d.retry
 
 
+def test_a_call_back_lands_at_the_customers_time_within_bounds() -> None:
+    cb = FailureReason.CALLBACK_REQUESTED
+
+    def at(requested: datetime, done: int = 0) -> datetime | None:
+        return P.decide(
+            reason=cb, retries_done=done, failed_at=T0, windows=STHLM, requested_at=requested
+        ).next_attempt_at
+
+    assert at(T0 + timedelta(hours=2)) == T0 + timedelta(hours=2), "not the 10-minute backoff"
+    assert at(T0 + timedelta(seconds=30)) == T0 + timedelta(seconds=300), "never at once"
+    assert at(T0 - timedelta(hours=1)) == T0 + timedelta(seconds=300), "a time in the past"
+    far = at(T0 + timedelta(days=40))
+    assert far is not None and far <= T0 + timedelta(days=7), "never beyond a week"
+    # "Ring i kväll klockan tio": 22:00 local is outside the window → the next morning's opening.
+    assert at(datetime(2026, 11, 25, 21, 0, tzinfo=UTC)) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    # Out of retries: the cap holds for call-backs too.
+    d = P.decide(reason=cb, retries_done=3, failed_at=T0, windows=STHLM, requested_at=T0 + timedelta(hours=1))
+    assert not d.retry and d.give_up_reason is FailureReason.MAX_RETRIES
+    # No time named: the normal backoff.
+    d = P.decide(reason=cb, retries_done=1, failed_at=T0, windows=STHLM)
+    assert d.next_attempt_at == T0 + timedelta(seconds=3600)
+
+
+def test_a_requested_time_is_only_for_call_backs() -> None:
+    d = P.decide(
+        reason=FailureReason.NO_ANSWER,
+        retries_done=0,
+        failed_at=T0,
+        windows=STHLM,
+        requested_at=T0 + timedelta(days=1),
+    )
+    assert d.next_attempt_at == T0 + timedelta(seconds=600)
+
+
 def test_a_store_that_never_opens_gives_up_as_max_retries() -> None:
     never = CallWindows.from_config("UTC", {"weekdays": None, "weekends": None})
     d = P.decide(reason=FailureReason.NO_ANSWER, retries_done=0, failed_at=T0, windows=never)

@@ -210,3 +210,24 @@ async def test_close_lets_running_jobs_finish() -> None:
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError):
         JobRunner(MemoryJobs(), {}, worker_id="w", concurrency=0)
+
+
+async def test_a_kind_that_yields_asks_the_store_to_let_the_other_kinds_go_first() -> None:
+    from engine.analysis.jobs import FRAUD_YIELD_SECONDS, AnalysisWork
+    from engine.jobs.kinds import ASSESS, FRAUD
+
+    asked: list[object] = []
+
+    class Yielding(MemoryJobs):
+        async def claim(  # type: ignore[override]
+            self, kinds: Sequence[str], limit: int, worker: str, lease_s: float, *, yields: object = None
+        ) -> list[Job]:
+            asked.append(yields)
+            return await super().claim(kinds, limit, worker, lease_s)
+
+    work = AnalysisWork(db=None, llm=None, config=None)  # type: ignore[arg-type]
+    options = work.kinds(FRAUD)
+    assert options[FRAUD].yields_to == (ASSESS,) and not work.kinds(ASSESS)[ASSESS].yields_to
+    runner = JobRunner(Yielding(), options, worker_id="w")
+    await runner.run_once()
+    assert asked == [{FRAUD: ((ASSESS,), FRAUD_YIELD_SECONDS)}]

@@ -42,6 +42,8 @@ async def test_429_burst_honours_retry_after_and_places_one_call(
     finally:
         await calls.aclose()
     assert [c.sid for c in tw.calls] == [sid] and calls.retries == 2
+    # Reported once to the host's heartbeat (the Dispatcher slows the account's dialling).
+    assert calls.take_throttle() > 0 and calls.take_throttle() == 0
 
 
 async def test_500_is_ambiguous_identified_first_then_created_once(
