@@ -161,6 +161,8 @@ def context_from_profile(
             if isinstance(mq, int) and not isinstance(mq, bool) and mq > 0:
                 max_questions = min(mq, MAX_QUESTIONS_LIMIT)
                 break
+    if isinstance(raw_questions, str):
+        raw_questions = [raw_questions]  # one question, not one per letter
     questions: list[QuestionConfig] = []
     for item in raw_questions if isinstance(raw_questions, Sequence) else []:
         if isinstance(item, str):
