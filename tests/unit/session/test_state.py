@@ -290,3 +290,16 @@ def test_retry_due_only_for_a_failed_phase_with_a_retryable_reason(reason: Failu
     assert retry_due(_closing(_S.FAILED, reason)) is False
     assert retry_due(CallState(Phase.ABANDONED, _S.ABANDONED, reason)) is False
     assert retry_due(CallState(Phase.FAILED, _S.FAILED, None)) is False
+
+
+def test_a_closing_state_without_an_outcome_is_a_programming_error() -> None:
+    # Every way into CLOSING sets the outcome; one built by hand without it is refused loudly.
+    with pytest.raises(AssertionError):
+        transition(CallState(Phase.CLOSING), Event.CLOSED)
+
+
+@pytest.mark.parametrize("event", [Event.HOST_LOST, Event.INTERNAL_ERROR, Event.SHUTDOWN])
+@pytest.mark.parametrize("outcome", [SessionStatus.COMPLETED, SessionStatus.ABANDONED, SessionStatus.FAILED])
+def test_a_failure_while_closing_keeps_the_calls_own_outcome(event: Event, outcome: SessionStatus) -> None:
+    closing = CallState(Phase.CLOSING, outcome, FailureReason.DECLINED)
+    assert transition(closing, event) == closing
