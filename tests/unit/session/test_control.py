@@ -11,6 +11,7 @@ from engine.domain import FailureReason, SessionStatus
 from engine.session.control import (
     ConsentAnswer,
     ConsentDecided,
+    ConsentRecord,
     EndRequested,
     InterviewControl,
     OptOutRequested,
@@ -345,3 +346,53 @@ def test_a_refused_call_gets_no_follow_up_once_the_call_is_ending() -> None:
     _call(c, "end_call", {"reason": "completed"}, rid="r1", cid="b")
     assert not c.wants_response("r1", completed=True, had_speech=False)
     assert not c.wants_response("r1", completed=True, had_speech=True)
+
+
+def test_a_fresh_control_has_decided_nothing() -> None:
+    c, _ = _control()
+    assert (c.consent, c.consent_record, c.end_reason, c.end_response_id, c.callback_in_minutes) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (c.rounds, c.answered, c.skipped, c.tool_progress) == (0, [], [], False)
+    assert not c.interview_done and not c.done_with_last_answer and not c.took_part and not c.consented
+
+
+def test_one_customer_round_is_one_inferred_answer() -> None:
+    c, _ = _control()
+    c.customer_round()
+    c.customer_round()
+    assert c.response_finished("r1") == [ProgressMade(ProgressUpdate("qa", "answered", Source.INFERRED))]
+    assert c.response_finished("r2") == []  # no new round, no new answer
+    assert c.answered == ["qa"]
+    c.customer_round()
+    assert c.response_finished("r3") == [ProgressMade(ProgressUpdate("qb", "answered", Source.INFERRED))]
+
+
+def test_what_each_tool_call_gives_exactly() -> None:
+    c, _ = _control()
+    reply, effects = c.function_call("c-consent", "record_consent", '{"consent": true}', "r1")
+    assert reply is not None and (reply.call_id, reply.accepted) == ("c-consent", True)
+    assert effects == [
+        ConsentDecided(ConsentRecord(DISCLOSURE_VERSION, ConsentAnswer.GRANTED, Source.TOOL, None, T0))
+    ]
+    reply, effects = c.function_call("c-qa", "question_answered", '{"question_id": "qa"}', "r1")
+    assert reply is not None and (reply.call_id, reply.accepted) == ("c-qa", True)
+    assert effects == [ProgressMade(ProgressUpdate("qa", "answered", Source.TOOL))]
+    reply, _ = c.function_call("c-bad", "question_answered", '{"question_id": "zz"}', "r1")
+    assert reply is not None and (reply.call_id, reply.accepted) == ("c-bad", False)
+    d, _ = _control()
+    _, effects = d.function_call("c-end", "end_call", '{"reason": "declined"}', "r1")
+    assert effects == [
+        ConsentDecided(ConsentRecord(DISCLOSURE_VERSION, ConsentAnswer.DECLINED, Source.TOOL, None, T0)),
+        EndRequested(Event.DECLINED, EndReason.DECLINED, "r1"),
+    ]
+    e, later = _control()
+    e.opening_started()
+    later.append(T0 + dt.timedelta(seconds=5))
+    assert e.finish() == [
+        ConsentDecided(ConsentRecord(DISCLOSURE_VERSION, ConsentAnswer.NO_ANSWER, Source.INFERRED, T0, None))
+    ]

@@ -318,3 +318,34 @@ def test_opt_out_phrases_match_whole_words_in_any_case_and_punctuation() -> None
         assert is_opt_out(said), said
     assert not is_opt_out("string inte igen")  # a phrase inside a longer word is not it
     assert not is_opt_out("")
+
+
+def test_frequencies_above_one_are_percentages_and_a_missing_one_is_always() -> None:
+    def freq(value: object) -> float:
+        item = {"text": "Q?"} if value is None else {"text": "Q?", "frequency": value}
+        return context_from_profile("B", [], [], [item]).questions[0].frequency
+
+    assert freq(None) == 1.0 and freq(1) == 1.0 and freq(0.25) == 0.25
+    assert freq(2) == 0.02 and freq(1.5) == 0.015 and freq(150) == 1.0  # capped at always
+    # A missing priority is 0: configuration order stays.
+    ctx = context_from_profile("B", [], [], [{"text": "A?"}, {"text": "B?", "priority": 1}, {"text": "C?"}])
+    assert [q.priority for q in ctx.questions] == [0, 1, 0]
+
+
+def test_a_date_with_a_time_is_read_as_that_day() -> None:
+    campaigns = [{"name": "Slutade i går kväll", "ends_on": "2026-11-28T23:00:00"}]
+    assert context_from_profile("B", [], campaigns, [], today=dt.date(2026, 11, 29)).campaigns == []
+
+
+def test_a_configured_questions_department_and_id_come_with_it() -> None:
+    ctx = BusinessContext("B", questions=[QuestionConfig("Kassan?", id="X-ray", department="Kassa")])
+    assert choose_questions(ctx, "s")[0] == PlannedQuestion("X-ray", "Kassan?", "Kassa")
+
+
+def test_the_script_is_the_sessions_plan() -> None:
+    ctx = BusinessContext(
+        "B", questions=[QuestionConfig(f"Q{i}?", 0.5, id=f"q{i}") for i in range(6)], max_questions=6
+    )
+    plans = {sid: build_script(ctx, sid).questions for sid in ("s1", "s2", "s3", "s4")}
+    assert all(plans[sid] == choose_questions(ctx, sid) for sid in plans)
+    assert len({tuple(q.id for q in plan) for plan in plans.values()}) > 1

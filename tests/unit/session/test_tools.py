@@ -110,10 +110,22 @@ def test_the_definitions_the_model_gets() -> None:
     assert end["properties"]["reason"] == {"type": "string", "enum": [r.value for r in EndReason]}
     minutes = end["properties"]["callback_in_minutes"]
     assert (minutes["type"], minutes["minimum"], minutes["maximum"]) == ("integer", 1, MAX_CALLBACK_MINUTES)
-    assert "callback_requested" in minutes["description"]
-    assert "goodbye" in tools["end_call"]["description"]
-    assert "consent=true" in tools["record_consent"]["description"]
-    assert "skipped=true" in tools["question_answered"]["description"]
+    # The descriptions are the model's whole manual for the tools (docs/session.md, "Tool contract"):
+    # a change to one is a change of how the model steers the call, so it is made here on purpose.
+    assert minutes["description"] == "Only for callback_requested: when the customer wants to be called."
+    assert tools["record_consent"]["description"] == (
+        "Call once, right after the customer has answered the consent question of your opening: "
+        "consent=true if they agreed to the short interview, false if they declined."
+    )
+    assert tools["question_answered"]["description"] == (
+        "Call when the customer has answered one interview question (after your follow-up, if "
+        "you asked one), or clearly did not want to answer it (skipped=true). Use the question's "
+        "id from the store data."
+    )
+    assert tools["end_call"]["description"] == (
+        "Call in the same response as your spoken goodbye, when the conversation is over. "
+        "The line is closed once your goodbye has been heard; say nothing after this call."
+    )
     # Every definition is what parse_call accepts: the same property names.
     assert set(consent["properties"]) == set(RecordConsent.__struct_fields__)
     assert set(answered["properties"]) == set(QuestionAnswered.__struct_fields__)
