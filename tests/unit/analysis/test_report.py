@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from engine.analysis.config import DEFAULT_CONFIG
-from engine.analysis.llm import STATS_MARK, THEMES_PROMPT_VERSION, SchemaT
+from engine.analysis.llm import STATS_MARK, THEMES_PROMPT_VERSION, THEMES_SYSTEM, SchemaT
 from engine.analysis.models import ActionableItem, LLMCallInfo
 from engine.analysis.render import render_html
 from engine.analysis.report import (
@@ -57,11 +57,13 @@ class ThemesLLM:
     def __init__(self, payload: dict[str, Any]) -> None:
         self.payload = payload
         self.prompts: list[str] = []
+        self.systems: list[str] = []
 
     async def complete(
         self, schema: type[SchemaT], system: str, user: str, prompt_version: str
     ) -> tuple[SchemaT | None, LLMCallInfo]:
         self.prompts.append(user)
+        self.systems.append(system)
         return schema.model_validate(self.payload), LLMCallInfo(self.model, prompt_version, 1, 1.0)
 
 
@@ -660,3 +662,56 @@ def test_mentions_count_each_honest_call_once_per_theme() -> None:
         ]
     )
     assert counts == {("Kassa", "kö", "negative"): 2, ("Kassa", "kö", "positive"): 1}
+
+
+async def test_the_model_gets_the_system_prompt_and_at_most_forty_mentions() -> None:
+    cur = [CallRecord(0.5, 5.0, False, [item("Kassa", f"t{i:02d}")]) for i in range(45) for _ in range(2)]
+    llm = ThemesLLM({"positive_trends": [], "negative_issues": [], "recommendations": []})
+    r = await build_report(WEEK, cur, [], [], llm, DEFAULT_CONFIG)
+    assert llm.systems == [THEMES_SYSTEM]
+    mentions = json.loads(llm.prompts[0].partition("\n")[2])["mentions"]
+    assert [m["topic"] for m in mentions] == [f"t{i:02d}" for i in range(40)]
+    assert r.report_metadata["invalid_items_skipped"] == 0  # none said
+
+
+async def test_ties_are_ordered_by_key_not_by_arrival() -> None:
+    cur = [CallRecord(0.5, 5.0, False, [item("Kassa", t)]) for t in ("c", "a", "b") for _ in range(2)]
+    r = await build_report(WEEK, cur, [], [], None, DEFAULT_CONFIG)
+    assert [t["topic"] for t in r.negative_issues] == ["a", "b", "c"]
+
+
+async def test_positive_trends_are_ordered_by_calls_whatever_the_model_said() -> None:
+    cur = [CallRecord(0.5, 5.0, False, [item("Bageri", "bröd", "positive")]) for _ in range(2)]
+    cur += [CallRecord(0.5, 5.0, False, [item("Kassa", "kö", "positive")]) for _ in range(4)]
+    trend = {"department": "Bageri", "topic": "bröd", "sentiment": "positive", "evidence_calls": 2}
+    llm = ThemesLLM(
+        {"positive_trends": [{**trend, "title": "Gott bröd"}], "negative_issues": [], "recommendations": []}
+    )
+    r = await build_report(WEEK, cur, [], [], llm, DEFAULT_CONFIG)
+    assert [(t["title"], t["calls"]) for t in r.positive_trends] == [("kö (Kassa)", 4), ("Gott bröd", 2)]
+
+
+async def test_an_issue_is_new_unless_it_was_a_complaint_last_week() -> None:
+    this_week = [CallRecord(0.5, 5.0, False, [item("Kassa", "kö")]) for _ in range(2)]
+    praised = [CallRecord(0.5, 5.0, False, [item("Kassa", "kö", "positive")]) for _ in range(3)]
+    once = [CallRecord(0.5, 5.0, False, [item("Kassa", "kö")])]
+    r = await build_report(WEEK, this_week, praised, [], None, DEFAULT_CONFIG)
+    assert [t["topic"] for t in r.new_issues] == ["kö"]  # praise last week is no complaint
+    r = await build_report(WEEK, this_week, once, [], None, DEFAULT_CONFIG)
+    assert r.new_issues == []  # one complaint last week is enough
+
+
+async def test_department_insights_count_every_item_of_a_call() -> None:
+    calls_ = [
+        CallRecord(0.5, 5.0, False, [item(None, "parkering"), item("Kassa", "kö"), item("Kassa", "pris")]),
+        CallRecord(0.7, 5.0, False, [item("Kassa", "pris")]),
+    ]
+    r = await build_report(WEEK, calls_, [], [], None, DEFAULT_CONFIG)
+    (kassa,) = r.department_insights
+    assert (kassa["department"], kassa["calls"], kassa["negative_mentions"], kassa["top_issue"]) == (
+        "Kassa",
+        2,
+        3,
+        "pris",  # twice against once: the first seen is not the top
+    )
+    assert kassa["average_quality"] == 0.6
