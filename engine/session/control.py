@@ -169,7 +169,7 @@ class InterviewControl:
             return []
         return self._decide(ConsentAnswer.GRANTED, Source.INFERRED)  # nothing if already decided
 
-    def response_finished(self, response_id: str) -> list[Effect]:
+    def response_finished(self) -> list[Effect]:
         """``response.done``: a customer answer the model responded to without reporting is inferred."""
         if not self._unreported:
             return []

@@ -174,21 +174,21 @@ def test_no_tool_model_rounds_infer_consent_and_progress_in_plan_order() -> None
     c, _ = _control()
     c.opening_started()
     assert c.customer_round() == []  # the reply to the opening
-    assert c.response_finished("r1") == []
+    assert c.response_finished() == []
     effects = c.customer_round()  # the customer answers what the AI asked next
     assert [type(e) for e in effects] == [ConsentDecided]
     assert effects[0].record.source is Source.INFERRED  # type: ignore[union-attr]
     assert not c.took_part  # the model may still report it itself
-    (made,) = c.response_finished("r2")  # it responded without reporting: the rule counts it
+    (made,) = c.response_finished()  # it responded without reporting: the rule counts it
     assert isinstance(made, ProgressMade) and made.update.question_id == "qa"
     assert made.update.source is Source.INFERRED
     assert c.took_part and not c.interview_done
     c.customer_round()
     assert c.done_with_last_answer and not c.interview_done  # e.g. a hang-up right now completes
-    c.response_finished("r3")
+    c.response_finished()
     assert c.interview_done and c.answered == ["qa", "qb"]
     c.customer_round()
-    assert c.response_finished("r4") == []  # nothing left to infer
+    assert c.response_finished() == []  # nothing left to infer
 
 
 def test_the_round_rule_stops_once_the_model_reports_progress() -> None:
@@ -196,10 +196,10 @@ def test_the_round_rule_stops_once_the_model_reports_progress() -> None:
     c.customer_round()
     c.customer_round()
     _call(c, "question_answered", {"question_id": "qa"})
-    assert c.response_finished("r1") == []  # reported in the response: nothing inferred
+    assert c.response_finished() == []  # reported in the response: nothing inferred
     assert c.tool_progress and c.answered == ["qa"] and not c.interview_done
     c.customer_round()
-    assert c.response_finished("r2") == []  # the model reports itself from now on
+    assert c.response_finished() == []  # the model reports itself from now on
     assert c.answered == ["qa"]
 
 
@@ -290,9 +290,9 @@ def test_the_round_rule_counts_nothing_once_consent_is_declined() -> None:
     _call(c, "record_consent", {"consent": False})
     c.customer_round()
     assert not c.done_with_last_answer
-    assert c.response_finished("r2") == [] and c.answered == []
+    assert c.response_finished() == [] and c.answered == []
     # The pending answer was used up: a later response infers nothing either.
-    assert c.response_finished("r3") == []
+    assert c.response_finished() == []
 
 
 def test_the_first_round_is_the_reply_to_the_opening() -> None:
@@ -300,7 +300,7 @@ def test_the_first_round_is_the_reply_to_the_opening() -> None:
     c.customer_round()
     assert c.rounds == 1 and c.consent is None
     assert not c.done_with_last_answer
-    assert c.response_finished("r1") == [] and c.answered == []
+    assert c.response_finished() == [] and c.answered == []
     c.customer_round()
     assert c.rounds == 2 and c.consent is ConsentAnswer.GRANTED
 
@@ -309,7 +309,7 @@ def test_a_model_reporting_progress_replaces_what_the_rounds_guessed() -> None:
     c, _ = _control()
     c.customer_round()
     c.customer_round()
-    (guess,) = c.response_finished("r1")
+    (guess,) = c.response_finished()
     assert isinstance(guess, ProgressMade) and c.answered == ["qa"]
     _, effects = _call(c, "question_answered", {"question_id": "qb"})
     assert c.answered == ["qb"] and [type(e) for e in effects] == [ProgressMade]
@@ -365,11 +365,11 @@ def test_one_customer_round_is_one_inferred_answer() -> None:
     c, _ = _control()
     c.customer_round()
     c.customer_round()
-    assert c.response_finished("r1") == [ProgressMade(ProgressUpdate("qa", "answered", Source.INFERRED))]
-    assert c.response_finished("r2") == []  # no new round, no new answer
+    assert c.response_finished() == [ProgressMade(ProgressUpdate("qa", "answered", Source.INFERRED))]
+    assert c.response_finished() == []  # no new round, no new answer
     assert c.answered == ["qa"]
     c.customer_round()
-    assert c.response_finished("r3") == [ProgressMade(ProgressUpdate("qb", "answered", Source.INFERRED))]
+    assert c.response_finished() == [ProgressMade(ProgressUpdate("qb", "answered", Source.INFERRED))]
 
 
 def test_what_each_tool_call_gives_exactly() -> None:
