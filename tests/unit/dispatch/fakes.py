@@ -164,6 +164,10 @@ class FakeHost:
     draining: bool = False
     throttled_s: float = 0.0
     """A Twilio 429's wait, reported (once) by the next heartbeat."""
+    calls: list[CallStart] = field(default_factory=list)
+    """Every start_call request received, as sent."""
+    turn_latency_ms: list[float] = field(default_factory=list)
+    """Reported (once) by the next heartbeat."""
 
     def _check(self) -> None:
         if self.dead:
@@ -173,6 +177,7 @@ class FakeHost:
 
     async def start_call(self, call: CallStart) -> bool:
         self._check()
+        self.calls.append(call)
         if (call.session_id, call.attempt) in self.known:
             return False
         if len(self.active) >= self.capacity or self.draining:
@@ -212,7 +217,12 @@ class FakeHost:
             list(self.outcomes),
             self.draining,
             twilio_throttled_s=self._take_throttle(),
+            turn_latency_ms=self._take_latencies(),
         )
+
+    def _take_latencies(self) -> list[float]:
+        taken, self.turn_latency_ms = self.turn_latency_ms, []
+        return taken
 
     def _take_throttle(self) -> float:
         throttled, self.throttled_s = self.throttled_s, 0.0
