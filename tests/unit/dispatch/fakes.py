@@ -47,6 +47,8 @@ class FakeQueue:
     claims: list[str] = field(default_factory=list)
     lease: timedelta = timedelta(seconds=60)
     jobs: dict[str, dict[str, int]] = field(default_factory=dict)
+    lost_reasons: list[FailureReason] = field(default_factory=list)
+    """The reason every fail_in_progress_for_host was given."""
 
     def add(self, sid: str, at: datetime, *, verification: str | None = None, store: str = "s1") -> None:
         self.rows[sid] = Row(sid, verification or f"v-{sid}", store, at)
@@ -80,6 +82,7 @@ class FakeQueue:
     async def fail_in_progress_for_host(
         self, host_id: str, reason: FailureReason
     ) -> list[tuple[str, str | None]]:
+        self.lost_reasons.append(reason)
         lost = [r for r in self.rows.values() if r.status == "claimed" and r.host == host_id]
         for r in lost:
             r.status, r.failure_reason = "failed", reason
@@ -165,6 +168,7 @@ class FakeHost:
     throttled_s: float = 0.0
     """A Twilio 429's wait, reported (once) by the next heartbeat."""
     calls: list[CallStart] = field(default_factory=list)
+    drain_deadlines: list[float] = field(default_factory=list)
     """Every start_call request received, as sent."""
     turn_latency_ms: list[float] = field(default_factory=list)
     """Reported (once) by the next heartbeat."""
@@ -242,6 +246,7 @@ class FakeHost:
     async def drain(self, deadline_s: float) -> None:
         self._check()
         self.draining = True
+        self.drain_deadlines.append(deadline_s)
 
 
 @dataclass
