@@ -3,9 +3,10 @@
 The front door answers ``UNAVAILABLE`` while PostgreSQL is unreachable (the transaction did not
 commit; nothing was stored) or while an ingress actor restarts. gRPC's own retry policy gives up
 after a few seconds at most; a backend that polls or dispatches should instead retry unary calls
-for as long as it is prepared to wait. Every unary RPC of ``callengine.v1`` may be retried:
-reads trivially, and the writes are idempotent (DispatchCall per verification, SettleRewards per
-settlement id, the Put* calls by their keys). The demo's client uses this, as a backend would.
+for as long as it is prepared to wait. The unary RPCs of ``callengine.v1`` may be retried:
+reads trivially; DispatchCall is idempotent per verification, SettleRewards per settlement id,
+PutStore and PutVerification by their ids (a PutBusinessContext retried without
+``expected_version`` may store the same context as one more version). The demo's client uses this, as a backend would.
 """
 
 from __future__ import annotations
