@@ -15,13 +15,7 @@ from engine.errors import NotFoundError, ValidationError
 from storage.models import FeedbackCallSession, FraudDetectionResult
 from storage.models.base import table_of
 from storage.records import FraudFilter, FraudResult, FraudStatistics, Page
-from storage.repositories._common import (
-    Repository,
-    aware,
-    newest_first,
-    page_size,
-    score,
-)
+from storage.repositories._common import Repository, aware, page_size, score
 from storage.repositories._sessions_ref import store_of_session
 from storage.types import ForRow
 
@@ -103,16 +97,7 @@ class FraudRepository(Repository):
             stmt = stmt.where(_C.is_suspicious.is_(True))
         if flt.review_required_only:
             stmt = stmt.where(_C.manual_review_required.is_(True), _C.review_decision.is_(None))
-        page = await newest_first(
-            self.session,
-            stmt,
-            _C,
-            _record,
-            since=flt.since,
-            until=flt.until,
-            size=size,
-            page_token=page_token,
-        )
+        page = await self.newest_first(stmt, _C, _record, flt.since, flt.until, size, page_token)
         self.tx.audit("read", "fraud_detection_results", None, f"{len(page.items)} rows")
         return page
 

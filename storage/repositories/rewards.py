@@ -32,12 +32,7 @@ from storage.models import (
 )
 from storage.models.base import table_of
 from storage.records import Page, RewardEntry, RewardFilter, RewardTotal
-from storage.repositories._common import (
-    Repository,
-    aware,
-    newest_first,
-    page_size,
-)
+from storage.repositories._common import Repository, aware, page_size
 
 _T = table_of(RewardLedgerEntry)
 _C = _T.c
@@ -250,16 +245,7 @@ class RewardRepository(Repository):
             stmt = stmt.where(_C.store_id == flt.store_id)
         if flt.state is not None:
             stmt = stmt.where(_C.state == RewardState(flt.state).value)
-        page = await newest_first(
-            self.session,
-            stmt,
-            _C,
-            _record,
-            since=flt.since,
-            until=flt.until,
-            size=size,
-            page_token=page_token,
-        )
+        page = await self.newest_first(stmt, _C, _record, flt.since, flt.until, size, page_token)
         self.tx.audit("read", "reward_ledger", None, f"{len(page.items)} rows")
         return page
 

@@ -26,12 +26,7 @@ from storage.crypto import normalize_phone
 from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
 from storage.models.base import table_of
 from storage.records import CallSessionRecord, ClaimedSession, Page, SessionEvent
-from storage.repositories._common import (
-    Repository,
-    aware,
-    newest_first,
-    page_size,
-)
+from storage.repositories._common import Repository, aware, page_size
 from storage.repositories._dispatch import (
     NO_LIMITS,
     DispatchLimits,
@@ -134,9 +129,7 @@ class SessionRepository(SessionLeases, Repository):
             stmt = stmt.where(_C.store_id == store_id)
         if status is not None:
             stmt = stmt.where(_C.session_status == SessionStatus(status).value)
-        return await newest_first(
-            self.session, stmt, _C, _record, since=since, until=until, size=size, page_token=page_token
-        )
+        return await self.newest_first(stmt, _C, _record, since, until, size, page_token)
 
     async def transition(
         self,
