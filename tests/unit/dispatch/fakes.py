@@ -164,6 +164,8 @@ class FakeHost:
     draining: bool = False
     throttled_s: float = 0.0
     """A Twilio 429's wait, reported (once) by the next heartbeat."""
+    rejected: dict[str, int] = field(default_factory=dict)
+    """Requests refused since the last heartbeat, reported (once) by the next one."""
 
     def _check(self) -> None:
         if self.dead:
@@ -212,7 +214,12 @@ class FakeHost:
             list(self.outcomes),
             self.draining,
             twilio_throttled_s=self._take_throttle(),
+            rejected=self._take_rejected(),
         )
+
+    def _take_rejected(self) -> dict[str, int]:
+        rejected, self.rejected = self.rejected, {}
+        return rejected
 
     def _take_throttle(self) -> float:
         throttled, self.throttled_s = self.throttled_s, 0.0
