@@ -38,7 +38,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from engine.config import TwilioSettings, twilio_location
+from engine.config import TwilioSettings
+from engine.config_checks import twilio_location
 from engine.dispatch.breaker import TWILIO, ProviderUnavailableError
 from engine.errors import CallEngineError, ResourceExhaustedError, UnavailableError
 
