@@ -107,9 +107,7 @@ async def _drive(address: str, settings: Settings, calls: int, timeout_s: float)
             )
             latest = {r.session_id: r for r in replies}
             peak = max(peak, sum(1 for r in replies if r.status == pb.SESSION_STATUS_IN_PROGRESS))
-            if all(
-                is_settled(STATUS_FROM_PB[r.status], r.failure_reason or None) for r in replies
-            ):
+            if all(is_settled(STATUS_FROM_PB[r.status], r.failure_reason or None) for r in replies):
                 break
             await asyncio.sleep(0.25)  # sampling interval for the concurrency figure
         waits: list[float] = []
