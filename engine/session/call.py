@@ -122,7 +122,6 @@ class CallSession(Dialling):
         self._last_sequence = -1
         self._sid_recorded = False
         self._answered = False
-        self._resumed_from = 0
         self._given_back: FailureReason | None = None
         self._realtime = PreOpenedRealtime(deps.connector)
         self.media = deps.settings.session.media_mode_for(request.store_id)
@@ -269,7 +268,6 @@ class CallSession(Dialling):
             return
         plan = SessionPlan(context, self.id, deps.settings, progress)
         self.transcript = TranscriptLog(start_order=start_order, held=True)  # nothing kept before consent
-        self._resumed_from = start_order
         # The AI first: if the Realtime API is down, nobody's phone rings (a call-back is live already).
         # Over SIP the session exists only once the customer answers: the API is probed instead.
         if self.media == "sip":
