@@ -60,7 +60,32 @@ async def open_database(settings: Settings, what: str) -> Any:
             delay = min(delay * 2, 10.0)
 
 
-class AnalysisActor:
+class _JobActor:
+    """What every job actor has: its runner's loop, a liveness ping, its pid, stats and a stop."""
+
+    _runner: JobRunner | None
+    _loop: asyncio.Task[None]
+
+    async def ping(self) -> bool:
+        return not self._loop.done()
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    def _runner_stats(self) -> dict[str, Any]:
+        r = self._runner
+        if r is None:
+            return {"ready": False}
+        return {"ready": True, "done": r.stats.done, "retried": r.stats.retried, "dead": r.stats.dead}
+
+    async def _stop_runner(self) -> None:
+        if self._runner is not None:
+            await self._runner.close()
+        self._loop.cancel()
+        await asyncio.gather(self._loop, return_exceptions=True)
+
+
+class AnalysisActor(_JobActor):
     """Runs one kind of post-call analysis from the job queue until stopped."""
 
     async def __init__(  # type: ignore[misc]  # Ray supports async __init__ for async actors
@@ -107,34 +132,19 @@ class AnalysisActor:
         if self._runner is not None:
             self._metrics.gauge(m.POOL_IN_FLIGHT.name, self._runner.in_flight, {"pool": self.pool})
 
-    async def ping(self) -> bool:
-        return not self._loop.done()
-
-    async def pid(self) -> int:
-        return os.getpid()
-
     async def stats(self) -> dict[str, Any]:
-        r = self._runner
-        if r is None:
-            return {"ready": False}
-        return {
-            "ready": True,
-            "done": r.stats.done,
-            "retried": r.stats.retried,
-            "dead": r.stats.dead,
-            "in_flight": r.in_flight,
-        }
+        stats = self._runner_stats()
+        if self._runner is not None:
+            stats["in_flight"] = self._runner.in_flight
+        return stats
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.close()
-        self._loop.cancel()
-        await asyncio.gather(self._loop, return_exceptions=True)
+        await self._stop_runner()
         if self._db is not None:
             await self._db.close()
 
 
-class DeliveryActor:
+class DeliveryActor(_JobActor):
     """Delivers outgoing events to the configured webhook endpoints from the job queue until stopped."""
 
     async def __init__(  # type: ignore[misc]  # Ray supports async __init__ for async actors
@@ -186,23 +196,11 @@ class DeliveryActor:
     def _finished(self, kind: str, outcome: str, elapsed: float) -> None:
         self._metrics.count(m.JOB_RUNS.name, 1, {"kind": kind, "outcome": outcome})
 
-    async def ping(self) -> bool:
-        return not self._loop.done()
-
-    async def pid(self) -> int:
-        return os.getpid()
-
     async def stats(self) -> dict[str, Any]:
-        r = self._runner
-        if r is None:
-            return {"ready": False}
-        return {"ready": True, "done": r.stats.done, "retried": r.stats.retried, "dead": r.stats.dead}
+        return self._runner_stats()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.close()
-        self._loop.cancel()
-        await asyncio.gather(self._loop, return_exceptions=True)
+        await self._stop_runner()
         if self._delivery is not None:
             await self._delivery.close()
         if self._db is not None:

@@ -100,6 +100,7 @@ class SessionHostActor:
         self._known: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._verification: dict[str, str] = {}
         self._latencies = TurnLatencies()
+        self._rejected_reported: dict[str, int] = {}
         self._started_at = time.monotonic()
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -199,7 +200,14 @@ class SessionHostActor:
             host.draining,
             self._latencies.take(set(active)),
             twilio_throttled_s=take_throttle() if take_throttle is not None else 0.0,
+            rejected=self._take_rejected(getattr(host, "rejected", None) or {}),
         )
+
+    def _take_rejected(self, counts: dict[str, int]) -> dict[str, int]:
+        """What the host refused since the last heartbeat, by kind (its counters only grow)."""
+        new = {k: n - self._rejected_reported.get(k, 0) for k, n in counts.items()}
+        self._rejected_reported = dict(counts)
+        return {k: n for k, n in new.items() if n > 0}
 
     async def ack(self, session_ids: Sequence[str]) -> None:
         for sid in session_ids:

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.config import CONFIG_ENV, FieldInfo, Secret, Settings, fields, sections
+from engine.config import CONFIG_ENV, Secret, Settings, fields, sections
+from engine.config_fields import FieldInfo
 
 MASK = "**********"
 _WIDTH = 100

@@ -1,6 +1,7 @@
-"""How a process finds its secrets: on its own node (see :mod:`engine.config`'s docstring).
+"""Secrets: the :class:`Secret` value, and how a process finds its secrets on its own node
+(see :mod:`engine.config`'s docstring).
 
-A :class:`engine.config.Secret` pickles as its variable name; :func:`node_secret`
+A :class:`Secret` pickles as its variable name; :func:`node_secret`
 is what unpickling calls, in whichever process (Ray worker, node) receives it.
 :func:`publish_secrets` lets a driver that built secrets in code share them with
 local workers through a private directory.
@@ -13,20 +14,62 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
-    from engine.config import Secret, Settings
+    from engine.config import Settings
 
 SECRETS_DIR_ENV = "CALLENGINE_SECRETS_DIR"
 """Directory of secret files named like the variables (a mounted Kubernetes secret)."""
 
 
+class Secret:
+    """A string that hides itself from repr/str. Use ``.get()`` to read it.
+
+    ``name`` is the environment variable it is read from (set by the settings
+    loader and by every section for its own fields). Pickling keeps only the
+    name: the receiving process looks the value up on its own node
+    (:func:`node_secret`), so a secret never travels inside a pickled object.
+    A secret without a name refuses to be pickled.
+    """
+
+    __slots__ = ("_value", "name")
+
+    def __init__(self, value: str, name: str = "") -> None:
+        self._value = value
+        self.name = name
+
+    def named(self, name: str) -> Secret:
+        return self if self.name == name else Secret(self._value, name)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        if not self.name:
+            raise ConfigError("a secret without a settings name cannot leave this process")
+        return (node_secret, (self.name,))
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
 def node_secret(name: str, env: Mapping[str, str] | None = None) -> Secret:
     """The secret ``name`` as this node holds it (see the module docstring); empty when it has none."""
-    from engine.config import _FIELD_OF, CONFIG_ENV, Secret
+    from engine.config import _FIELD_OF, CONFIG_ENV
 
     env = os.environ if env is None else env
     raw = secret_from_env(name, env)
@@ -84,8 +127,6 @@ def publish_secrets(settings: Settings, directory: Path) -> Path:
 
 
 def _secrets_of(settings: Settings) -> list[tuple[str, str, Secret]]:
-    from engine.config import Secret
-
     found = []
     for section in dataclasses.fields(settings):
         value = getattr(settings, section.name)

@@ -144,8 +144,17 @@ DIAL_RATE = MetricSpec(
     Kind.GAUGE,
     "Calls per second the Dispatcher currently allows (below the configured rate after a 429).",
 )
+HOST_REJECTED = MetricSpec(
+    "callengine_host_rejected_total",
+    Kind.COUNTER,
+    "Requests a SessionHost refused (forged signatures, bad or replayed tokens, malformed frames, "
+    "connection cap, …), by kind: reported through the heartbeat. A rising count is an attack or a "
+    "misconfigured proxy.",
+    ("kind",),
+)
 
 ALL: tuple[MetricSpec, ...] = (
+    HOST_REJECTED,
     WEBHOOK_DELIVERIES,
     WEBHOOK_SECONDS,
     TWILIO_THROTTLED,

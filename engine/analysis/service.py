@@ -206,13 +206,26 @@ def _fold(record: rec.Assessment, verdict: _StoredVerdict, config: AnalysisConfi
         "overall_quality_score": record.overall_quality_score,
         "reward_percentage": record.reward_percentage,
     }
+    meta["fraud_combined_confidence"] = verdict.combined
+    if not verdict.any_suspicious and not verdict.fraudulent:
+        # Nothing found (or every finding reviewed away): the scores stand exactly as assessed.
+        # Recomputing them from the stored, rounded parts would move an honest caller's reward
+        # (11.35 % → 11.3 %) once the fraud check passes.
+        return msgspec.structs.replace(
+            record,
+            legitimacy_score=pre["legitimacy_score"],
+            overall_quality_score=pre["overall_quality_score"],
+            reward_percentage=pre["reward_percentage"],
+            is_fraudulent=False,
+            fraud_reasons=verdict.reasons or None,
+            analysis_metadata=meta,
+        )
     legitimacy = pre["legitimacy_score"]
     if verdict.any_suspicious:
         legitimacy = min(legitimacy, 1.0 - verdict.combined)
     overall = overall_score(legitimacy, record.depth_score, record.usefulness_score, config.scoring)
     if meta.get("status") == "insufficient_transcript":
         overall = 0.0
-    meta["fraud_combined_confidence"] = verdict.combined
     return msgspec.structs.replace(
         record,
         legitimacy_score=round2(legitimacy),

@@ -11,6 +11,7 @@ mutual TLS). A plaintext listener is only for loopback, unless an operator says
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -67,10 +68,16 @@ def server_credentials_configured(api: ApiSettings) -> bool:
     return bool(api.tls_cert_file and api.tls_key_file)
 
 
-def channel(api: ApiSettings, address: str, *, server_name: str | None = None) -> grpc.aio.Channel:
+def channel(
+    api: ApiSettings,
+    address: str,
+    *,
+    server_name: str | None = None,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
+) -> grpc.aio.Channel:
     """A grpc.aio channel to the front door: TLS when ``CALLENGINE_GRPC_TLS_CA`` is set."""
     if not api.tls_ca_file:
-        return grpc.aio.insecure_channel(address)
+        return grpc.aio.insecure_channel(address, interceptors=interceptors)
     ca = _read(api.tls_ca_file, "CALLENGINE_GRPC_TLS_CA")
     cert = (
         _read(api.tls_client_cert_file, "CALLENGINE_GRPC_TLS_CLIENT_CERT")
@@ -82,4 +89,4 @@ def channel(api: ApiSettings, address: str, *, server_name: str | None = None) -
     )
     creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
     options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
-    return grpc.aio.secure_channel(address, creds, options=options)
+    return grpc.aio.secure_channel(address, creds, options=options, interceptors=interceptors)

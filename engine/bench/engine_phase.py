@@ -24,11 +24,12 @@ import grpc
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
 from engine.config import Settings
-from engine.demo.client import STATUS_FROM_PB, dispatch_request, put_store, put_verification, settled
+from engine.demo.client import STATUS_FROM_PB, dispatch_request, put_store, put_verification
 from engine.demo.plan import plan_calls
 from engine.demo.runner import DemoOptions, EmulatorProcess, demo_env, engine_running, reset_embedded
 from engine.domain import MAX_RETRIES, Role, SessionStatus
 from engine.emulators.scenarios.loader import default_scenarios
+from engine.events.types import is_settled
 
 _COUNTED_TABLES = (
     "feedback_call_sessions",
@@ -106,9 +107,7 @@ async def _drive(address: str, settings: Settings, calls: int, timeout_s: float)
             )
             latest = {r.session_id: r for r in replies}
             peak = max(peak, sum(1 for r in replies if r.status == pb.SESSION_STATUS_IN_PROGRESS))
-            if all(
-                settled(STATUS_FROM_PB[r.status], r.failure_reason or None, r.retry_count) for r in replies
-            ):
+            if all(is_settled(STATUS_FROM_PB[r.status], r.failure_reason or None) for r in replies):
                 break
             await asyncio.sleep(0.25)  # sampling interval for the concurrency figure
         waits: list[float] = []

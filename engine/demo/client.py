@@ -27,12 +27,14 @@ from rich.table import Table
 from engine.api import tls
 from engine.api.gen import callengine_pb2 as pb
 from engine.api.gen import callengine_pb2_grpc as pb_grpc
+from engine.api.retry import RetryUnavailable
 from engine.clock import SystemClock, write_offset
 from engine.config import Settings
 from engine.demo.plan import BUSINESS_ID, BUSINESS_NAME, PlannedCall, WeekPlan, business_context, store_uuid
-from engine.domain import MAX_RETRIES, FailureReason, Role, SessionStatus
+from engine.domain import Role, SessionStatus
 from engine.emulators.scenarios.loader import ScenarioSet
 from engine.emulators.scenarios.schema import Store
+from engine.events.types import is_settled
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -97,19 +99,6 @@ def to_timestamp(when: dt.datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def settled(status: SessionStatus, failure_reason: str | None, retry_count: int) -> bool:
-    """True once nothing more will happen to the session (no retry is due)."""
-    if not status.terminal:
-        return False
-    if status is SessionStatus.FAILED and failure_reason:
-        try:
-            retryable = FailureReason(failure_reason).retryable
-        except ValueError:
-            retryable = False
-        return not retryable or retry_count >= MAX_RETRIES
-    return True
-
-
 async def put_store(stub: pb_grpc.CallEngineStub, store: Store, metadata: Metadata) -> pb.BusinessContext:
     """Create or update a scenario store and its business context, as a backend would."""
     sid = str(store_uuid(store.id))
@@ -162,6 +151,7 @@ class DemoClient:
         authority = authority_from_settings(settings)
         self._service = (("authorization", "Bearer " + authority.mint("demo-backend", Role.SERVICE)),)
         self._admin = (("authorization", "Bearer " + authority.mint("demo-admin", Role.ADMIN)),)
+        self._last_unavailable_note = float("-inf")
 
     async def run(
         self,
@@ -174,7 +164,10 @@ class DemoClient:
     ) -> DemoResult:
         """Each planned week in turn (oldest first) on the engine's clock set to that week."""
         clock = SystemClock(offset_file=clock_file)
-        async with tls.channel(self._api, self.address) as channel:
+        # As a backend would: ride out a short outage behind the front door (PostgreSQL
+        # restarting answers UNAVAILABLE) instead of failing the run.
+        retry = RetryUnavailable(120.0, on_retry=self._unavailable)
+        async with tls.channel(self._api, self.address, interceptors=[retry]) as channel:
             stub = pb_grpc.CallEngineStub(channel)
             await channel.channel_ready()
             store_keys = sorted({c.store_key for w in weeks for c in w.calls})
@@ -224,6 +217,12 @@ class DemoClient:
                 f"completeness {reply.context_completeness_score:.2f}"
             )
 
+    def _unavailable(self, method: str, details: str) -> None:
+        now = time.monotonic()
+        if now - self._last_unavailable_note > 5.0:  # one line per outage, not one per poll
+            self.console.print(f"[yellow]front door unavailable ({method}: {details}); retrying[/]")
+        self._last_unavailable_note = now
+
     async def _dispatch(self, stub: pb_grpc.CallEngineStub, plan: list[PlannedCall]) -> dict[uuid.UUID, str]:
         sessions: dict[uuid.UUID, str] = {}
         for call in plan:
@@ -258,7 +257,7 @@ class DemoClient:
                         duration_seconds=msg.duration_seconds,
                     )
                 live.update(self._table(calls, len(plan)))
-                if all(settled(c.status, c.failure_reason, c.retry_count) for c in calls.values()):
+                if all(is_settled(c.status, c.failure_reason) for c in calls.values()):
                     done = True
                     break
                 await asyncio.sleep(0.5)  # polling interval of the progress display

@@ -322,7 +322,7 @@ def run_demo(options: DemoOptions) -> int:
     backend = DemoBackend(out_dir / "backend")
     console.print(
         f"[bold]callengine demo[/bold]: {total} calls over {len(scenarios.stores)} stores in "
-        f"{len(weeks)} weeks ({len(weeks[-1].calls)} this week)"
+        f"{len(weeks)} week{'s' if len(weeks) != 1 else ''} ({len(weeks[-1].calls)} this week)"
         + (" over SIP" if options.media == "sip" else "")
     )
     clock_file: Path | None = None

@@ -305,6 +305,8 @@ class DispatcherCore(LeaseSteps):
             self.metrics.gauge(m.FREE_SLOTS.name, status.free_slots, tags)
             for ms in status.turn_latency_ms:
                 self.metrics.observe(m.TURN_LATENCY.name, ms, tags)
+            for kind, n in status.rejected.items():
+                self.metrics.count(m.HOST_REJECTED.name, n, {"kind": kind[:40]})
             if status.twilio_throttled_s > 0:
                 # Twilio answered this host 429: the account is over its CPS, so every host's
                 # dials slow down here, not only that host's own REST client.

@@ -77,6 +77,8 @@ class HostStatus(msgspec.Struct, frozen=True):
     turn_latency_ms: list[float] = []
     twilio_throttled_s: float = 0.0
     """Twilio answered this host 429 since the last heartbeat: the longest wait it asked for."""
+    rejected: dict[str, int] = {}
+    """Requests the host refused since the last heartbeat, by kind (a short fixed vocabulary)."""
 
 
 class StaleSession(msgspec.Struct, frozen=True):

@@ -270,23 +270,11 @@ class Bridge(RealtimeHandler):
                 self.metrics.error("realtime_unavailable", self.ms())
                 self.end(Event.REALTIME_LOST)
                 return
-            self._rt_ws = ws
-            self._restoring = False
-            reader = asyncio.create_task(self._realtime_reader(ws), name="realtime-reader")
-            writer = asyncio.create_task(self._realtime_writer(ws), name="realtime-writer")
-            try:
-                done, _ = await asyncio.wait([reader, writer], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                await _cancel_all([reader, writer])
-            self._rt_ws = None
-            self._restoring = True
+            done = await self._follow(ws, "realtime")
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await ws.close()
-            for task in done:
-                exc = None if task.cancelled() else task.exception()
-                if exc is not None and not isinstance(exc, websockets.exceptions.ConnectionClosed):
-                    raise exc
+            raise_task_failure(done)
             if self._renew:
                 self._renew = False
                 self.metrics.realtime_renewals += 1
@@ -297,6 +285,20 @@ class Bridge(RealtimeHandler):
                 self.metrics.error("realtime_dropped", self.ms())
                 self.on_realtime_lost()
             restore = True
+
+    async def _follow(self, ws: RealtimeSocket, name: str) -> set[asyncio.Task[None]]:
+        """Read and write one Realtime socket until either side stops; returns the finished task(s)."""
+        self._rt_ws = ws
+        self._restoring = False
+        reader = asyncio.create_task(self._realtime_reader(ws), name=f"{name}-reader")
+        writer = asyncio.create_task(self._realtime_writer(ws), name=f"{name}-writer")
+        try:
+            done, _ = await asyncio.wait([reader, writer], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await _cancel_all([reader, writer])
+        self._rt_ws = None
+        self._restoring = True
+        return done
 
     async def _reconnect(self) -> RealtimeSocket:
         deadline = self.clock.monotonic() + RESTORE_SECONDS
@@ -442,6 +444,14 @@ class Bridge(RealtimeHandler):
             lines = self.transcript.take(self.clock.monotonic())
             if lines:
                 await self._flush_cb(lines)
+
+
+def raise_task_failure(done: set[asyncio.Task[None]]) -> None:
+    """Re-raise a finished socket task's error; a closed socket is how a socket ends, not one."""
+    for task in done:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None and not isinstance(exc, websockets.exceptions.ConnectionClosed):
+            raise exc
 
 
 async def _cancel_all(tasks: list[asyncio.Task[None]] | list[asyncio.Task[object]] | list) -> None:  # type: ignore[type-arg]

@@ -32,7 +32,8 @@ from aiohttp import web
 from websockets.exceptions import ConnectionClosed
 
 from engine.clock import Clock, SystemClock
-from engine.config import Settings, host_ports
+from engine.config import Settings
+from engine.config_checks import host_ports
 from engine.dispatch.breaker import REALTIME, CircuitBreaker
 from engine.errors import ConfigError, ConflictError, ResourceExhaustedError
 from engine.realtime.connection import RealtimeConnector, WebSocketRealtimeConnector

@@ -29,13 +29,12 @@ from typing import Any
 
 import msgspec
 import openai
-import websockets
 
 from engine.config import OpenAISettings
 from engine.errors import UnavailableError
 from engine.realtime import events as rt
 from engine.realtime.connection import RealtimeSocket, WebSocketRealtimeConnector
-from engine.session.bridge import RESTORE_SECONDS, Bridge
+from engine.session.bridge import RESTORE_SECONDS, Bridge, raise_task_failure
 from engine.session.state import Event
 from engine.telephony.attempt_token import SIP_HEADER
 
@@ -249,20 +248,7 @@ class SipBridge(Bridge):
                 self.metrics.error("realtime_unavailable", self.ms())
                 self.end(Event.REALTIME_LOST)
                 return
-            self._rt_ws = ws
-            self._restoring = False
-            reader = asyncio.create_task(self._realtime_reader(ws), name="sideband-reader")
-            writer = asyncio.create_task(self._realtime_writer(ws), name="sideband-writer")
-            try:
-                done, _ = await asyncio.wait([reader, writer], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                await _cancel([reader, writer])
-            self._rt_ws = None
-            self._restoring = True
-            for task in done:
-                failure = None if task.cancelled() else task.exception()
-                if failure is not None and not isinstance(failure, websockets.exceptions.ConnectionClosed):
-                    raise failure
+            raise_task_failure(await self._follow(ws, "sideband"))
             if ws.close_code in (1000, 1001, None):
                 # OpenAI closed the sideband: the SIP call is over (the customer hung up).
                 self.end(self.pending_end or self.hang_up_event())
@@ -349,12 +335,6 @@ class SipBridge(Bridge):
         if goodbye is not None and goodbye in self._spoke_in and goodbye not in self._heard:
             return  # spoken, not yet played out (the buffer events trail response.done)
         self.end(self.pending_end)
-
-
-async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.wait(tasks, timeout=2.0)
 
 
 SipRouter = Callable[[IncomingCall], Awaitable[str]]

@@ -25,6 +25,7 @@ call was not placed and the session gives itself back to the queue.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import random
 import time
@@ -37,7 +38,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from engine.config import TwilioSettings, twilio_location
+from engine.config import TwilioSettings
+from engine.config_checks import twilio_location
 from engine.dispatch.breaker import TWILIO, ProviderUnavailableError
 from engine.errors import CallEngineError, ResourceExhaustedError, UnavailableError
 
@@ -91,10 +93,17 @@ _RETRY_AFTER: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 
 class _HeaderAwareHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Remembers the last reply's ``Retry-After`` (per task: a context variable)."""
+    """Remembers the last reply's ``Retry-After`` (per task: a context variable).
+
+    Also sends the SDK's basic-auth pair as an ``Authorization`` header itself: aiohttp
+    deprecates the ``auth`` argument the SDK would hand it (removed in aiohttp 4)."""
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         _RETRY_AFTER.set(None)
+        auth = kwargs.pop("auth", None)
+        if auth is not None:
+            pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": f"Basic {pair}"}
         response = await super().request(*args, **kwargs)
         headers = getattr(response, "headers", None) or {}
         value = headers.get("Retry-After") if hasattr(headers, "get") else None

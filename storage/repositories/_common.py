@@ -1,4 +1,4 @@
-"""Small helpers shared by the repositories: validation, page tokens, row mapping."""
+"""Small helpers shared by the repositories: validation, page tokens and newest-first pages, row mapping."""
 
 from __future__ import annotations
 
@@ -8,11 +8,26 @@ import datetime as dt
 import json
 import math
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import and_, or_
 
 from engine.errors import ValidationError
+from storage.records import Page
 from storage.tx import Tx
+
+
+class _Dated(Protocol):
+    @property
+    def id(self) -> uuid.UUID | None: ...
+
+    @property
+    def created_at(self) -> dt.datetime | None: ...
+
+
+R = TypeVar("R", bound=_Dated)
 
 
 class Repository:
@@ -20,6 +35,40 @@ class Repository:
         self.tx = tx
         self.session = tx.session
         self.principal = tx.principal
+
+    async def newest_first(
+        self,
+        stmt: Any,
+        columns: Any,
+        record: Callable[[Any], R],
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        size: int,
+        page_token: str | None,
+    ) -> Page[R]:
+        """One page of ``stmt``'s rows, newest first (``created_at``, then ``id``, of ``columns``);
+        ``since`` inclusive, ``until`` exclusive on created_at; the token continues after the last row."""
+        if since is not None:
+            stmt = stmt.where(columns.created_at >= aware("since", since))
+        if until is not None:
+            stmt = stmt.where(columns.created_at < aware("until", until))
+        if page_token:
+            at, last = decode_token(page_token)
+            stmt = stmt.where(or_(columns.created_at < at, and_(columns.created_at == at, columns.id < last)))
+        rows = (
+            await self.session.execute(
+                stmt.order_by(columns.created_at.desc(), columns.id.desc()).limit(size + 1)
+            )
+        ).all()
+        items = [record(r) for r in rows[:size]]
+        token = None
+        if (
+            len(rows) > size
+            and (last_at := items[-1].created_at) is not None
+            and (last_id := items[-1].id) is not None
+        ):
+            token = encode_token(last_at, last_id)
+        return Page(items, token)
 
 
 def score(field: str, value: float | None, low: float = 0.0, high: float = 1.0) -> Decimal | None:

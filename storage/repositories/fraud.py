@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import insert, select, text, update
 
 from engine.domain import CheckType, ReviewDecision
 from engine.errors import NotFoundError, ValidationError
 from storage.models import FeedbackCallSession, FraudDetectionResult
 from storage.models.base import table_of
 from storage.records import FraudFilter, FraudResult, FraudStatistics, Page
-from storage.repositories._common import Repository, aware, decode_token, encode_token, page_size, score
+from storage.repositories._common import Repository, aware, page_size, score
 from storage.repositories._sessions_ref import store_of_session
 from storage.types import ForRow
 
@@ -97,22 +97,9 @@ class FraudRepository(Repository):
             stmt = stmt.where(_C.is_suspicious.is_(True))
         if flt.review_required_only:
             stmt = stmt.where(_C.manual_review_required.is_(True), _C.review_decision.is_(None))
-        if flt.since is not None:
-            stmt = stmt.where(_C.created_at >= aware("since", flt.since))
-        if flt.until is not None:
-            stmt = stmt.where(_C.created_at < aware("until", flt.until))
-        if page_token:
-            at, last = decode_token(page_token)
-            stmt = stmt.where(or_(_C.created_at < at, and_(_C.created_at == at, _C.id < last)))
-        rows = (
-            await self.session.execute(stmt.order_by(_C.created_at.desc(), _C.id.desc()).limit(size + 1))
-        ).all()
-        items = [_record(r) for r in rows[:size]]
-        token = None
-        if len(rows) > size and items[-1].created_at is not None and items[-1].id is not None:
-            token = encode_token(items[-1].created_at, items[-1].id)
-        self.tx.audit("read", "fraud_detection_results", None, f"{len(items)} rows")
-        return Page(items, token)
+        page = await self.newest_first(stmt, _C, _record, flt.since, flt.until, size, page_token)
+        self.tx.audit("read", "fraud_detection_results", None, f"{len(page.items)} rows")
+        return page
 
     async def review(
         self, result_id: uuid.UUID, decision: ReviewDecision, reviewer_id: uuid.UUID | None

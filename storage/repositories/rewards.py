@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import insert, select, text, update
 
 from engine.errors import NotFoundError, ValidationError
 from engine.events.types import REWARD_CHANGED
@@ -32,7 +32,7 @@ from storage.models import (
 )
 from storage.models.base import table_of
 from storage.records import Page, RewardEntry, RewardFilter, RewardTotal
-from storage.repositories._common import Repository, aware, decode_token, encode_token, page_size
+from storage.repositories._common import Repository, aware, page_size
 
 _T = table_of(RewardLedgerEntry)
 _C = _T.c
@@ -245,20 +245,9 @@ class RewardRepository(Repository):
             stmt = stmt.where(_C.store_id == flt.store_id)
         if flt.state is not None:
             stmt = stmt.where(_C.state == RewardState(flt.state).value)
-        if flt.since is not None:
-            stmt = stmt.where(_C.created_at >= aware("since", flt.since))
-        if flt.until is not None:
-            stmt = stmt.where(_C.created_at < aware("until", flt.until))
-        if page_token:
-            at, last = decode_token(page_token)
-            stmt = stmt.where(or_(_C.created_at < at, and_(_C.created_at == at, _C.id < last)))
-        rows = (
-            await self.session.execute(stmt.order_by(_C.created_at.desc(), _C.id.desc()).limit(size + 1))
-        ).all()
-        items = [_record(r) for r in rows[:size]]
-        token = encode_token(items[-1].created_at, items[-1].id) if len(rows) > size else None
-        self.tx.audit("read", "reward_ledger", None, f"{len(items)} rows")
-        return Page(items, token)
+        page = await self.newest_first(stmt, _C, _record, flt.since, flt.until, size, page_token)
+        self.tx.audit("read", "reward_ledger", None, f"{len(page.items)} rows")
+        return page
 
     async def totals(
         self, store_id: uuid.UUID, since: dt.datetime, until: dt.datetime

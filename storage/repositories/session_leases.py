@@ -35,6 +35,18 @@ HELD = or_(
 _LIVE, _HELD = LIVE, HELD
 
 
+def failed_by_engine(reason: str, now: dt.datetime) -> dict[str, Any]:
+    """The values that end a held session failed when its host is gone (``reason``): the end time
+    kept if the call had one, the lease dropped."""
+    return {
+        "session_status": SessionStatus.FAILED.value,
+        "failure_reason": reason[:100],
+        "call_ended_at": func.coalesce(_C.call_ended_at, now.astimezone(dt.UTC).replace(tzinfo=None)),
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+
+
 class SessionLeases:
     tx: Tx
     session: Any
@@ -163,15 +175,7 @@ class SessionLeases:
             await self.session.execute(
                 update(_T)
                 .where(held_as_seen)
-                .values(
-                    session_status=SessionStatus.FAILED.value,
-                    failure_reason=reason[:100],
-                    call_ended_at=func.coalesce(
-                        _C.call_ended_at, now.astimezone(dt.UTC).replace(tzinfo=None)
-                    ),
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
+                .values(**failed_by_engine(reason, now))
                 .returning(_C.store_id, _C.phase)
             )
         ).one_or_none()

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 
 from engine.domain import MAX_RETRIES, SessionStatus
 from engine.errors import ConflictError, NotFoundError, ValidationError
@@ -26,7 +26,7 @@ from storage.crypto import normalize_phone
 from storage.models import CallSessionEvent, FeedbackCallSession, PhoneOptOut
 from storage.models.base import table_of
 from storage.records import CallSessionRecord, ClaimedSession, Page, SessionEvent
-from storage.repositories._common import Repository, aware, decode_token, encode_token, page_size
+from storage.repositories._common import Repository, aware, page_size
 from storage.repositories._dispatch import (
     NO_LIMITS,
     DispatchLimits,
@@ -35,7 +35,7 @@ from storage.repositories._dispatch import (
     dispatch_statement,
 )
 from storage.repositories.session_leases import HELD as _HELD
-from storage.repositories.session_leases import SessionLeases
+from storage.repositories.session_leases import SessionLeases, failed_by_engine
 
 RETENTION = dt.timedelta(days=90)
 _T = table_of(FeedbackCallSession)
@@ -129,21 +129,7 @@ class SessionRepository(SessionLeases, Repository):
             stmt = stmt.where(_C.store_id == store_id)
         if status is not None:
             stmt = stmt.where(_C.session_status == SessionStatus(status).value)
-        if since is not None:
-            stmt = stmt.where(_C.created_at >= aware("since", since))
-        if until is not None:
-            stmt = stmt.where(_C.created_at < aware("until", until))
-        if page_token:
-            at, last_id = decode_token(page_token)
-            stmt = stmt.where(or_(_C.created_at < at, and_(_C.created_at == at, _C.id < last_id)))
-        rows = (
-            await self.session.execute(stmt.order_by(_C.created_at.desc(), _C.id.desc()).limit(size + 1))
-        ).all()
-        items = [_record(r) for r in rows[:size]]
-        token = None
-        if len(rows) > size and items[-1].created_at is not None:
-            token = encode_token(items[-1].created_at, items[-1].id)
-        return Page(items, token)
+        return await self.newest_first(stmt, _C, _record, since, until, size, page_token)
 
     async def transition(
         self,
@@ -313,18 +299,7 @@ class SessionRepository(SessionLeases, Repository):
         held = and_(_C.host_id == host_id, _HELD)
         rows = (
             await self.session.execute(
-                update(_T)
-                .where(held)
-                .values(
-                    session_status=SessionStatus.FAILED.value,
-                    failure_reason=reason[:100],
-                    call_ended_at=func.coalesce(
-                        _C.call_ended_at, now.astimezone(dt.UTC).replace(tzinfo=None)
-                    ),
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-                .returning(*_RECORD_COLUMNS)
+                update(_T).where(held).values(**failed_by_engine(reason, now)).returning(*_RECORD_COLUMNS)
             )
         ).all()
         records = [_record(r) for r in rows]

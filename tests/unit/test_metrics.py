@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,7 @@ class TimedHost(FakeHost):
             status.draining,
             out,
             twilio_throttled_s=status.twilio_throttled_s,
+            rejected=status.rejected,
         )
 
 
@@ -111,6 +113,7 @@ async def _dispatcher_run() -> Recorder:
     host.finish("a", SessionStatus.COMPLETED)
     host.finish("b", SessionStatus.FAILED, FailureReason.NO_ANSWER)
     host.throttled_s = 1.0  # Twilio answered this host 429: its heartbeat says so
+    host.rejected = {"forged_signature": 2, "stream_replayed": 1}
     await tick()
     host.dead = True
     await tick()
@@ -136,6 +139,7 @@ async def test_dispatcher_emits_its_metrics_with_their_values() -> None:
     ]
     assert r.values(m.HOST_LOST) == [(1.0, {})]
     assert r.values(m.TWILIO_THROTTLED) == [(1.0, {})]
+    assert r.values(m.HOST_REJECTED) == [(2, {"kind": "forged_signature"}), (1, {"kind": "stream_replayed"})]
     assert r.values(m.DIAL_RATE)[0] == (100.0, {}) and min(v for v, _ in r.values(m.DIAL_RATE)) == 50.0
     assert (1, {}) in r.values(m.HOSTS) and r.values(m.HOSTS)[-1] == (0, {})
     jobs = {(t["kind"], t["state"]): v for v, t in r.values(m.JOBS)}
@@ -253,6 +257,7 @@ class _CallHost:
 
     def __init__(self) -> None:
         self.calls: dict[str, _Call] = {}
+        self.rejected: Counter[str] = Counter()
 
     @property
     def free_slots(self) -> int:
@@ -285,6 +290,19 @@ async def test_session_host_heartbeat_carries_turn_latencies() -> None:
     del host.calls["s1"]  # the call ended after its last turn
     assert (await actor.status()).turn_latency_ms == [380.0]
     assert (await actor.status()).turn_latency_ms == []
+
+
+async def test_session_host_heartbeat_carries_what_the_host_refused_once() -> None:
+    actor = SessionHostActor(Settings.from_env({}), "h1")
+    host = _CallHost()
+    host.rejected = Counter({"forged_signature": 2})
+    actor._host = host
+    actor._ready.set()
+    assert (await actor.status()).rejected == {"forged_signature": 2}
+    assert (await actor.status()).rejected == {}, "reported once"
+    host.rejected["forged_signature"] += 1
+    host.rejected["connection_cap"] += 4
+    assert (await actor.status()).rejected == {"forged_signature": 1, "connection_cap": 4}
 
 
 def test_host_reports_each_turn_latency_once() -> None:

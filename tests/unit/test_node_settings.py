@@ -67,7 +67,7 @@ def test_host_section_comes_from_the_node() -> None:
 
 
 def test_a_nodes_port_or_port_range_replaces_the_other_kind() -> None:
-    from engine.config import host_ports
+    from engine.config_checks import host_ports
 
     shipped = Settings(host=HostSettings(port_range="20000-20003"))
     assert host_ports(shipped.host) == range(20000, 20004)

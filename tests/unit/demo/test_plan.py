@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from engine.analysis.context import validate_business_context
-from engine.demo.client import settled
 from engine.demo.plan import business_context, expected_outcome, plan_calls, rebase, store_uuid
 from engine.domain import MAX_RETRIES, FailureReason, SessionStatus
 from engine.emulators.scenarios.loader import default_scenarios, parse_scenarios
@@ -54,14 +53,6 @@ def test_store_ids_are_stable_and_contexts_validate() -> None:
     for store in default_scenarios().stores:
         ctx = validate_business_context(business_context(store))
         assert ctx.question_configuration.questions
-
-
-def test_settled_waits_for_due_retries() -> None:
-    assert not settled(SessionStatus.PENDING, None, 0)
-    assert not settled(SessionStatus.FAILED, "busy", 1)
-    assert settled(SessionStatus.FAILED, "busy", MAX_RETRIES)
-    assert settled(SessionStatus.FAILED, "opted_out", 0)
-    assert settled(SessionStatus.COMPLETED, None, 0)
 
 
 def test_rebase_keeps_weekday_and_local_time_within_the_past_week() -> None:

@@ -18,7 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from engine.config import Secret, Settings, fields, host_ports
+from engine.config import Secret, Settings, fields
+from engine.config_checks import host_ports
 from engine.telephony import public_url
 
 ROOT = Path(__file__).resolve().parents[3]

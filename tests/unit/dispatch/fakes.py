@@ -167,9 +167,11 @@ class FakeHost:
     draining: bool = False
     throttled_s: float = 0.0
     """A Twilio 429's wait, reported (once) by the next heartbeat."""
+    rejected: dict[str, int] = field(default_factory=dict)
+    """Requests refused since the last heartbeat, reported (once) by the next one."""
     calls: list[CallStart] = field(default_factory=list)
-    drain_deadlines: list[float] = field(default_factory=list)
     """Every start_call request received, as sent."""
+    drain_deadlines: list[float] = field(default_factory=list)
     turn_latency_ms: list[float] = field(default_factory=list)
     """Reported (once) by the next heartbeat."""
 
@@ -222,11 +224,16 @@ class FakeHost:
             self.draining,
             twilio_throttled_s=self._take_throttle(),
             turn_latency_ms=self._take_latencies(),
+            rejected=self._take_rejected(),
         )
 
     def _take_latencies(self) -> list[float]:
         taken, self.turn_latency_ms = self.turn_latency_ms, []
         return taken
+
+    def _take_rejected(self) -> dict[str, int]:
+        rejected, self.rejected = self.rejected, {}
+        return rejected
 
     def _take_throttle(self) -> float:
         throttled, self.throttled_s = self.throttled_s, 0.0
