@@ -473,3 +473,16 @@ async def test_a_failing_step_is_logged_with_a_trace_only_when_unexpected(
     records = [(r.getMessage(), bool(r.exc_info)) for r in caplog.records if "step" in r.getMessage()]
     assert records[0] == ("dispatcher step dispatch failed: db away", False)
     assert records[1][0] == "dispatcher step scale failed: bug" and records[1][1] is True
+
+
+async def test_requests_a_host_refused_are_counted_by_kind() -> None:
+    core, _q, fleet, clock, rec = _recorded(n=0, capacity=5)
+    await settle(core, clock, ticks=2)
+    fleet.hosts[0].rejected = {"twilio_signature": 3, "k" * 50: 1}
+    await core.tick()
+    assert rec.of(m.HOST_REJECTED.name) == [
+        ("count", 3, {"kind": "twilio_signature"}),
+        ("count", 1, {"kind": "k" * 40}),
+    ]
+    await core.tick()
+    assert len(rec.of(m.HOST_REJECTED.name)) == 2  # reported once
