@@ -104,7 +104,6 @@ def _output(**fields: object) -> str:
 
 class InterviewControl:
     def __init__(self, script: Script, *, now: Callable[[], dt.datetime]) -> None:
-        self.script = script
         self._now = now
         self._remaining = [q.id for q in script.remaining]
         self._ids = script.question_ids

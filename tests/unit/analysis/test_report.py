@@ -715,3 +715,13 @@ async def test_department_insights_count_every_item_of_a_call() -> None:
         "pris",  # twice against once: the first seen is not the top
     )
     assert kassa["average_quality"] == 0.6
+
+
+async def test_a_fraudulent_call_is_skipped_not_the_end_of_the_week() -> None:
+    calls_ = [
+        CallRecord(0.1, 2.0, True, [item("Kassa", "kö")]),
+        CallRecord(0.8, 5.0, False, [item("Kassa", "kö")]),
+    ]
+    r = await build_report(WEEK, calls_, [], [], None, DEFAULT_CONFIG)
+    (kassa,) = r.department_insights
+    assert (kassa["calls"], kassa["negative_mentions"], kassa["average_quality"]) == (1, 1, 0.8)

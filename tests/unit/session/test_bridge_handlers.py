@@ -725,3 +725,42 @@ async def test_a_line_without_a_language_is_identified_off_the_loop(monkeypatch:
     b.on_realtime_event(ev(done, item_id="u3", content_index=0, transcript="Mm"))
     await b.finish_side_tasks()
     assert b.transcript.conversation()[-1].language_detected == "sv" and b.metrics.language_drift == 1
+
+
+async def test_an_identified_line_keeps_its_place_and_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(language, "_detector", _Detector("EN"))
+    monkeypatch.setattr(language, "_enabled", True)
+    b, _ = await make_bridge()
+    clock = _clock(b)
+    b.on_realtime_event(ev("input_audio_buffer.committed", item_id="u1"))
+    m = Model(b)
+    m.created("r1")
+    m.speak("r1", "a1", "Okej!")
+    m.done("r1")
+    await clock.advance(0.5)
+    b.on_realtime_event(ev("input_audio_buffer.speech_started", item_id="u2", audio_start_ms=0))
+    await clock.advance(1.0)
+    done = "conversation.item.input_audio_transcription.completed"
+    b.on_realtime_event(ev(done, item_id="u1", content_index=0, transcript="Hello"))
+    b.on_realtime_event(ev(done, item_id="u2", content_index=0, transcript="Thanks"))  # never committed
+    await b.finish_side_tasks()
+    lines = b.transcript.take(clock.monotonic())
+    assert [(ln.content, ln.timestamp_ms) for ln in lines] == [("Hello", 0), ("Okej!", 0), ("Thanks", 500)]
+
+
+async def test_a_function_call_item_without_name_or_arguments_gets_the_error_for_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="t")
+    b, _ = await make_bridge()
+    Model(b).created("r1")
+    for item in [
+        {"id": "f1", "type": "function_call", "call_id": "c1", "name": "record_consent"},
+        {"id": "f2", "type": "function_call", "call_id": "c2", "arguments": "{}"},
+        {"id": "f3", "type": "function_call", "call_id": "c3", "name": "x" * 50, "arguments": "{}"},
+    ]:
+        b.on_realtime_event(ev("response.output_item.done", response_id="r1", output_index=0, item=item))
+    errors = [json.loads(o["item"]["output"])["error"] for o in sent_to_realtime(b)]
+    assert errors[0] == "invalid arguments for record_consent: Object missing required field `consent`"
+    assert errors[1].startswith("unknown tool ''")
+    assert caplog.records[-1].getMessage() == f"tool call {'x' * 40} rejected (bad arguments)"
