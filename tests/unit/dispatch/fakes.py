@@ -37,6 +37,7 @@ class Row:
     failed_at: datetime | None = None
     requested_at: datetime | None = None
     """A call-back time stored with a failed attempt (the session's next_attempt_at)."""
+    account: str = ""
 
 
 @dataclass
@@ -62,7 +63,9 @@ class FakeQueue:
             r.status, r.host, r.phase = "claimed", host_id, "claimed"
             r.lease_until = now + self.lease
             self.claims.append(r.session_id)
-        return [DueSession(r.session_id, r.verification_id, r.store_id, r.retry_count) for r in due]
+        return [
+            DueSession(r.session_id, r.verification_id, r.store_id, r.retry_count, r.account) for r in due
+        ]
 
     async def defer(self, session_id: str, until: datetime) -> None:
         r = self.rows[session_id]

@@ -143,7 +143,7 @@ async def test_every_step_is_timed_with_its_outcome() -> None:
 
 async def test_leases_reconcile_and_job_metrics_run_on_their_own_cadence() -> None:
     core, _q, _fleet, clock, rec = _recorded(
-        n=0, capacity=5, lease_seconds=8.0, reconcile_seconds=3.0, jobs_metrics_seconds=5.0
+        n=0, capacity=5, lease_seconds=10.0, reconcile_seconds=3.0, jobs_metrics_seconds=5.0
     )
     ran: list[set[str]] = []
     for _ in range(7):  # ticks at 0, 1, …, 6 seconds
@@ -151,14 +151,14 @@ async def test_leases_reconcile_and_job_metrics_run_on_their_own_cadence() -> No
         await core.tick()
         ran.append({t["step"] for _, _, t in rec.of(m.TICK_STEP.name)} & {"leases", "reconcile", "jobs"})
         clock.advance(1.0)
-    # Leases every quarter of their length (2 s), reconcile every 3 s, job metrics every 5 s; due at
-    # the exact moment, not a tick later.
+    # Leases every quarter of their length (2.5 s: the next tick after), reconcile every 3 s, job
+    # metrics every 5 s; due at the exact moment, not a tick later.
     assert ran == [
         {"leases", "reconcile", "jobs"},
         set(),
-        {"leases"},
-        {"reconcile"},
-        {"leases"},
+        set(),
+        {"leases", "reconcile"},
+        set(),
         {"jobs"},
         {"leases", "reconcile"},
     ]
@@ -486,3 +486,115 @@ async def test_requests_a_host_refused_are_counted_by_kind() -> None:
     ]
     await core.tick()
     assert len(rec.of(m.HOST_REJECTED.name)) == 2  # reported once
+
+
+async def test_a_start_to_a_host_that_died_loses_the_host() -> None:
+    core, q, fleet, clock, _ = setup(0, capacity=5, respect_call_windows=False)
+    await settle(core, clock, ticks=2)
+    host = fleet.hosts[0]
+
+    async def gone(self: FakeHost, call: CallStart) -> bool:
+        raise HostLostError("exited")
+
+    host.start_call = gone.__get__(host)  # type: ignore[method-assign]
+    q.add("s", clock.now())
+    assert await core.tick() == 0
+    assert "h0" not in core.hosts and q.lost_reasons == [FailureReason.HOST_LOST]
+
+
+async def test_a_session_the_host_could_not_read_is_given_back_even_if_the_queue_is_away(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from engine.dispatch.ports import NotDialledError
+    from engine.errors import UnavailableError
+
+    caplog.set_level(logging.WARNING, logger="engine.dispatch.dispatcher")
+    core, q, fleet, clock, _ = setup(0, capacity=5)
+    await settle(core, clock, ticks=2)
+    host = fleet.hosts[0]
+
+    async def unreadable(self: FakeHost, call: CallStart) -> bool:
+        raise NotDialledError("storage unreachable")
+
+    host.start_call = unreadable.__get__(host)  # type: ignore[method-assign]
+
+    async def away(session_id: str, until: object) -> None:
+        raise UnavailableError("database away")
+
+    q.add("s", clock.now())
+    q.defer = away  # type: ignore[assignment, method-assign]
+    assert await core.tick() == 0
+    assert "s" not in core.hosts["h0"].active and core.step_errors == {}
+    assert "session s not dialled: storage unreachable" in [r.getMessage() for r in caplog.records]
+
+
+async def test_calls_past_the_ticks_budget_wait_for_their_token_and_the_tick_ends() -> None:
+    # The sessions' account is not the one the tick's claims are counted on (a queue configured for
+    # another account): before the fix the same session was claimed and given back for ever.
+    core, q, fleet, clock, _ = setup(0, capacity=10, cps=1.0, pace_seconds=1.0)
+    await settle(core, clock, ticks=2)
+    for sid in ("a", "b", "c", "d"):
+        q.add(sid, clock.now())
+        q.rows[sid].account = "other"
+    started = await asyncio.wait_for(core.tick(), 5)
+    # One at once, one after waiting a second for its token (within the tick's budget of a second).
+    assert started == 2 and fleet.dial_log == ["a", "b"]
+    deferred = {s: (q.rows[s].status, q.rows[s].next_at) for s in ("c", "d")}
+    assert all(status == "pending" and at > clock.now() for status, at in deferred.values()), deferred
+    assert q.claims.count("c") == 1  # claimed once in the tick, not again and again
+
+
+async def test_only_a_realtime_loss_counts_against_the_realtime_provider() -> None:
+    core, q, fleet, clock, _ = setup(2, capacity=5, breaker_failures=1, respect_call_windows=False)
+    await settle(core, clock, ticks=2)
+    fleet.hosts[0].finish("s00", SessionStatus.FAILED, FailureReason.BUSY)
+    fleet.hosts[0].finish("s01", SessionStatus.FAILED, FailureReason.NO_ANSWER)
+    await core.tick()
+    assert core.breakers.held_reason() is None
+    fleet.hosts[0].active["x"] = "v-x"
+    q.add("x", clock.now())
+    q.rows["x"].status, q.rows["x"].host = "claimed", "h0"
+    fleet.hosts[0].finish("x", SessionStatus.FAILED, FailureReason.REALTIME_LOST)
+    await core.tick()
+    clock.advance(1.0)
+    await core.tick()  # the open breaker is asked about the time: it must know when it opened
+    assert core.breakers.held_reason() == "realtime_unavailable" and core.step_errors == {}
+
+
+async def test_retries_ignore_the_window_when_windows_are_off() -> None:
+    from engine.dispatch.windows import CallWindows
+
+    core, q, fleet, clock, _ = setup(1, capacity=5, respect_call_windows=False)
+    q.windows["s1"] = CallWindows()
+    await settle(core, clock, ticks=2)
+    clock.set(datetime(2026, 11, 25, 18, 55, tzinfo=UTC))
+    fleet.hosts[0].finish("s00", SessionStatus.FAILED, FailureReason.BUSY)
+    await core.tick()
+    assert q.rows["s00"].next_at < datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+async def test_a_new_host_silent_at_its_first_heartbeat_is_not_lost_at_once() -> None:
+    core, _q, fleet, clock, _ = setup(0, capacity=5, heartbeat_timeout=10.0)
+    await core.tick()
+    await core.wait_idle()  # adopted, no heartbeat yet
+    fleet.hosts[0].silent = True
+    clock.advance(1.0)
+    await core.tick()
+    assert "h0" in core.hosts and core.step_errors == {}
+
+
+async def test_starts_in_flight_count_towards_the_hosts_asked_for() -> None:
+    core, _q, fleet, _clock, _ = setup(3, capacity=1, max_hosts=10, max_starting_hosts=100)
+    gate = asyncio.Event()
+    real_start = fleet.start_host
+
+    async def slow_start() -> FakeHost:
+        await gate.wait()
+        return await real_start()
+
+    fleet.start_host = slow_start  # type: ignore[method-assign]
+    await core.tick()
+    await core.tick()
+    assert len(core._starting) == 3  # three calls wait: three hosts, not three more per tick
+    gate.set()
+    await core.wait_idle()
