@@ -98,15 +98,21 @@ def _week_stats(calls: Sequence[CallRecord]) -> dict[str, Any]:
     }
 
 
+def _title(key: Key) -> str:
+    dep, topic, _ = key
+    return f"{topic} ({dep})" if dep else topic
+
+
 def _theme(key: Key, calls: int, total: int, source: str, title: str | None = None) -> dict[str, Any]:
+    """A reported theme; ``total`` is the week's honest calls (at least ``calls``, so never 0)."""
     dep, topic, sentiment = key
     return {
-        "title": title or (f"{topic} ({dep})" if dep else topic),
+        "title": title or _title(key),
         "topic": topic,
         "department": dep,
         "sentiment": sentiment,
         "calls": calls,
-        "share": round(calls / total, 3) if total else 0.0,
+        "share": round(calls / total, 3),
         "source": source,
     }
 
@@ -142,11 +148,7 @@ def predictive_insights(
         out.append(volume)
     growing = sorted(issue_deltas.items(), key=lambda kv: (-(kv[1][0] - kv[1][1]), str(kv[0])))[:3]
     out += forecast.issue_forecasts(
-        [
-            (_cap(_theme(key, now, 0, "stats")["title"]), now, before)
-            for key, (now, before) in growing
-            if now > before
-        ]
+        [(_cap(_title(key)), now, before) for key, (now, before) in growing if now > before]
     )
     return out
 
@@ -257,6 +259,10 @@ async def build_report(
             for p in series
         ],
     }
+    insights = _department_insights(calls, previous_calls, departments)
+    predictions = predictive_insights(series, issue_deltas)
+    # Wall-clock time, not a result: no test can pin it, so it is not mutated.
+    build_ms = round((time.perf_counter() - started) * 1000, 1)  # pragma: no mutate
     return ReportData(
         analysis_week=week,
         total_feedback_count=len(calls),
@@ -264,9 +270,9 @@ async def build_report(
         positive_trends=pos,
         negative_issues=neg,
         new_issues=new_issues,
-        department_insights=_department_insights(calls, previous_calls, departments),
+        department_insights=insights,
         historical_comparison=historical,
-        predictive_insights=predictive_insights(series, issue_deltas),
+        predictive_insights=predictions,
         actionable_recommendations=recommendations,
         report_metadata={
             "themes_source": themes_source,
@@ -277,7 +283,7 @@ async def build_report(
             "fraudulent_excluded": current["fraudulent"],
             "invalid_items_skipped": invalid_items,
             "min_theme_mentions": rc.min_theme_mentions,
-            "build_ms": round((time.perf_counter() - started) * 1000, 1),
+            "build_ms": build_ms,
         },
     )
 

@@ -439,7 +439,11 @@ class DispatcherCore(LeaseSteps):
         while not self.limiter.try_acquire(account, self.clock.monotonic()):
             wait = self.limiter.wait_time(account, self.clock.monotonic())
             if self.clock.monotonic() + wait > budget_end + 1e-6:
-                await self.queue.defer(due.session_id, now)
+                # Not this tick: give it back for when its token is there. Deferred to "now", a
+                # bucket other than the one this tick's claims are counted on (the queue's account
+                # differing from the dispatcher's) let the same session be claimed again at once,
+                # for ever.
+                await self.queue.defer(due.session_id, now + timedelta(seconds=wait))
                 return False
             await self.clock.sleep(wait)
         return True

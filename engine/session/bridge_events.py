@@ -32,7 +32,6 @@ from engine.session.control import (
     EndRequested,
     InterviewControl,
     OptOutRequested,
-    ProgressMade,
 )
 from engine.session.conversation import is_opt_out
 from engine.session.metrics import CallMetrics
@@ -106,7 +105,6 @@ class RealtimeHandler:
         self._inbound_audio = ""
         self._speech_ms: dict[str, int] = {}
         self._turn_stopped_at: float | None = None
-        self._heard_pending: float | None = None
         self._response_active = False
         self._cut_by_loss = False
         """A response was under way, or its audio still playing, when the Realtime socket went:
@@ -345,7 +343,7 @@ class RealtimeHandler:
         if rid in self._muted:
             return
         self._response_active = False
-        self.apply(self.control.response_finished(rid))
+        self.apply(self.control.response_finished())
         self._fill_ai_lines(rid)
         completed = ev.response.status in (None, "completed")
         if self.control.wants_response(rid, completed=completed, had_speech=rid in self._spoke_in):
@@ -384,8 +382,7 @@ class RealtimeHandler:
                 self.request_end(effect.event, effect.response_id)
             elif type(effect) is OptOutRequested:
                 self.opt_out()
-            elif type(effect) is ProgressMade:
-                pass  # persisted below
+            # ProgressMade: only persisted, below.
         if self.control.interview_done:
             self.timers.interview_done()
         self.persist(effects)

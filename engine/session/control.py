@@ -104,7 +104,6 @@ def _output(**fields: object) -> str:
 
 class InterviewControl:
     def __init__(self, script: Script, *, now: Callable[[], dt.datetime]) -> None:
-        self.script = script
         self._now = now
         self._remaining = [q.id for q in script.remaining]
         self._ids = script.question_ids
@@ -120,8 +119,8 @@ class InterviewControl:
         self.consent_record: ConsentRecord | None = None
         self._asked_at: dt.datetime | None = None
         self._replied: set[str] = set()
-        self._calls_in: dict[str, list[str]] = {}
-        """response id → call ids answered for it (to decide on a follow-up response)."""
+        self._with_calls: set[str] = set()
+        """Responses that carried a function call (to decide on a follow-up response)."""
         self._rejected_in: set[str] = set()
         self.end_reason: EndReason | None = None
         self.end_response_id: str | None = None
@@ -162,14 +161,14 @@ class InterviewControl:
     def customer_round(self) -> list[Effect]:
         """The customer spoke (a transcribed turn) after the AI had spoken."""
         self.rounds += 1
-        effects: list[Effect] = []
-        if self.rounds >= 2 and self.consent is None and self.end_reason is None:
-            effects += self._decide(ConsentAnswer.GRANTED, Source.INFERRED)
-        if self.rounds >= 2:
-            self._unreported = True
-        return effects
+        if self.rounds < 2:
+            return []  # the reply to the opening
+        self._unreported = True
+        if self.end_reason is not None:
+            return []
+        return self._decide(ConsentAnswer.GRANTED, Source.INFERRED)  # nothing if already decided
 
-    def response_finished(self, response_id: str) -> list[Effect]:
+    def response_finished(self) -> list[Effect]:
         """``response.done``: a customer answer the model responded to without reporting is inferred."""
         if not self._unreported:
             return []
@@ -211,7 +210,7 @@ class InterviewControl:
         if call_id in self._replied:
             return None, []
         self._replied.add(call_id)
-        self._calls_in.setdefault(response_id, []).append(call_id)
+        self._with_calls.add(response_id)
         try:
             call = parse_call(name, arguments, self._ids)
         except ToolCallError as exc:
@@ -234,14 +233,12 @@ class InterviewControl:
         return ToolReply(call_id, _output(ok=True, next=hint), True), effects
 
     def _answered(self, call_id: str, call: QuestionAnswered) -> tuple[ToolReply, list[Effect]]:
-        effects: list[Effect] = []
         if not self.tool_progress:
             # The model reports progress itself from now on: drop what the round rule guessed.
             self.tool_progress = True
             self.answered.clear()
         self._unreported = False
-        if self.consent is None:
-            effects += self._decide(ConsentAnswer.GRANTED, Source.INFERRED)
+        effects = self._decide(ConsentAnswer.GRANTED, Source.INFERRED)  # answering implies consent
         qid = call.question_id
         target = self.skipped if call.skipped else self.answered
         if qid not in self.answered and qid not in self.skipped:
@@ -256,16 +253,16 @@ class InterviewControl:
         return ToolReply(call_id, _output(ok=True, remaining=left, next=hint), True), effects
 
     def _end(self, call_id: str, call: EndCall, response_id: str) -> tuple[ToolReply, list[Effect]]:
-        effects: list[Effect] = []
         reply = ToolReply(
             call_id, _output(ok=True, next="The call ends after your goodbye. Say nothing more."), True
         )
         if self.end_reason is not None and not (
             call.reason is EndReason.OPTED_OUT and self.end_reason is not EndReason.OPTED_OUT
         ):
-            return reply, effects  # the first end stands; only an opt-out overrides it
+            return reply, []  # the first end stands; only an opt-out overrides it
+        effects: list[Effect] = []
         if call.reason is EndReason.DECLINED:
-            effects += self._decide(ConsentAnswer.DECLINED, Source.TOOL)
+            effects = self._decide(ConsentAnswer.DECLINED, Source.TOOL)
         if call.reason is EndReason.OPTED_OUT:
             effects.append(OptOutRequested())
         self.end_reason = call.reason
@@ -279,7 +276,7 @@ class InterviewControl:
         waits for the outputs) and did not end the call, or when a call was refused (it must correct
         it; the error output tells it to say nothing). A response that spoke already took its turn;
         one cut short by the customer is followed by the server's own response to the turn."""
-        if response_id not in self._calls_in or not completed:
+        if response_id not in self._with_calls or not completed:
             return False
         if response_id in self._rejected_in:
             return self.end_reason is None

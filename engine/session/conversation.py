@@ -154,13 +154,15 @@ def context_from_profile(
     raw_questions: Any = question_configuration
     max_questions = MAX_QUESTIONS
     if isinstance(question_configuration, Mapping):
-        raw_questions = question_configuration.get("questions", [])
+        raw_questions = question_configuration.get("questions")
         # The API validates ``max_questions_per_call``; older profiles wrote ``max_questions``.
         for key in ("max_questions_per_call", "max_questions"):
             mq = question_configuration.get(key)
             if isinstance(mq, int) and not isinstance(mq, bool) and mq > 0:
                 max_questions = min(mq, MAX_QUESTIONS_LIMIT)
                 break
+    if isinstance(raw_questions, str):
+        raw_questions = [raw_questions]  # one question, not one per letter
     questions: list[QuestionConfig] = []
     for item in raw_questions if isinstance(raw_questions, Sequence) else []:
         if isinstance(item, str):
@@ -169,11 +171,11 @@ def context_from_profile(
             text = item.get("text") or item.get("question")
             if not isinstance(text, str) or not text.strip():
                 continue
-            freq = item.get("frequency", 1.0)
+            freq = item.get("frequency")
             freq_f = float(freq) if isinstance(freq, int | float) else 1.0
             if freq_f > 1.0:  # a percentage
                 freq_f /= 100.0
-            prio = item.get("priority", 0)
+            prio = item.get("priority")
             qid = item.get("id")
             dep = item.get("department")
             questions.append(

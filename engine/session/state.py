@@ -190,14 +190,14 @@ def transition(state: CallState, event: Event) -> CallState:
         if event in (Event.RINGING, Event.ANSWERED):
             return state  # late or duplicated callbacks
         if event is Event.CUSTOMER_HUNG_UP:
-            return CallState(Phase.ABANDONED, SessionStatus.ABANDONED, None)
+            return CallState(Phase.ABANDONED, SessionStatus.ABANDONED)
         if event is Event.HUNG_UP_AFTER_INTERVIEW:
-            return CallState(Phase.COMPLETED, SessionStatus.COMPLETED, None)
+            return CallState(Phase.COMPLETED, SessionStatus.COMPLETED)
         if event in _ENDINGS:
             return _closing(*_ENDINGS[event])
         if event is Event.CLOSED:
             # The line dropped without either side deciding to end: the customer left.
-            return CallState(Phase.ABANDONED, SessionStatus.ABANDONED, None)
+            return CallState(Phase.ABANDONED, SessionStatus.ABANDONED)
         raise _illegal(state, event)
 
     # CLOSING: the outcome is decided; only closing the line or a harder failure remain.
@@ -207,10 +207,10 @@ def transition(state: CallState, event: Event) -> CallState:
     if event is Event.OPTED_OUT:
         # An opt-out always wins: the customer must never be called again.
         return _closing(SessionStatus.ABANDONED, FailureReason.OPTED_OUT)
-    if event in (Event.HOST_LOST, Event.INTERNAL_ERROR) and state.outcome is not SessionStatus.FAILED:
-        return state  # the call's own outcome stands; only closing failed
     if event in _ENDINGS or event in (Event.RINGING, Event.ANSWERED) or event in _DIAL_FAILURES:
-        return state  # already ending; later reasons do not change the outcome
+        # Already ending: later reasons do not change the outcome. A lost host or an internal error
+        # while closing is among them: the call's own outcome stands, only closing failed.
+        return state
     raise _illegal(state, event)
 
 

@@ -37,6 +37,7 @@ class Row:
     failed_at: datetime | None = None
     requested_at: datetime | None = None
     """A call-back time stored with a failed attempt (the session's next_attempt_at)."""
+    account: str = ""
 
 
 @dataclass
@@ -47,6 +48,8 @@ class FakeQueue:
     claims: list[str] = field(default_factory=list)
     lease: timedelta = timedelta(seconds=60)
     jobs: dict[str, dict[str, int]] = field(default_factory=dict)
+    lost_reasons: list[FailureReason] = field(default_factory=list)
+    """The reason every fail_in_progress_for_host was given."""
 
     def add(self, sid: str, at: datetime, *, verification: str | None = None, store: str = "s1") -> None:
         self.rows[sid] = Row(sid, verification or f"v-{sid}", store, at)
@@ -60,7 +63,9 @@ class FakeQueue:
             r.status, r.host, r.phase = "claimed", host_id, "claimed"
             r.lease_until = now + self.lease
             self.claims.append(r.session_id)
-        return [DueSession(r.session_id, r.verification_id, r.store_id, r.retry_count) for r in due]
+        return [
+            DueSession(r.session_id, r.verification_id, r.store_id, r.retry_count, r.account) for r in due
+        ]
 
     async def defer(self, session_id: str, until: datetime) -> None:
         r = self.rows[session_id]
@@ -80,6 +85,7 @@ class FakeQueue:
     async def fail_in_progress_for_host(
         self, host_id: str, reason: FailureReason
     ) -> list[tuple[str, str | None]]:
+        self.lost_reasons.append(reason)
         lost = [r for r in self.rows.values() if r.status == "claimed" and r.host == host_id]
         for r in lost:
             r.status, r.failure_reason = "failed", reason
@@ -166,6 +172,11 @@ class FakeHost:
     """A Twilio 429's wait, reported (once) by the next heartbeat."""
     rejected: dict[str, int] = field(default_factory=dict)
     """Requests refused since the last heartbeat, reported (once) by the next one."""
+    calls: list[CallStart] = field(default_factory=list)
+    """Every start_call request received, as sent."""
+    drain_deadlines: list[float] = field(default_factory=list)
+    turn_latency_ms: list[float] = field(default_factory=list)
+    """Reported (once) by the next heartbeat."""
 
     def _check(self) -> None:
         if self.dead:
@@ -175,6 +186,7 @@ class FakeHost:
 
     async def start_call(self, call: CallStart) -> bool:
         self._check()
+        self.calls.append(call)
         if (call.session_id, call.attempt) in self.known:
             return False
         if len(self.active) >= self.capacity or self.draining:
@@ -214,8 +226,13 @@ class FakeHost:
             list(self.outcomes),
             self.draining,
             twilio_throttled_s=self._take_throttle(),
+            turn_latency_ms=self._take_latencies(),
             rejected=self._take_rejected(),
         )
+
+    def _take_latencies(self) -> list[float]:
+        taken, self.turn_latency_ms = self.turn_latency_ms, []
+        return taken
 
     def _take_rejected(self) -> dict[str, int]:
         rejected, self.rejected = self.rejected, {}
@@ -239,6 +256,7 @@ class FakeHost:
     async def drain(self, deadline_s: float) -> None:
         self._check()
         self.draining = True
+        self.drain_deadlines.append(deadline_s)
 
 
 @dataclass

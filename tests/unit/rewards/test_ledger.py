@@ -16,6 +16,7 @@ from engine.rewards.ledger import (
     Entry,
     FraudStanding,
     RewardState,
+    _check,
     on_analysis,
     settle,
     target_state,
@@ -149,3 +150,48 @@ def test_any_sequence_only_makes_allowed_moves(steps: list[tuple[FraudStanding, 
             paid_amount = paid_amount or current.amount
             assert current.amount == paid_amount  # nothing changes a paid reward
         msgspec.structs.asdict(current)  # stays a plain record
+
+
+def test_each_entry_keeps_the_reason_its_state_has() -> None:
+    for standing, reason in [
+        (FraudStanding(False, False, False), "fraud_checks_open"),
+        (FraudStanding(True, False, False), "fraud_checks_clear"),
+        (FraudStanding(True, True, False), "manual_review_open"),
+        (FraudStanding(True, False, True), "fraud"),
+    ]:
+        assert on_analysis(None, PURCHASE, PCT, standing).after.reason == reason
+    # A checked entry that the facts no longer call checked keeps its own state and reason.
+    kept = on_analysis(entry(S.UNDER_REVIEW), PURCHASE, PCT, FraudStanding(False, False, False)).after
+    assert (kept.state, kept.reason) == (S.UNDER_REVIEW, "x")
+
+
+def test_settling_records_the_payment_and_what_it_replaced() -> None:
+    approved = entry(S.APPROVED)
+    change = settle(approved, "payout-47")
+    assert change.before == approved
+    assert change.after == Entry(S.PAID, PURCHASE, PCT, Money.of("16.84"), "settled", "payout-47")
+    assert change.changed and change.state_changed and not change.late_fraud
+
+
+def test_what_settling_refuses_says_why() -> None:
+    def refused(current: Entry | None, reference: str) -> str:
+        with pytest.raises(ConflictError) as raised:
+            settle(current, reference)
+        return str(raised.value)
+
+    assert refused(None, "R") == "no reward to settle: the call has no assessment yet"
+    assert refused(entry(S.PAID, ref="R1"), "R2") == "reward already paid under another settlement reference"
+    assert (
+        refused(entry(S.UNDER_REVIEW), "R") == "reward is under_review; only approved rewards can be settled"
+    )
+    assert (
+        refused(entry(S.WITHHELD, "0.00"), "R") == "reward is withheld; only approved rewards can be settled"
+    )
+
+
+def test_the_guard_refuses_a_move_outside_the_table() -> None:
+    # No public path makes such a move (the exhaustive tests above show it); the guard names it if one ever does.
+    with pytest.raises(ConflictError) as raised:
+        _check(S.PAID, S.APPROVED)
+    assert str(raised.value) == "reward cannot move from paid to approved"
+    _check(None, S.PENDING)  # an allowed move passes

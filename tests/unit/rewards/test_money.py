@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.errors import ValidationError
-from engine.rewards.money import MINOR_UNIT_DIGITS, Money, percentage_of, quantum, total
+from engine.rewards.money import MINOR_UNIT_DIGITS, Money, currency_code, percentage_of, quantum, total
 
 # Purchase amounts as the database holds them: NUMERIC(12,2), i.e. whole öre.
 ore = st.integers(min_value=0, max_value=999_999_999_999)
@@ -94,3 +95,55 @@ def test_every_currency_rounds_to_its_own_minor_unit(currency: str, minor: int, 
     reward = percentage_of(purchase, pct)
     assert reward.amount.as_tuple().exponent == -MINOR_UNIT_DIGITS[currency]
     assert abs(reward.amount - purchase.amount * pct / 100) <= quantum(currency) / 2
+
+
+def _refused(call: object) -> str:
+    with pytest.raises(ValidationError) as raised:
+        call()  # type: ignore[operator]
+    return str(raised.value)  # "field: message"
+
+
+def test_each_refusal_names_its_field_and_reason() -> None:
+    known = "CHF, DKK, EUR, GBP, ISK, JPY, NOK, PLN, SEK, USD"
+    assert _refused(lambda: Money.of("1", "SEKK")) == f"currency: must be one of {known}"
+    assert (
+        _refused(lambda: currency_code("sek", "store_currency")) == f"store_currency: must be one of {known}"
+    )
+    assert _refused(lambda: Money(Decimal("NaN"), "SEK")) == "amount: must be a finite decimal"
+    assert _refused(lambda: Money("1.00", "SEK")) == "amount: must be a finite decimal"  # type: ignore[arg-type]
+    assert _refused(lambda: Money.of("-1")) == "amount: must not be negative"
+    assert _refused(lambda: Money.of("1.005")) == "amount: has more decimals than SEK allows (2)"
+    assert _refused(lambda: Money.of(2.5)) == (  # type: ignore[arg-type]
+        "amount: must be a decimal string, Decimal or int (never a float)"
+    )
+    assert _refused(lambda: Money.of(True)) == (  # type: ignore[arg-type]
+        "amount: must be a decimal string, Decimal or int (never a float)"
+    )
+    assert _refused(lambda: Money.of("abc")) == "amount: is not a decimal number"
+    assert _refused(lambda: Money.of("1") + Money.of("1", "EUR")) == "currency: cannot add EUR to SEK"
+    assert _refused(lambda: percentage_of(Money.of("1"), Decimal("Infinity"))) == (
+        "reward_percentage: must be a finite Decimal"
+    )
+    assert _refused(lambda: percentage_of(Money.of("1"), Decimal("-0.01"))) == (
+        "reward_percentage: must be within 0–100"
+    )
+
+
+def test_percentages_from_zero_to_a_hundred_inclusive() -> None:
+    purchase = Money.of("80.00")
+    assert percentage_of(purchase, Decimal(0)) == Money.of("0.00")
+    assert percentage_of(purchase, Decimal("0.5")) == Money.of("0.40")
+    assert percentage_of(purchase, Decimal(100)) == purchase
+
+
+def test_the_threads_decimal_context_changes_nothing() -> None:
+    # A caller's context (few digits, banker's rounding) must not reach the money arithmetic.
+    with decimal.localcontext() as ctx:
+        ctx.prec = 5
+        ctx.rounding = decimal.ROUND_HALF_EVEN
+        big = Money.of("1234567.5")
+        assert big.amount == Decimal("1234567.50")
+        assert Money(Decimal("1234567.50"), "SEK") == big
+        assert percentage_of(Money.of("1234567.50"), Decimal("2.50")).amount == Decimal("30864.19")  # .1875
+        assert percentage_of(Money.of("0.10"), Decimal("5.00")).amount == Decimal("0.01")  # .005: half up
+        assert total([big, big]).amount == Decimal("2469135.00")
