@@ -4,7 +4,7 @@ Runs ``callengine demo`` as a user would (its own process, its own Ray), on a
 handful of scenarios that cover an answered call, a retry, a busy line and a
 fraud persona, after two earlier weeks on the engine's shifted clock, and checks
 its verdict and its outputs: reports over three weeks, the ledger, and a backend
-that received a signed event for every settled call.
+that received a signed event for every settled call — then what its database holds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+
+from engine.domain import SessionStatus
+from engine.events.types import is_settled
+from storage import embedded
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +65,47 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # No phone number of the scenario set leaks into what the demo printed.
     assert "+4670174" not in output
     # The demo's embedded PostgreSQL does not outlive it.
-    pid_file = tmp_path / "data" / "demo" / "pgdata" / "postmaster.pid"
+    pgdata = tmp_path / "data" / "demo" / "pgdata"
+    pid_file = pgdata / "postmaster.pid"
     if pid_file.exists():
         import psutil
 
         assert not psutil.pid_exists(int(pid_file.read_text().splitlines()[0]))
+    _assert_database_after_the_demo(pgdata)
+
+
+def _assert_database_after_the_demo(pgdata: Path) -> None:
+    """What the engine left in PostgreSQL: every session settled, every completed call assessed
+    and in the ledger once, every transcript's lines once and in order, no work left in the job
+    queue, one ``call.settled`` event per session, three weeks of rows, no number in clear."""
+    with embedded.held(pgdata) as uri, psycopg.connect(uri.replace("+psycopg", "")) as db:
+
+        def rows(sql: str) -> list[tuple[object, ...]]:
+            return db.execute(sql).fetchall()  # type: ignore[arg-type]
+
+        sessions = rows("SELECT id, session_status, failure_reason, phone_number FROM feedback_call_sessions")
+        assert len(sessions) >= 6 + 2 * 3, "this week's 6 calls and the earlier weeks' (3 stores)"
+        for sid, status, reason, phone in sessions:
+            assert is_settled(SessionStatus(status), reason), (sid, status, reason)
+            assert not str(phone).startswith("+"), "the number is stored encrypted"
+        completed = {sid for sid, status, _, _ in sessions if status == "completed"}
+        assert completed
+        assessed = rows("SELECT call_session_id, count(*) FROM quality_assessments GROUP BY 1")
+        assert {sid for sid, _ in assessed} >= completed and all(n == 1 for _, n in assessed)
+        ledger = rows("SELECT call_session_id, count(*) FROM reward_ledger GROUP BY 1")
+        assert {sid for sid, _ in ledger} == {sid for sid, _ in assessed} and all(n == 1 for _, n in ledger)
+        for sid, orders in rows(
+            "SELECT call_session_id, array_agg(message_order ORDER BY message_order) "
+            "FROM conversation_transcripts GROUP BY 1"
+        ):
+            assert orders == list(range(1, len(orders) + 1)), (sid, orders)  # type: ignore[arg-type]
+        talked = rows("SELECT DISTINCT call_session_id FROM conversation_transcripts")
+        assert {row[0] for row in talked} >= completed
+        assert rows("SELECT kind, state, count(*) FROM jobs WHERE state <> 'done' GROUP BY 1, 2") == []
+        settled_events = rows("SELECT subject, count(*) FROM events WHERE type = 'call.settled' GROUP BY 1")
+        assert {s for s, _ in settled_events} == {str(sid) for sid, *_ in sessions}
+        assert all(n == 1 for _, n in settled_events)
+        weeks = rows(
+            "SELECT DISTINCT date_trunc('week', created_at AT TIME ZONE 'Europe/Stockholm') FROM feedback_call_sessions"
+        )
+        assert len(weeks) == 3, weeks
