@@ -6,7 +6,8 @@ after a few seconds at most; a backend that polls or dispatches should instead r
 for as long as it is prepared to wait. The unary RPCs of ``callengine.v1`` may be retried:
 reads trivially; DispatchCall is idempotent per verification, SettleRewards per settlement id,
 PutStore and PutVerification by their ids (a PutBusinessContext retried without
-``expected_version`` may store the same context as one more version). The demo's client uses this, as a backend would.
+``expected_version`` may store the same context as one more version). The demo's client uses
+this, as a backend would.
 """
 
 from __future__ import annotations
