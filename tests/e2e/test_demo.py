@@ -106,6 +106,7 @@ def _assert_database_after_the_demo(pgdata: Path) -> None:
         assert {s for s, _ in settled_events} == {str(sid) for sid, *_ in sessions}
         assert all(n == 1 for _, n in settled_events)
         weeks = rows(
-            "SELECT DISTINCT date_trunc('week', created_at AT TIME ZONE 'Europe/Stockholm') FROM feedback_call_sessions"
+            "SELECT DISTINCT date_trunc('week', created_at AT TIME ZONE 'Europe/Stockholm') "
+            "FROM feedback_call_sessions"
         )
         assert len(weeks) == 3, weeks
