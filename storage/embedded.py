@@ -121,8 +121,33 @@ def release(pgdata: Path) -> None:
             return
         del _handles[pgdata]
         if handle.started_here:
+            _forget_dead_users(handle.server)
             handle.server.cleanup()
             log.info("embedded PostgreSQL in %s stopped", pgdata)
+
+
+def _forget_dead_users(server: Any) -> None:
+    """Drop processes that died without releasing the server from its list of users.
+
+    The package stops the server only when the process releasing it is the last one on a list
+    of user pids it keeps in the data directory. A process that is killed (a Ray actor, a
+    SIGKILLed worker) never takes itself off that list, so without this the server would
+    outlive everything that used it.
+    """
+    import os
+
+    import psutil
+
+    users = getattr(server, "global_process_id_list", None)
+    if users is None:
+        return
+    pids = users.get()
+    alive = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
+    if alive != pids:
+        users.put(alive)
+        log.info(
+            "embedded PostgreSQL: %d user process(es) had died without releasing it", len(pids) - len(alive)
+        )
 
 
 @contextmanager

@@ -151,3 +151,33 @@ def test_another_process_never_stops_a_server_it_did_not_start(pg_server: PgServ
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120, cwd=Path(__file__).parents[3])
     assert embedded._running(pg_server.data_dir / "pgdata")
+
+
+def test_a_killed_user_does_not_keep_the_server_up_after_the_last_one_releases_it(
+    tmp_path: Path,
+) -> None:
+    """A Ray actor killed while it had the embedded database open never releases it: the process
+    that started the server still stops it when it is done (it used to stay up for good)."""
+    import signal
+    import subprocess
+    import sys
+
+    pgdata = (tmp_path / "pgdata").resolve()
+    embedded.acquire(pgdata)  # this process starts the server
+    try:
+        script = (
+            "import pathlib, sys, time; from storage import embedded; "
+            f"embedded.acquire(pathlib.Path({str(pgdata)!r})); print('ready', flush=True); time.sleep(600)"
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3]
+        )
+        try:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        finally:
+            worker.send_signal(signal.SIGKILL)  # dies holding it, as a killed actor does
+            worker.wait(30)
+        assert embedded._running(pgdata)
+    finally:
+        embedded.release(pgdata)
+    assert not embedded._running(pgdata), "the server outlived every process that used it"
