@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Iterator
@@ -134,20 +135,26 @@ def _forget_dead_users(server: Any) -> None:
     SIGKILLed worker) never takes itself off that list, so without this the server would
     outlive everything that used it.
     """
-    import os
-
-    import psutil
-
     users = getattr(server, "global_process_id_list", None)
     if users is None:
         return
     pids = users.get()
-    alive = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
+    alive = [pid for pid in pids if pid == os.getpid() or _alive(pid)]
     if alive != pids:
         users.put(alive)
         log.info(
             "embedded PostgreSQL: %d user process(es) had died without releasing it", len(pids) - len(alive)
         )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user
+    return True
 
 
 @contextmanager
