@@ -152,6 +152,23 @@ class TwilioEmulator:
             "TWILIO_AUTH_TOKEN": self.auth_token,
         }
 
+    def _runner_context(self) -> RunnerContext:
+        """What every call's runner needs, the same for dialled and inbound calls (the CA the
+        media stream's ``wss://`` URL is checked against included)."""
+        assert self._http is not None, "started"
+        return RunnerContext(
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,
+            speed=self.options.speed,
+            faults=self.options.faults,
+            scenarios=self.scenarios,
+            http=self._http,
+            stream_open_timeout_s=self.options.stream_open_timeout_s,
+            record_pacing=self.options.record_pacing,
+            sip_gateway_url=lambda: self.options.sip_gateway_url,
+            tls=self._tls,
+        )
+
     def call(self, sid: str) -> CallRecord:
         """The call log entry of ``sid`` (KeyError if unknown)."""
         return self._by_sid[sid].record
@@ -168,7 +185,6 @@ class TwilioEmulator:
         its TwiML played to the scenario's customer for ``from_`` (``<Say>``, ``<Gather>`` answered with
         the scenario's ``call_back_dtmf``, ``<Connect><Stream>`` to the app).
         """
-        assert self._http is not None
         scenario = self.scenarios.for_phone(from_)
         record = CallRecord(
             sid="CA" + secrets.token_hex(16),
@@ -181,17 +197,7 @@ class TwilioEmulator:
         )
         record.add_status("queued")
         params = CallParams(to=to, from_=from_, url=voice_url, method=method.upper(), inbound=True)
-        ctx = RunnerContext(
-            account_sid=self.account_sid,
-            auth_token=self.auth_token,
-            speed=self.options.speed,
-            faults=self.options.faults,
-            scenarios=self.scenarios,
-            http=self._http,
-            stream_open_timeout_s=self.options.stream_open_timeout_s,
-            record_pacing=self.options.record_pacing,
-            sip_gateway_url=lambda: self.options.sip_gateway_url,
-        )
+        ctx = self._runner_context()
         runner = CallRunner(record, params, scenario, ctx)
         self._by_sid[record.sid] = runner
         self.calls.append(record)
@@ -282,7 +288,6 @@ class TwilioEmulator:
             faults.rest_500_burst -= 1
             raise TwilioApiError(500, 20500, "Internal Server Error (emulated fault)")
         self._check_rate()
-        assert self._http is not None
         scenario = self.scenarios.for_phone(params.to)
         attempt = self._attempts[params.to]
         self._attempts[params.to] += 1
@@ -295,18 +300,7 @@ class TwilioEmulator:
             attempt=attempt,
         )
         record.add_status("queued")
-        ctx = RunnerContext(
-            account_sid=self.account_sid,
-            auth_token=self.auth_token,
-            speed=self.options.speed,
-            faults=self.options.faults,
-            scenarios=self.scenarios,
-            http=self._http,
-            stream_open_timeout_s=self.options.stream_open_timeout_s,
-            record_pacing=self.options.record_pacing,
-            sip_gateway_url=lambda: self.options.sip_gateway_url,
-            tls=self._tls,
-        )
+        ctx = self._runner_context()
         runner = CallRunner(record, params, scenario, ctx)
         self._by_sid[record.sid] = runner
         self.calls.append(record)
