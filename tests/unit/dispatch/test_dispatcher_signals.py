@@ -14,7 +14,7 @@ from engine.dispatch.dispatcher import DispatcherCore
 from engine.dispatch.ports import CallStart, HostLostError
 from engine.domain import FailureReason, SessionStatus
 from engine.errors import ResourceExhaustedError
-from tests.unit.dispatch.fakes import FakeHost
+from tests.unit.dispatch.fakes import FakeFleet, FakeHost
 from tests.unit.dispatch.test_dispatcher import settle, setup
 
 
@@ -336,8 +336,8 @@ async def test_a_lost_hosts_calls_are_ended_at_the_carrier_even_if_killing_it_fa
 # ---------------------------------------------------------------------- scaling, retiring, the loop
 
 
-async def test_host_starts_in_flight_are_capped_while_they_are_slow() -> None:
-    core, _q, fleet, _clock, _ = setup(10, capacity=1, max_hosts=10, max_starting_hosts=2)
+def _hold_host_starts(fleet: FakeFleet) -> asyncio.Event:
+    """Host starts wait until the returned event is set (a slow cluster)."""
     gate = asyncio.Event()
     real_start = fleet.start_host
 
@@ -346,6 +346,12 @@ async def test_host_starts_in_flight_are_capped_while_they_are_slow() -> None:
         return await real_start()
 
     fleet.start_host = slow_start  # type: ignore[method-assign]
+    return gate
+
+
+async def test_host_starts_in_flight_are_capped_while_they_are_slow() -> None:
+    core, _q, fleet, _clock, _ = setup(10, capacity=1, max_hosts=10, max_starting_hosts=2)
+    gate = _hold_host_starts(fleet)
     await core.tick()
     await core.tick()
     assert len(core._starting) == 2
@@ -585,14 +591,7 @@ async def test_a_new_host_silent_at_its_first_heartbeat_is_not_lost_at_once() ->
 
 async def test_starts_in_flight_count_towards_the_hosts_asked_for() -> None:
     core, _q, fleet, _clock, _ = setup(3, capacity=1, max_hosts=10, max_starting_hosts=100)
-    gate = asyncio.Event()
-    real_start = fleet.start_host
-
-    async def slow_start() -> FakeHost:
-        await gate.wait()
-        return await real_start()
-
-    fleet.start_host = slow_start  # type: ignore[method-assign]
+    gate = _hold_host_starts(fleet)
     await core.tick()
     await core.tick()
     assert len(core._starting) == 3  # three calls wait: three hosts, not three more per tick
