@@ -192,9 +192,10 @@ def write_analysis_config(options: DemoOptions) -> Path:
 def stop_embedded(pgdata: Path, timeout_s: float = 30.0) -> None:
     """Fast-shut-down the demo's embedded server if it still runs (its postmaster gets SIGINT).
 
-    Ray actors open the embedded database too; when they are killed, the server's
-    own reference counting can keep it alive after the demo, so the demo, which
-    owns its data directory, ends it explicitly.
+    Ray actors open the embedded database too. Releasing it forgets those already
+    dead (``storage.embedded``), but a worker Ray is still tearing down counts as a
+    user and would keep the server alive after the demo, so the demo, which owns its
+    data directory, ends it explicitly.
     """
     pid_file = pgdata / "postmaster.pid"
     try:
